@@ -1,0 +1,42 @@
+# waltero_frames — every target installs what it needs into .venv (python3 >= 3.11 and make only).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-all
+
+.PHONY: report test test-slow lint bench bench-quick clean install
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[all]'
+	@touch $@
+
+## The main job: start the bundled simulator (unless WALTERO_* point at a tenant),
+## execute every notebook and write HTML reports to reports/.
+report: $(STAMP)
+	$(PY) -m waltero_frames.report
+
+## The test suite (what CI runs): lint, then every test but the slow ones.
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+## The slow, exhaustive cases.
+test-slow: $(STAMP)
+	$(PY) -m pytest -m slow
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: $(STAMP)
+	$(PY) -m bench.run
+
+bench-quick: $(STAMP)
+	$(PY) -m bench.run --quick
+
+clean:
+	rm -rf $(VENV) reports .pytest_cache build *.egg-info

@@ -1,0 +1,71 @@
+"""waltero_frames: the Waltero metering API as tidy pandas DataFrames.
+
+>>> import waltero_frames as wf
+>>> with wf.sim.running() as sim:                      # doctest: +SKIP
+...     client = wf.Client(sim.base_url, sim.username, sim.password)
+...     daily = wf.daily_consumption(client, "00000000-0000-0000-0000-000000000001",
+...                                  "2026-05-18T22:00Z", "2026-05-25T22:00Z")
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .analysis.anomalies import flag_anomalies
+from .analysis.audit import apply_changes, diff_readings
+from .analysis.consumption import readings_to_consumption
+from .analysis.resample import resample_consumption
+from .errors import (
+    BadRequest,
+    CacheMiss,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    ServerError,
+    Unauthenticated,
+    WalteroError,
+)
+from .fetch import changes, daily_consumption, devices, fields, organizations, telemetry
+from .mirror import Mirror
+from .transport.client import Client
+
+if TYPE_CHECKING:  # pragma: no cover
+    from . import plots, sim, widgets
+
+__version__ = "0.1.0"
+
+_LAZY = {"sim", "plots", "widgets"}
+
+
+def __getattr__(name: str) -> Any:
+    # The simulator needs the optional `sim` extra; plots/widgets import matplotlib and
+    # ipywidgets. Import them on first use so `import waltero_frames` stays light.
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'waltero_frames' has no attribute {name!r}")
+
+
+__all__ = [
+    "BadRequest",
+    "CacheMiss",
+    "Client",
+    "Forbidden",
+    "Mirror",
+    "NotFound",
+    "RateLimited",
+    "ServerError",
+    "Unauthenticated",
+    "WalteroError",
+    "apply_changes",
+    "changes",
+    "daily_consumption",
+    "devices",
+    "diff_readings",
+    "fields",
+    "flag_anomalies",
+    "organizations",
+    "readings_to_consumption",
+    "resample_consumption",
+    "telemetry",
+]

@@ -1,0 +1,1 @@
+"""The bundled Waltero API simulator (placeholder: being built)."""
