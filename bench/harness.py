@@ -59,8 +59,17 @@ def result(
     """
     op, _, bound = target.partition(" ")
     bound_f = float(bound)
-    met = {">=": ratio >= bound_f, "<=": ratio <= bound_f, ">": ratio > bound_f, "<": ratio < bound_f}[
-        op
-    ]
-    return {"name": name, "ratio": round(float(ratio), 3), "target": target, "met": bool(met),
-            "size": size, **figures}
+    met = {
+        ">=": ratio >= bound_f,
+        "<=": ratio <= bound_f,
+        ">": ratio > bound_f,
+        "<": ratio < bound_f,
+    }[op]
+    return {
+        "name": name,
+        "ratio": round(float(ratio), 3),
+        "target": target,
+        "met": bool(met),
+        "size": size,
+        **figures,
+    }

@@ -65,13 +65,21 @@ def main(argv: list[str] | None = None) -> int:
             continue
         for r in got:
             r.setdefault("module", name)
-            print(f"   {r['name']} [{r['size']}]: ratio {r['ratio']} (target {r['target']}, "
-                  f"{'met' if r['met'] else 'NOT met'})", flush=True)
+            print(
+                f"   {r['name']} [{r['size']}]: ratio {r['ratio']} (target {r['target']}, "
+                f"{'met' if r['met'] else 'NOT met'})",
+                flush=True,
+            )
         rows.extend(got)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    doc = {"date": stamp, "machine": machine(), "quick": args.quick,
-           "command": "make bench-quick" if args.quick else "make bench", "results": rows,
-           "failed": failed}
+    doc = {
+        "date": stamp,
+        "machine": machine(),
+        "quick": args.quick,
+        "command": "make bench-quick" if args.quick else "make bench",
+        "results": rows,
+        "failed": failed,
+    }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"run-{stamp}.json").write_text(json.dumps(doc, indent=2, default=str))
     (RESULTS / "latest.json").write_text(json.dumps(rows, indent=2, default=str))
@@ -83,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         body = readme.read_text() if readme.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
         head, _, rest = body.partition(BEGIN)
         _, _, tail = rest.partition(END)
-        block = (f"{BEGIN}\nMeasured {stamp} on {machine()} with `{doc['command']}`.\n\n"
-                 f"{text}\n{END}")
+        block = (
+            f"{BEGIN}\nMeasured {stamp} on {machine()} with `{doc['command']}`.\n\n{text}\n{END}"
+        )
         readme.write_text(head + block + tail)
     if failed:
         print(f"\nbenchmarks that failed to run: {', '.join(failed)}", file=sys.stderr)

@@ -31,7 +31,9 @@ from .mirror import Mirror
 from .transport.client import Client
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import plots, sim, widgets
+    from . import plots as plots
+    from . import sim as sim
+    from . import widgets as widgets
 
 __version__ = "0.1.0"
 

@@ -1,0 +1,1 @@
+"""Pytest fixtures for the bundled simulator (placeholder: being built)."""
