@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-all
 
-.PHONY: report test test-slow lint bench bench-quick clean install
+.PHONY: report test test-slow lint bench bench-quick clean install tools
 
 install: $(STAMP)
 
@@ -20,9 +20,14 @@ report: $(STAMP)
 	$(PY) -m waltero_frames.report
 
 ## The test suite (what CI runs): lint, then every test but the slow ones.
-test: $(STAMP)
+test: $(STAMP) tools
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
+
+## curl and jq run the vendor guide's commands in tests/test_sim_guide.py.
+tools:
+	@command -v curl >/dev/null && command -v jq >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl jq >/dev/null; }
 
 ## The slow, exhaustive cases.
 test-slow: $(STAMP)
