@@ -1,0 +1,240 @@
+"""Shared machinery of the analysis helpers: ids as integer codes, (device, time) order,
+per-device parameters, and the ordering/dtype conventions of the public frames.
+
+Everything here is vectorized over all devices at once: a frame's ``device_id`` becomes
+small integer codes (in sorted device-id order, so code order == id order), rows are put
+in (device, time) order with one stable radix sort, and per-device quantities are arrays
+indexed by code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+RAW = "meter.value.raw"
+PROCESSED = "meter.value.processed"
+VALUE = "value"
+DEVICE = "device_id"
+TIMESTAMP = "timestamp"
+
+
+def frame_times(frame: pd.DataFrame, what: str) -> pd.DatetimeIndex:
+    """The UTC timestamps of ``frame`` (its index, or a ``timestamp`` column)."""
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
+    if isinstance(frame.index, pd.DatetimeIndex):
+        idx = frame.index
+    elif TIMESTAMP in frame.columns:
+        idx = pd.DatetimeIndex(frame[TIMESTAMP])
+    else:
+        raise ValueError(f"{what} needs a DatetimeIndex named 'timestamp' (or a 'timestamp' column)")
+    if idx.tz is None:
+        raise ValueError(f"{what} timestamps must be tz-aware UTC, got naive values")
+    if idx.hasnans:
+        raise ValueError(f"{what} has missing (NaT) timestamps")
+    return idx
+
+
+def to_ns(idx: pd.DatetimeIndex) -> np.ndarray:
+    """int64 nanoseconds since the epoch (UTC) of a tz-aware index."""
+    return np.asarray(idx.tz_convert("UTC").as_unit("ns").asi8)
+
+
+def device_codes(values: Any, what: str) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes (int16 when they fit) and the sorted unique device ids (strings)."""
+    if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
+        cat = pd.Categorical(values)
+        if (cat.codes < 0).any():
+            raise ValueError(f"{what} has missing device_id values")
+        cats = pd.Index(cat.categories.astype(str))
+        perm = np.argsort(cats.to_numpy(dtype=object), kind="stable")
+        rank = np.empty(len(perm), dtype=np.int64)
+        rank[perm] = np.arange(len(perm))
+        codes = rank[cat.codes]
+        uniques = pd.Index(cats.to_numpy(dtype=object)[perm], dtype=object, name=DEVICE)
+    else:
+        codes, uniques = pd.factorize(values, sort=True)
+        if (codes < 0).any():
+            raise ValueError(f"{what} has missing device_id values")
+        uniques = pd.Index(np.asarray(uniques, dtype=object), dtype=object, name=DEVICE)
+    small = np.int16 if len(uniques) < np.iinfo(np.int16).max else np.int32
+    return codes.astype(small, copy=False), uniques
+
+
+def device_column(codes: np.ndarray, uniques: pd.Index, like: Any) -> Any:
+    """A device_id column for output rows: categorical in, categorical out; else strings."""
+    if isinstance(getattr(like, "dtype", None), pd.CategoricalDtype):
+        return pd.Categorical.from_codes(codes, categories=uniques.astype(str))
+    return pd.array(uniques.to_numpy(dtype=object)[codes], dtype="str")
+
+
+@dataclass
+class Panel:
+    """Rows of one frame in (device, time) order.
+
+    ``order[i]`` is the input row (position) of sorted row ``i``; ``starts[d]:ends[d]``
+    is device code ``d``'s slice of the sorted arrays.
+    """
+
+    order: np.ndarray
+    codes: np.ndarray
+    ts: np.ndarray
+    devices: pd.Index
+    starts: np.ndarray
+    ends: np.ndarray
+    public_order: bool
+
+    @property
+    def first(self) -> np.ndarray:
+        """True on each device's first sorted row."""
+        out = np.zeros(len(self.codes), dtype=bool)
+        nonempty = self.ends > self.starts
+        out[self.starts[nonempty]] = True
+        return out
+
+    def output_order(self) -> np.ndarray:
+        """Sorted rows → the public order (time ascending, ties by device_id)."""
+        return np.lexsort((self.codes, self.ts))
+
+
+def make_panel(codes: np.ndarray, ts: np.ndarray, devices: pd.Index) -> Panel:
+    """Sort rows by (device code, time) with stable sorts (radix sort for int16 codes)."""
+    n = len(ts)
+    if n > 1:
+        dts = np.diff(ts)
+        ts_sorted = bool((dts >= 0).all())
+        public = ts_sorted and bool(((dts > 0) | (np.diff(codes.astype(np.int32)) >= 0)).all())
+    else:
+        ts_sorted = public = True
+    if ts_sorted:
+        order = np.argsort(codes, kind="stable")
+    else:
+        by_time = np.argsort(ts, kind="stable")
+        order = by_time[np.argsort(codes[by_time], kind="stable")]
+    counts = np.bincount(codes, minlength=len(devices))
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    return Panel(order, codes[order], ts[order], devices, starts, ends, public)
+
+
+def per_device(
+    value: Any,
+    name: str,
+    frame: pd.DataFrame,
+    codes: np.ndarray,
+    devices: pd.Index,
+    *,
+    attr_keys: tuple[str, ...] = (),
+) -> np.ndarray | None:
+    """A per-device float parameter (indexed by code), or None when nothing provides it.
+
+    Looked up in order: the argument (scalar, or mapping/Series keyed by device_id), the
+    frame's column ``name`` (first non-missing value per device), ``frame.attrs`` under
+    ``attr_keys`` (scalar or mapping), or a ``frame.attrs["devices"]`` frame's column.
+    Devices the source does not cover get NaN.
+    """
+    if value is None:
+        if name in frame.columns:
+            col = pd.Series(np.asarray(frame[name], dtype=float))
+            got = col.groupby(codes).first()
+            out = np.full(len(devices), np.nan)
+            out[got.index.to_numpy()] = got.to_numpy()
+            return out
+        for key in attr_keys:
+            if key in frame.attrs and frame.attrs[key] is not None:
+                value = frame.attrs[key]
+                break
+        else:
+            info = frame.attrs.get("devices")
+            if isinstance(info, pd.DataFrame) and name in info.columns:
+                value = info[name]
+            else:
+                return None
+    if isinstance(value, pd.DataFrame):
+        raise ValueError(f"{name} must be a scalar or a mapping/Series keyed by device_id")
+    if isinstance(value, Mapping | pd.Series):
+        series = pd.Series(value) if not isinstance(value, pd.Series) else value
+        series = pd.to_numeric(series, errors="raise").astype(float)
+        series.index = series.index.astype(str)
+        return series.reindex(devices.to_numpy(dtype=object)).to_numpy(dtype=float)
+    try:
+        scalar = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number or a mapping by device_id, got {value!r}") from None
+    return np.full(len(devices), scalar)
+
+
+def per_device_str(
+    value: Any, name: str, frame: pd.DataFrame, codes: np.ndarray, devices: pd.Index
+) -> np.ndarray:
+    """Like :func:`per_device` for a string attribute (e.g. ``meter_type``); '' = unknown."""
+    out = np.full(len(devices), "", dtype=object)
+    if value is None and name in frame.columns:
+        col = pd.Series(frame[name].astype(object).to_numpy())
+        got = col.groupby(codes).first()
+        out[got.index.to_numpy()] = got.astype(str).to_numpy()
+        return out
+    if value is None:
+        value = frame.attrs.get(name, frame.attrs.get(name + "s"))
+        info = frame.attrs.get("devices")
+        if value is None and isinstance(info, pd.DataFrame) and name in info.columns:
+            value = info[name]
+        if value is None:
+            return out
+    if isinstance(value, Mapping | pd.Series):
+        series = pd.Series(value) if not isinstance(value, pd.Series) else value
+        series.index = series.index.astype(str)
+        got = series.reindex(devices.to_numpy(dtype=object))
+        return np.where(got.isna(), "", got.astype(object)).astype(object)
+    if isinstance(value, str):
+        out[:] = value
+        return out
+    raise ValueError(f"{name} must be a string or a mapping by device_id, got {value!r}")
+
+
+def missing_devices(param: np.ndarray | None, need: np.ndarray, devices: pd.Index) -> list[str]:
+    """Device ids (by code mask ``need``) for which ``param`` is missing."""
+    if param is None:
+        return list(devices[need])
+    return list(devices[need & ~np.isfinite(param)])
+
+
+def usual_interval_ns(panel: Panel) -> np.ndarray:
+    """Each device's usual reading interval: the median gap between its readings (ns).
+
+    NaN for devices with fewer than two readings.
+    """
+    out = np.full(len(panel.devices), np.nan)
+    if len(panel.ts) < 2:
+        return out
+    gaps = np.diff(panel.ts).astype(float)
+    same = panel.codes[1:] == panel.codes[:-1]
+    med = pd.Series(gaps[same]).groupby(panel.codes[1:][same]).median()
+    out[med.index.to_numpy()] = med.to_numpy()
+    return out
+
+
+def multipliers(
+    frame: pd.DataFrame, value: Any, codes: np.ndarray, devices: pd.Index
+) -> np.ndarray | None:
+    """Each device's multiplier: argument, ``multiplier`` column, attrs, else ``value``/raw.
+
+    The last fallback reads the multiplier back from a telemetry frame's ``value`` column
+    (documented as ``meter.value.raw`` × multiplier): the first row of each device with a
+    non-zero raw register, rounded to 12 significant digits.
+    """
+    got = per_device(value, "multiplier", frame, codes, devices, attr_keys=("multiplier", "multipliers"))
+    if got is not None or VALUE not in frame.columns or RAW not in frame.columns:
+        return got
+    raw = frame[RAW].to_numpy(dtype=float, na_value=np.nan)
+    val = frame[VALUE].to_numpy(dtype=float, na_value=np.nan)
+    ok = np.isfinite(raw) & np.isfinite(val) & (raw != 0)
+    ratio = pd.Series(val[ok] / raw[ok]).groupby(codes[ok]).first()
+    out = np.full(len(devices), np.nan)
+    out[ratio.index.to_numpy()] = [float(f"{r:.12g}") for r in ratio.to_numpy()]
+    return out
