@@ -136,3 +136,43 @@ def test_plot_periods_bars_with_units_and_low_coverage_hatched():
     mixed.loc["d3", "unit"] = "kWh"
     with pytest.raises(ValueError, match=r"different units \['kWh', 'm3'\]"):
         explorer.plot_periods(periods_frame(), mixed, resolution="day", tz="UTC")
+
+
+def register_readings():
+    # d1: 15-minute readings, +10 raw (0.01 m3) each, across the spring DST change.
+    idx = pd.date_range("2026-03-27T23:00Z", "2026-03-30T22:00Z", freq="15min", name="timestamp")
+    raw = 1000 + 10 * np.arange(len(idx))
+    return pd.DataFrame(
+        {
+            "device_id": "d1",
+            "meter.value.raw": raw.astype(float),
+            "meter.value.processed": raw * 0.001,
+            "value": raw * 0.001,
+        },
+        index=idx,
+    )
+
+
+def test_consumption_per_period_local_days_both_methods():
+    lo, hi = explorer.local_range("2026-03-28", "2026-03-30", "Europe/Berlin")
+    args = dict(resolution="day", tz="Europe/Berlin", start=lo, end=hi)
+    inter = explorer.consumption_per_period(register_readings(), device_frame(), **args)
+    assert list(inter.index) == list(
+        pd.DatetimeIndex(["2026-03-27T23:00Z", "2026-03-28T23:00Z", "2026-03-29T22:00Z"])
+    )
+    # 96, 92 (the 23-hour day) and 96 quarter hours of 0.01 m3
+    np.testing.assert_allclose(inter["consumption"], [0.96, 0.92, 0.96])
+    attr = explorer.consumption_per_period(
+        register_readings(), device_frame(), method="attribute", **args
+    )
+    # attribute: the very first reading has no delta, so the first day misses one
+    np.testing.assert_allclose(attr["consumption"], [0.95, 0.92, 0.96])
+    hourly = explorer.consumption_per_period(
+        register_readings(), device_frame(), resolution="hour", tz="Europe/Berlin", start=lo, end=hi
+    )
+    assert len(hourly) == 24 + 23 + 24
+    np.testing.assert_allclose(hourly["consumption"], 0.04)
+    with pytest.raises(ValueError, match="unknown resolution 'fortnight'"):
+        explorer.consumption_per_period(
+            register_readings(), device_frame(), resolution="fortnight", tz="UTC"
+        )
