@@ -1,0 +1,746 @@
+"""The mirror's SQLite store: schema, codes and the transactions that keep it consistent.
+
+One file, WAL journal, no server. Inside, devices, fields and organizations are small
+integer codes and times are epoch milliseconds (UTC); strings appear only at the edges
+(:meth:`Store.device_codes`, :meth:`Store.read_readings`). The schema is documented in
+``docs/mirror.md``.
+
+Every method that changes data runs in one transaction that also writes the state saying
+the work is done (a device-window and the device's coverage; a page of changes and the
+changes watermark), so a process killed at any instant leaves either all of a page or
+none of it.
+
+>>> store = Store(":memory:")
+>>> org = store.org_code("org-1")
+>>> store.upsert_devices(org, pd.DataFrame({"multiplier": [0.001]},
+...                      index=pd.Index(["dev-a"], name="device_id")))
+>>> store.device_codes(["dev-a"]).tolist()
+[1]
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["SCHEMA_VERSION", "Store", "to_ms"]
+
+SCHEMA_VERSION = 1
+
+#: Outcomes of one change (column ``changes.outcome``); see docs/mirror.md.
+OUTCOMES = ("applied", "current", "conflict", "superseded", "out_of_range", "baseline")
+#: Outcomes whose change set (or confirmed) the reading's value: they rank for "last wins".
+VALUE_SETTING = ("applied", "current", "conflict")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orgs (
+    org INTEGER PRIMARY KEY,
+    org_id TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS devices (
+    device INTEGER PRIMARY KEY,
+    org INTEGER NOT NULL,
+    device_id TEXT NOT NULL UNIQUE,
+    name TEXT, external_id TEXT, serial_number TEXT, meter_type TEXT,
+    unit TEXT, multiplier REAL, register_digits INTEGER, variant TEXT,
+    fields TEXT                      -- JSON list of supported field names (NULL: not asked yet)
+);
+CREATE TABLE IF NOT EXISTS fields (
+    field INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS readings (
+    org INTEGER NOT NULL,
+    device INTEGER NOT NULL,
+    field INTEGER NOT NULL,
+    ts INTEGER NOT NULL,             -- epoch ms, UTC
+    value,                           -- as the API sent it: integer, real or text
+    PRIMARY KEY (org, device, field, ts)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS device_state (
+    device INTEGER PRIMARY KEY,
+    org INTEGER NOT NULL,
+    cov_start INTEGER NOT NULL,      -- the mirror holds every reading in [cov_start, cov_end)
+    cov_end INTEGER NOT NULL,        --   as of when each window was fetched
+    last_ts INTEGER                  -- latest reading time held (any field), NULL: none yet
+);
+CREATE TABLE IF NOT EXISTS windows (
+    device INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    run INTEGER,
+    n_readings INTEGER NOT NULL,
+    n_added INTEGER NOT NULL,
+    done_at INTEGER NOT NULL,
+    PRIMARY KEY (device, start, end)
+);
+CREATE TABLE IF NOT EXISTS changes (
+    change_id TEXT PRIMARY KEY,
+    org INTEGER NOT NULL,
+    device INTEGER NOT NULL,
+    field INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    previous_value,
+    new_value,
+    mirror_value,                    -- the mirror's value just before this change
+    outcome TEXT NOT NULL,
+    actor TEXT,
+    changed_at INTEGER NOT NULL,
+    run INTEGER,
+    applied_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changes_reading ON changes (device, field, ts);
+CREATE INDEX IF NOT EXISTS changes_org_time ON changes (org, changed_at);
+CREATE TABLE IF NOT EXISTS sync_state (
+    org INTEGER PRIMARY KEY,
+    start INTEGER NOT NULL,          -- default start of the synced range (first sync's start)
+    phase TEXT NOT NULL,             -- 'baseline' until the first changelog read is done, then 'ready'
+    watermark INTEGER,               -- last changedAt fully processed (epoch ms)
+    ids_at_watermark TEXT NOT NULL DEFAULT '[]'   -- JSON list: change ids seen at that instant
+);
+CREATE TABLE IF NOT EXISTS sync_runs (
+    run INTEGER PRIMARY KEY,
+    org INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    status TEXT NOT NULL,            -- running | ok | failed (a killed run stays 'running')
+    start INTEGER, end INTEGER,
+    readings_added INTEGER NOT NULL DEFAULT 0,
+    changes_applied INTEGER NOT NULL DEFAULT 0,
+    conflicts INTEGER NOT NULL DEFAULT 0,
+    watermark INTEGER,
+    error TEXT
+);
+"""
+
+
+def now_ms() -> int:
+    """Wall-clock epoch milliseconds (for bookkeeping columns only)."""
+    return time.time_ns() // 1_000_000
+
+
+def to_ms(values: Any) -> np.ndarray:
+    """Epoch milliseconds (int64) of timestamps: a Series/Index/array of instants.
+
+    >>> to_ms(pd.Series(pd.to_datetime(["1970-01-01T00:00:01.5Z"]))).tolist()
+    [1500]
+    """
+    idx = pd.DatetimeIndex(pd.to_datetime(values, utc=True))
+    return np.asarray(idx.as_unit("ms").asi8, dtype=np.int64)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Elementwise equality of two object arrays where missing equals missing."""
+    a_na, b_na = pd.isna(a), pd.isna(b)
+    eq = np.zeros(len(a), dtype=bool)
+    both = ~a_na & ~b_na
+    if both.any():
+        eq[both] = np.asarray([x == y for x, y in zip(a[both], b[both], strict=True)], dtype=bool)
+    return eq | (a_na & b_na)
+
+
+def _py(values: Any) -> list:
+    """Python scalars for sqlite3 (numpy ints/floats -> int/float, NaN -> None)."""
+    arr = np.asarray(values, dtype=object)
+    out = [v.item() if isinstance(v, np.generic) else v for v in arr.tolist()]
+    return [None if (isinstance(v, float) and v != v) else v for v in out]
+
+
+class Store:
+    """The SQLite file behind :class:`~waltero_frames.mirror.Mirror`.
+
+    Thread-safe: one connection, every use under one lock (SQLite allows one writer
+    anyway; the fetches run concurrently, the commits one after the other).
+
+    Parameters
+    ----------
+    path : str or Path
+        The database file (created with its folder if missing), or ``":memory:"``.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._con = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=60.0
+        )
+        con = self._con
+        con.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a killed process loses nothing committed; a power cut may
+        # lose the last commits but never splits one (data and state share each commit).
+        con.execute("PRAGMA synchronous=NORMAL")
+        con.execute("PRAGMA temp_store=MEMORY")
+        con.execute("PRAGMA cache_size=-131072")
+        with self.transaction():
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    con.execute(stmt)
+            con.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+        version = int(self.scalar("SELECT value FROM meta WHERE key='schema_version'"))
+        if version != SCHEMA_VERSION:
+            raise ValueError(
+                f"{self.path}: mirror schema version {version}, this package reads {SCHEMA_VERSION}"
+            )
+        self._field_cache: dict[str, int] = {}
+
+    # -- plumbing -----------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connection (the file stays consistent at any point)."""
+        with self._lock:
+            self._con.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.path!r})"
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (rollback on any exception), under the lock."""
+        with self._lock:
+            self._con.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._con
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+            self._con.execute("COMMIT")
+
+    def scalar(self, sql: str, params: Sequence = ()) -> Any:
+        """First column of the first row (``None`` when there is no row)."""
+        with self._lock:
+            row = self._con.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def query(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        """All rows of a read-only query."""
+        with self._lock:
+            return self._con.execute(sql, params).fetchall()
+
+    def frame(self, sql: str, params: Sequence = (), columns: Sequence[str] | None = None):
+        """A read-only query as a DataFrame."""
+        with self._lock:
+            cur = self._con.execute(sql, params)
+            rows = cur.fetchall()
+            names = columns or [d[0] for d in cur.description]
+        return pd.DataFrame.from_records(rows, columns=list(names))
+
+    # -- codes ----------------------------------------------------------------------------
+    def org_code(self, org_id: str, *, create: bool = True) -> int | None:
+        """The integer code of an organization id (created on first use)."""
+        code = self.scalar("SELECT org FROM orgs WHERE org_id=?", (org_id,))
+        if code is None and create:
+            with self.transaction() as con:
+                con.execute("INSERT OR IGNORE INTO orgs(org_id) VALUES (?)", (org_id,))
+            code = self.scalar("SELECT org FROM orgs WHERE org_id=?", (org_id,))
+        return code
+
+    def field_codes(self, names: Sequence[str]) -> np.ndarray:
+        """Integer codes of field names (created on first use)."""
+        missing = [n for n in dict.fromkeys(names) if n not in self._field_cache]
+        if missing:
+            with self.transaction() as con:
+                con.executemany(
+                    "INSERT OR IGNORE INTO fields(name) VALUES (?)", [(n,) for n in missing]
+                )
+            for name, code in self.query("SELECT name, field FROM fields"):
+                self._field_cache[name] = code
+        return np.asarray([self._field_cache[n] for n in names], dtype=np.int64)
+
+    def field_names(self) -> dict[int, str]:
+        """Field code -> name."""
+        return dict(self.query("SELECT field, name FROM fields"))
+
+    def upsert_devices(self, org: int, devices: pd.DataFrame) -> None:
+        """Insert or update devices (index ``device_id``; any of the ``devices`` columns).
+
+        Columns missing from ``devices`` keep their stored value; a ``fields`` column holds
+        sequences of supported field names.
+        """
+        cols = [
+            c
+            for c in (
+                "name",
+                "external_id",
+                "serial_number",
+                "meter_type",
+                "unit",
+                "multiplier",
+                "register_digits",
+                "variant",
+                "fields",
+            )  # fmt: skip
+            if c in devices.columns
+        ]
+        frame = devices[cols].copy()
+        if "fields" in frame:
+            frame["fields"] = [
+                None if f is None or (isinstance(f, float) and f != f) else json.dumps(list(f))
+                for f in frame["fields"]
+            ]
+        ids = [str(i) for i in devices.index]
+        values = [_py(frame[c].to_numpy(dtype=object)) for c in cols]
+        sets = ", ".join(f"{c}=coalesce(excluded.{c}, devices.{c})" for c in cols)
+        names = ", ".join(["org", "device_id", *cols])
+        marks = ", ".join("?" * (2 + len(cols)))
+        sql = (
+            f"INSERT INTO devices({names}) VALUES ({marks}) "
+            f"ON CONFLICT(device_id) DO UPDATE SET {sets or 'org=excluded.org'}"
+        )
+        with self.transaction() as con:
+            con.executemany(sql, [(org, i, *(v[k] for v in values)) for k, i in enumerate(ids)])
+
+    def device_codes(self, device_ids: Sequence[str], *, org: int | None = None) -> np.ndarray:
+        """Integer codes of device ids; unknown ids are registered under ``org`` (or -1)."""
+        known = dict(self.query("SELECT device_id, device FROM devices"))
+        unknown = [d for d in dict.fromkeys(device_ids) if d not in known]
+        if unknown:
+            if org is None:
+                return np.asarray([known.get(d, -1) for d in device_ids], dtype=np.int64)
+            with self.transaction() as con:
+                con.executemany(
+                    "INSERT OR IGNORE INTO devices(org, device_id) VALUES (?, ?)",
+                    [(org, d) for d in unknown],
+                )
+            known = dict(self.query("SELECT device_id, device FROM devices"))
+        return np.asarray([known[d] for d in device_ids], dtype=np.int64)
+
+    def devices(self, org: int) -> pd.DataFrame:
+        """The stored devices of an organization: index ``device_id``; ``device`` code,
+        details, ``fields`` (tuple or None) and the coverage columns of ``device_state``."""
+        df = self.frame(
+            "SELECT d.device_id, d.device, d.name, d.external_id, d.serial_number, "
+            "d.meter_type, d.unit, d.multiplier, d.register_digits, d.variant, d.fields, "
+            "s.cov_start, s.cov_end, s.last_ts "
+            "FROM devices d LEFT JOIN device_state s USING (device) WHERE d.org=? "
+            "ORDER BY d.device",
+            (org,),
+        )
+        df["fields"] = [None if f is None else tuple(json.loads(f)) for f in df["fields"]]
+        return df.set_index("device_id")
+
+    # -- readings ---------------------------------------------------------------------------
+    def _upsert_readings(self, con: sqlite3.Connection, org: int, device, field, ts, value) -> None:
+        con.executemany(
+            "INSERT INTO readings(org, device, field, ts, value) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(org, device, field, ts) DO UPDATE SET value=excluded.value "
+            "WHERE readings.value IS NOT excluded.value",
+            zip(
+                [org] * len(ts),
+                _py(device),
+                _py(field),
+                _py(ts),
+                _py(value),
+                strict=True,
+            ),
+        )
+
+    def insert_readings(
+        self, org: int, device: np.ndarray, field: np.ndarray, ts: np.ndarray, value: Any
+    ) -> None:
+        """Bulk upsert of readings given as parallel arrays of codes, ms and values.
+
+        Bookkeeping (coverage) is not touched: this is the raw API used by benchmarks and
+        by :meth:`commit_window`.
+        """
+        with self.transaction() as con:
+            self._upsert_readings(con, org, device, field, ts, value)
+
+    def set_coverage(
+        self, org: int, device: int, cov_start: int, cov_end: int, last_ts: int | None
+    ) -> None:
+        """Declare the covered range of one device (used when building a mirror directly)."""
+        with self.transaction() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO device_state(device, org, cov_start, cov_end, last_ts) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (device, org, cov_start, cov_end, last_ts),
+            )
+
+    def ensure_coverage(self, org: int, device: int, at: int) -> None:
+        """Start an empty coverage ``[at, at)`` for a device that has none."""
+        with self.transaction() as con:
+            con.execute(
+                "INSERT OR IGNORE INTO device_state(device, org, cov_start, cov_end, last_ts) "
+                "VALUES (?, ?, ?, ?, NULL)",
+                (device, org, at, at),
+            )
+
+    def commit_window(
+        self,
+        org: int,
+        device: int,
+        start: int,
+        end: int,
+        field: np.ndarray,
+        ts: np.ndarray,
+        value: Any,
+        *,
+        run: int | None = None,
+    ) -> int:
+        """Store one fetched device-window ``[start, end)`` and extend the device's coverage.
+
+        The readings, the coverage and the ``windows`` log row are one transaction.
+        The window must touch the current coverage (windows are fetched in order, backwards
+        before the coverage and forwards after it), so the coverage stays one interval.
+
+        Returns
+        -------
+        int
+            Number of readings that were not in the mirror before.
+        """
+        fields_in = sorted({int(f) for f in np.unique(field)}) if len(field) else []
+        count_sql = (
+            "SELECT count(*) FROM readings WHERE org=? AND device=? AND field IN "
+            f"({','.join('?' * len(fields_in))}) AND ts>=? AND ts<?"
+        )
+        with self.transaction() as con:
+            state = con.execute(
+                "SELECT cov_start, cov_end, last_ts FROM device_state WHERE device=?", (device,)
+            ).fetchone()
+            if state is None:
+                raise RuntimeError(f"device code {device} has no coverage row")
+            cov_start, cov_end, last_ts = state
+            if end < cov_start or start > max(cov_end, (last_ts or cov_start) + 1):
+                raise RuntimeError(
+                    f"window [{start}, {end}) does not touch coverage [{cov_start}, {cov_end})"
+                )
+            params = (org, device, *fields_in, start, end)
+            before = con.execute(count_sql, params).fetchone()[0] if fields_in else 0
+            self._upsert_readings(con, org, np.full(len(ts), device), field, ts, value)
+            after = con.execute(count_sql, params).fetchone()[0] if fields_in else 0
+            top = int(np.max(ts)) if len(ts) else None
+            new_last = (
+                max(x for x in (last_ts, top) if x is not None)
+                if (last_ts is not None or top is not None)
+                else None
+            )
+            con.execute(
+                "UPDATE device_state SET cov_start=?, cov_end=?, last_ts=? WHERE device=?",
+                (min(cov_start, start), max(cov_end, end), new_last, device),
+            )
+            con.execute(
+                "INSERT OR REPLACE INTO windows(device, start, end, run, n_readings, n_added, "
+                "done_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (device, start, end, run, len(ts), after - before, now_ms()),
+            )
+        return after - before
+
+    def read_readings(
+        self,
+        org: int,
+        start: int | None = None,
+        end: int | None = None,
+        devices: Sequence[int] | None = None,
+    ) -> pd.DataFrame:
+        """Long readings ``device, field, ts, value`` (codes and ms), sorted by the key."""
+        if devices is None:
+            devices = [d for (d,) in self.query("SELECT device FROM devices WHERE org=?", (org,))]
+        fields = [f for (f,) in self.query("SELECT field FROM fields")]
+        if not devices or not fields:
+            return pd.DataFrame({"device": [], "field": [], "ts": [], "value": []})
+        lo = -(2**62) if start is None else start
+        hi = 2**62 if end is None else end
+        sql = (
+            "SELECT device, field, ts, value FROM readings WHERE org=? "
+            f"AND device IN ({','.join('?' * len(devices))}) "
+            f"AND field IN ({','.join('?' * len(fields))}) AND ts>=? AND ts<?"
+        )
+        return self.frame(sql, (org, *devices, *fields, lo, hi))
+
+    # -- changes ----------------------------------------------------------------------------
+    def sync_state(self, org: int) -> dict | None:
+        """``start``, ``phase``, ``watermark`` (ms or None) and ``ids_at_watermark``."""
+        row = self.query(
+            "SELECT start, phase, watermark, ids_at_watermark FROM sync_state WHERE org=?", (org,)
+        )
+        if not row:
+            return None
+        start, phase, watermark, ids = row[0]
+        return {
+            "start": start,
+            "phase": phase,
+            "watermark": watermark,
+            "ids_at_watermark": json.loads(ids),
+        }
+
+    def init_sync_state(self, org: int, start: int) -> None:
+        """Create the org's sync state (phase ``baseline``) if it has none."""
+        with self.transaction() as con:
+            con.execute(
+                "INSERT OR IGNORE INTO sync_state(org, start, phase, watermark) "
+                "VALUES (?, ?, 'baseline', NULL)",
+                (org, start),
+            )
+
+    def set_phase(self, org: int, phase: str) -> None:
+        with self.transaction() as con:
+            con.execute("UPDATE sync_state SET phase=? WHERE org=?", (phase, org))
+
+    def set_start(self, org: int, start: int) -> None:
+        with self.transaction() as con:
+            con.execute("UPDATE sync_state SET start=min(start, ?) WHERE org=?", (start, org))
+
+    def apply_changes(
+        self,
+        org: int,
+        changes: pd.DataFrame,
+        *,
+        run: int | None = None,
+        baseline: bool = False,
+    ) -> dict[str, int]:
+        """Apply one page of changes and advance the watermark, in one transaction.
+
+        Parameters
+        ----------
+        org : int
+            Organization code.
+        changes : DataFrame
+            Columns ``change_id``, ``device_id``, ``field``, ``timestamp``,
+            ``previous_value``, ``new_value``, ``actor`` and ``changed_at`` (a column or the
+            index), as :func:`waltero_frames.changes` returns them.
+        baseline : bool
+            Record the changes as ``baseline`` (already reflected in telemetry fetched
+            afterwards) without touching readings.
+
+        Returns
+        -------
+        dict
+            Count of new changes per outcome (ids seen before are skipped: each change is
+            processed exactly once).
+        """
+        df = changes.reset_index() if "changed_at" not in changes.columns else changes.copy()
+        counts = dict.fromkeys(OUTCOMES, 0)
+        if df.empty:
+            return counts
+        df = pd.DataFrame(
+            {
+                "change_id": df["change_id"].astype(str).to_numpy(dtype=object),
+                "device_id": df["device_id"].astype(str).to_numpy(dtype=object),
+                "field_name": df["field"].astype(str).to_numpy(dtype=object),
+                "ts": to_ms(df["timestamp"]),
+                "previous_value": df["previous_value"].to_numpy(dtype=object),
+                "new_value": df["new_value"].to_numpy(dtype=object),
+                "actor": df["actor"].to_numpy(dtype=object) if "actor" in df else None,
+                "changed_at": to_ms(df["changed_at"]),
+            }
+        )
+        df = df.sort_values(["changed_at", "change_id"], kind="stable")
+        df = df.drop_duplicates("change_id", keep="first")
+        top = int(df["changed_at"].iloc[-1])
+        ids_top = df.loc[df["changed_at"] == top, "change_id"].tolist()
+        df["device"] = self.device_codes(df["device_id"].tolist(), org=org)
+        df["field"] = self.field_codes(df["field_name"].tolist())
+        with self.transaction() as con:
+            con.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS _page (change_id TEXT PRIMARY KEY, "
+                "device INTEGER, field INTEGER, ts INTEGER)"
+            )
+            con.execute("DELETE FROM _page")
+            con.executemany(
+                "INSERT INTO _page VALUES (?, ?, ?, ?)",
+                zip(
+                    df["change_id"], _py(df["device"]), _py(df["field"]), _py(df["ts"]), strict=True
+                ),
+            )
+            seen = {
+                r[0]
+                for r in con.execute("SELECT change_id FROM changes JOIN _page USING (change_id)")
+            }
+            df = df[~df["change_id"].isin(seen)].reset_index(drop=True)
+            if not df.empty:
+                df = self._resolve(con, org, df, baseline)
+                self._write_changes(con, org, df, run)
+                for outcome, n in df["outcome"].value_counts().items():
+                    counts[str(outcome)] = int(n)
+            self._advance_watermark(con, org, top, ids_top)
+        return counts
+
+    def _resolve(
+        self, con: sqlite3.Connection, org: int, df: pd.DataFrame, baseline: bool
+    ) -> pd.DataFrame:
+        """Decide each change's outcome and write the resulting reading values.
+
+        ``df`` holds new changes only, sorted by (``changed_at``, ``change_id``).
+        """
+        if baseline:
+            df["outcome"] = "baseline"
+            df["mirror_value"] = None
+            return df
+        key = ["device", "field", "ts"]
+        pages = "(SELECT DISTINCT device, field, ts FROM _page) p"
+        # The mirror's current value and the device's coverage, per affected reading.
+        cur = pd.DataFrame(
+            con.execute(
+                "SELECT p.device, p.field, p.ts, r.value, r.ts IS NOT NULL, s.cov_start, "
+                f"s.cov_end FROM {pages} LEFT JOIN readings r ON r.org=? AND "
+                "r.device=p.device AND r.field=p.field AND r.ts=p.ts "
+                "LEFT JOIN device_state s ON s.device=p.device",
+                (org,),
+            ).fetchall(),
+            columns=[*key, "value", "present", "cov_start", "cov_end"],
+        )
+        # The latest value-setting change already applied to each affected reading.
+        done = pd.DataFrame(
+            con.execute(
+                f"SELECT c.device, c.field, c.ts, c.changed_at, c.change_id FROM {pages} "
+                "JOIN changes c ON c.device=p.device AND c.field=p.field AND c.ts=p.ts "
+                f"WHERE c.outcome IN ({','.join(repr(o) for o in VALUE_SETTING)})"
+            ).fetchall(),
+            columns=[*key, "last_at", "last_id"],
+        )
+        done = done.sort_values(["last_at", "last_id"]).drop_duplicates(key, keep="last")
+        df = df.merge(cur, on=key, how="left").merge(done, on=key, how="left")
+        in_range = (
+            df["cov_start"].notna()
+            & (df["ts"] >= df["cov_start"].fillna(0))
+            & (df["ts"] < df["cov_end"].fillna(0))
+        ).to_numpy()
+        last_at = df["last_at"].fillna(-1).astype(np.int64)
+        last_id = df["last_id"].fillna("").astype(str)
+        later = (df["changed_at"] > last_at) | (
+            (df["changed_at"] == last_at) & (df["change_id"] > last_id)
+        )
+        superseded = (df["last_at"].notna() & ~later).to_numpy() & in_range
+        live = in_range & ~superseded
+        mirror = np.where(
+            df["present"].fillna(0).astype(bool), df["value"].to_numpy(dtype=object), None
+        )
+        # Value just before each live change: the previous live change's new value for the
+        # same reading (rows are in (changed_at, change_id) order), else the mirror's value.
+        before = mirror.copy()
+        idx = np.flatnonzero(live)
+        if idx.size:
+            sub = df.iloc[idx]
+            grp = sub.groupby(key, sort=False)
+            first = (grp.cumcount() == 0).to_numpy()
+            prev_new = grp["new_value"].shift(1).to_numpy(dtype=object)
+            before[idx] = np.where(first, mirror[idx], prev_new)
+        df["mirror_value"] = before
+        prev = df["previous_value"].to_numpy(dtype=object)
+        new = df["new_value"].to_numpy(dtype=object)
+        matched = _same(prev, before)
+        already = _same(new, before)
+        outcome = np.full(len(df), "conflict", dtype=object)
+        outcome[live & ~matched & already] = "current"
+        outcome[live & matched] = "applied"
+        outcome[superseded] = "superseded"
+        outcome[~in_range] = "out_of_range"
+        df["outcome"] = outcome
+        # Final value per reading: the last live change wins.
+        final = df[live].drop_duplicates(key, keep="last")
+        put = final[final["new_value"].notna()]
+        drop = final[final["new_value"].isna()]
+        self._upsert_readings(con, org, put["device"], put["field"], put["ts"], put["new_value"])
+        if len(drop):
+            con.executemany(
+                "DELETE FROM readings WHERE org=? AND device=? AND field=? AND ts=?",
+                [
+                    (org, *r)
+                    for r in zip(
+                        _py(drop["device"]), _py(drop["field"]), _py(drop["ts"]), strict=True
+                    )
+                ],
+            )
+        return df
+
+    def _write_changes(
+        self, con: sqlite3.Connection, org: int, df: pd.DataFrame, run: int | None
+    ) -> None:
+        at = now_ms()
+        con.executemany(
+            "INSERT INTO changes(change_id, org, device, field, ts, previous_value, new_value, "
+            "mirror_value, outcome, actor, changed_at, run, applied_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            zip(
+                df["change_id"],
+                [org] * len(df),
+                _py(df["device"]),
+                _py(df["field"]),
+                _py(df["ts"]),
+                _py(df["previous_value"]),
+                _py(df["new_value"]),
+                _py(df["mirror_value"]),
+                df["outcome"],
+                _py(df["actor"]),
+                _py(df["changed_at"]),
+                [run] * len(df),
+                [at] * len(df),
+                strict=True,
+            ),
+        )
+
+    def _advance_watermark(
+        self, con: sqlite3.Connection, org: int, top: int, ids_top: list[str]
+    ) -> None:
+        row = con.execute(
+            "SELECT watermark, ids_at_watermark FROM sync_state WHERE org=?", (org,)
+        ).fetchone()
+        if row is None:
+            con.execute(
+                "INSERT INTO sync_state(org, start, phase, watermark, ids_at_watermark) "
+                "VALUES (?, ?, 'ready', ?, ?)",
+                (org, top, top, json.dumps(sorted(ids_top))),
+            )
+            return
+        watermark, ids = row
+        if watermark is None or top > watermark:
+            watermark, ids = top, sorted(ids_top)
+        elif top == watermark:
+            ids = sorted(set(json.loads(ids)) | set(ids_top))
+        else:
+            return
+        con.execute(
+            "UPDATE sync_state SET watermark=?, ids_at_watermark=? WHERE org=?",
+            (watermark, json.dumps(ids) if not isinstance(ids, str) else ids, org),
+        )
+
+    # -- run log ----------------------------------------------------------------------------
+    def begin_run(self, org: int, start: int | None, end: int | None) -> int:
+        with self.transaction() as con:
+            cur = con.execute(
+                "INSERT INTO sync_runs(org, started_at, status, start, end) "
+                "VALUES (?, ?, 'running', ?, ?)",
+                (org, now_ms(), start, end),
+            )
+            return int(cur.lastrowid)
+
+    def finish_run(
+        self,
+        run: int,
+        status: str,
+        *,
+        readings_added: int = 0,
+        changes_applied: int = 0,
+        conflicts: int = 0,
+        watermark: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        with self.transaction() as con:
+            con.execute(
+                "UPDATE sync_runs SET finished_at=?, status=?, readings_added=?, "
+                "changes_applied=?, conflicts=?, watermark=?, error=? WHERE run=?",
+                (
+                    now_ms(),
+                    status,
+                    readings_added,
+                    changes_applied,
+                    conflicts,
+                    watermark,
+                    error,
+                    run,
+                ),
+            )
