@@ -26,6 +26,7 @@ __all__ = [
     "RateLimited",
     "ServerError",
     "Unauthenticated",
+    "UnexpectedResponse",
     "WalteroError",
     "error_from_response",
     "safe_url",
@@ -145,6 +146,15 @@ class CacheMiss(WalteroError):
     """
 
     default_code = "CACHE_MISS"
+
+
+class UnexpectedResponse(WalteroError):
+    """A response whose shape breaks the contract (a missing key, a wrong type).
+
+    Raised instead of guessing, so a changed API never yields silently wrong numbers.
+    """
+
+    default_code = "UNEXPECTED_RESPONSE"
 
 
 class FetchFailed(WalteroError):

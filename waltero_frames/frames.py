@@ -1,0 +1,469 @@
+"""JSON → tidy frames: one ``parse_*`` function per payload shape, no network.
+
+Parsing is vectorized: each function gathers plain Python lists of column values (one
+pass over the JSON the decoder already built) and lets numpy/pandas do the rest; no
+per-row dicts or per-row frames. Layouts follow ``design/public-api.md``; every function
+returns the same columns and dtypes for any input, empty included. Timestamps are
+``datetime64[us, UTC]`` (pandas' default unit).
+
+>>> rows = [{"deviceId": "d1", "deviceName": "Kitchen", "serialNumber": "S1",
+...          "date": "2026-05-19", "consumption": 0.412},
+...         {"deviceId": "d1", "deviceName": "Kitchen", "serialNumber": "S1",
+...          "consumption": None}]
+>>> df = parse_daily_consumption(rows, "2026-05-18T22:00Z", "2026-05-25T22:00Z")
+>>> df.index[0], df["consumption"].iloc[0], bool(df["partial"].iloc[0])
+(Timestamp('2026-05-19 00:00:00+0000', tz='UTC'), np.float64(0.412), False)
+>>> int(df.attrs["missing_periods"]["d1"])
+1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import UnexpectedResponse
+
+__all__ = [
+    "DEFAULT_FIELDS",
+    "RESOLUTIONS",
+    "parse_changes",
+    "parse_daily_consumption",
+    "parse_devices",
+    "parse_fields",
+    "parse_organizations",
+    "parse_telemetry",
+]
+
+TS_DTYPE = "datetime64[us, UTC]"
+STR_DTYPE = pd.StringDtype(na_value=np.nan)  # pandas' default ``str`` dtype
+RAW_FIELD = "meter.value.raw"
+DEFAULT_FIELDS = ("meter.value.raw", "meter.value.processed", "battery.voltage", "connection.rssi")
+
+# Part 1 resolution → length of its UTC calendar period (the API's ``date`` is its first day)
+RESOLUTIONS: dict[str, pd.DateOffset] = {
+    "day": pd.DateOffset(days=1),
+    "week": pd.DateOffset(weeks=1),
+    "month": pd.DateOffset(months=1),
+    "year": pd.DateOffset(years=1),
+}
+
+DEVICE_COLUMNS = ("name", "external_id", "serial_number", "meter_type")
+DETAIL_COLUMNS = ("unit", "multiplier", "register_digits", "variant")
+_DEVICE_NUMERIC = {"multiplier", "register_digits"}
+
+
+# ---------------------------------------------------------------- small column helpers
+def _strings(values: Sequence[Any]) -> pd.arrays.ArrowStringArray | Any:
+    """A ``str`` column; ``None``/missing → NaN; non-strings are written as text."""
+    return pd.array(
+        [v if isinstance(v, str) or v is None else str(v) for v in values], dtype=STR_DTYPE
+    )
+
+
+def _take_strings(categories: Sequence[str], codes: np.ndarray) -> Any:
+    """``categories[codes]`` as a ``str`` column, built once per category (cheap ids)."""
+    cats = pd.array(list(categories), dtype=STR_DTYPE)
+    return cats.take(codes) if len(codes) else pd.array([], dtype=STR_DTYPE)
+
+
+def _timestamps(values: Sequence[Any]) -> pd.DatetimeIndex:
+    """ISO-8601 instants (``...Z`` or any offset) → UTC ``DatetimeIndex``; None → NaT."""
+    try:
+        out = pd.to_datetime(list(values), format="ISO8601", utc=True)
+    except (ValueError, TypeError) as exc:
+        raise UnexpectedResponse(f"unparsable timestamp in response: {exc}") from exc
+    return pd.DatetimeIndex(out).as_unit("us")
+
+
+def _numbers_or_text(values: Sequence[Any]) -> np.ndarray | Any:
+    """float64 when every value is numeric/None (None → NaN); else a ``str`` column.
+
+    Firmware versions and other text fields stay text; numbers are never parsed from strings.
+    """
+    if any(isinstance(v, str) for v in values):
+        return _strings(values)
+    try:
+        return np.array(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise UnexpectedResponse(f"non-numeric value in a numeric field: {exc}") from exc
+
+
+def _utc(value: Any) -> pd.Timestamp:
+    """A timestamp as UTC; naive means UTC here (callers validated with ``timeargs``)."""
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _ceil_us(value: Any) -> int:
+    """Epoch microseconds of ``ceil_us(value)``: ``t_us >= that`` ⇔ ``t >= value``."""
+    return -(-_utc(value).value // 1000)
+
+
+def _column(items: Sequence[Mapping[str, Any]], key: str) -> list[Any]:
+    return [item.get(key) for item in items]
+
+
+def _require_list(payload: Any, what: str) -> list[Any]:
+    if not isinstance(payload, list):
+        raise UnexpectedResponse(
+            f"{what}: expected a JSON array, got {type(payload).__name__}"
+            + (f" with keys {sorted(payload)[:5]}" if isinstance(payload, dict) else "")
+        )
+    return payload
+
+
+def _require_dicts(items: list[Any], what: str) -> list[Mapping[str, Any]]:
+    if not all(isinstance(i, Mapping) for i in items):
+        raise UnexpectedResponse(f"{what}: expected JSON objects in the array")
+    return items
+
+
+# ---------------------------------------------------------------- organizations, devices
+def parse_organizations(me: Mapping[str, Any]) -> pd.DataFrame:
+    """``/api/auth/me`` JSON → index ``organization_id``; columns ``name``, ``timezone``.
+
+    Organizations come from ``accessible_organizations``; memberships listed only under
+    ``user.organizations`` are added with a NaN timezone. Duplicates keep their first row.
+
+    >>> parse_organizations({"accessible_organizations": [
+    ...     {"organization_id": "o1", "name": "Demo", "timezone": "Europe/Berlin"}]}).loc["o1"].tolist()
+    ['Demo', 'Europe/Berlin']
+    """
+    if not isinstance(me, Mapping):
+        raise UnexpectedResponse("/api/auth/me: expected a JSON object")
+    items = list(me.get("accessible_organizations") or [])
+    user = me.get("user") if isinstance(me.get("user"), Mapping) else {}
+    items += list(user.get("organizations") or [])
+    items = _require_dicts(items, "/api/auth/me organizations")
+    ids = _column(items, "organization_id")
+    if any(not isinstance(i, str) for i in ids):
+        raise UnexpectedResponse("/api/auth/me: an organization without organization_id")
+    df = pd.DataFrame(
+        {
+            "name": _strings(_column(items, "name")),
+            "timezone": _strings(_column(items, "timezone")),
+        },
+        index=pd.Index(_strings(ids), name="organization_id"),
+    )
+    return df[~df.index.duplicated(keep="first")]
+
+
+def parse_devices(items: Sequence[Mapping[str, Any]], *, details: bool = False) -> pd.DataFrame:
+    """Device objects (list pages or ``/api/devices/{id}`` ``data``) → device frame.
+
+    Index ``device_id``; columns ``name``, ``external_id``, ``serial_number``,
+    ``meter_type`` and, with ``details=True``, ``unit``, ``multiplier`` (float64),
+    ``register_digits`` (float64), ``variant``. Rows keep the API's order; an id seen
+    twice (offset paging over a changing list) keeps its first row.
+
+    >>> parse_devices([{"id": "d1", "name": "Hot", "external_id": "E1",
+    ...                 "serial_number": "S1", "meter_type": "water_hot"}]).loc["d1", "name"]
+    'Hot'
+    """
+    items = _require_dicts(_require_list(list(items), "devices"), "devices")
+    ids = _column(items, "id")
+    if any(not isinstance(i, str) for i in ids):
+        raise UnexpectedResponse("devices: an item without a string 'id'")
+    columns = DEVICE_COLUMNS + (DETAIL_COLUMNS if details else ())
+    data = {
+        c: (
+            _numbers_or_text(_column(items, c))
+            if c in _DEVICE_NUMERIC
+            else _strings(_column(items, c))
+        )
+        for c in columns
+    }
+    for c in _DEVICE_NUMERIC & set(columns):
+        if not isinstance(data[c], np.ndarray):
+            raise UnexpectedResponse(f"devices: non-numeric {c!r}")
+    df = pd.DataFrame(data, index=pd.Index(_strings(ids), name="device_id"))
+    return df[~df.index.duplicated(keep="first")]
+
+
+def parse_fields(payloads: Iterable[tuple[str, Mapping[str, Sequence[str]]]]) -> pd.DataFrame:
+    """``(device_id, /fields JSON)`` pairs → one row per (device, field).
+
+    Columns ``device_id``, ``group``, ``field``; rows by device, then the API's order.
+
+    >>> parse_fields([("d1", {"meter": ["meter.value.raw"], "battery": ["battery.voltage"]})])
+      device_id    group            field
+    0        d1    meter  meter.value.raw
+    1        d1  battery  battery.voltage
+    """
+    dev: list[str] = []
+    group: list[str] = []
+    field: list[str] = []
+    for device_id, groups in payloads:
+        if not isinstance(groups, Mapping):
+            raise UnexpectedResponse(f"/api/devices/{device_id}/fields: expected a JSON object")
+        for g, names in groups.items():
+            if not isinstance(names, list):
+                raise UnexpectedResponse(f"/api/devices/{device_id}/fields: {g!r} is not a list")
+            dev += [device_id] * len(names)
+            group += [g] * len(names)
+            field += names
+    return pd.DataFrame(
+        {"device_id": _strings(dev), "group": _strings(group), "field": _strings(field)}
+    )
+
+
+# ---------------------------------------------------------------- Part 1
+def parse_daily_consumption(
+    rows: Any,
+    start: Any,
+    end: Any,
+    resolution: str = "day",
+    *,
+    external_ids: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Part 1 v3 rows → index ``period_start``; ``device_id``, ``device_name``,
+    ``serial_number``, ``consumption``, ``partial``.
+
+    Parameters
+    ----------
+    rows : list of dict
+        The bare JSON array the v3 endpoint returns.
+    start, end : pandas.Timestamp or str
+        The requested UTC range ``[start, end)``; a period the range cuts is ``partial``.
+    resolution : {"day", "week", "month", "year"}
+        The requested resolution (period length from ``date``, the period's first UTC day).
+    external_ids : mapping, optional
+        ``device_id -> external_id``, used when ``deviceName`` is empty or missing
+        (before the serial number and, last, the device id).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sorted by ``period_start`` then ``device_id``. Rows with null consumption cannot
+        be dated: they are dropped and counted in ``attrs["missing_periods"]`` (a Series
+        ``device_id -> count`` over every device in the response, zeros included).
+
+    Raises
+    ------
+    UnexpectedResponse
+        Not an array (e.g. the unversioned v4 shape), or a non-null consumption without a date.
+    """
+    if resolution not in RESOLUTIONS:
+        raise ValueError(f"resolution={resolution!r}: expected one of {sorted(RESOLUTIONS)}")
+    rows = _require_dicts(
+        _require_list(rows, "device-daily-consumption"), "device-daily-consumption"
+    )
+    start, end = _utc(start), _utc(end)
+    ids = _column(rows, "deviceId")
+    if any(not isinstance(i, str) for i in ids):
+        raise UnexpectedResponse("device-daily-consumption: a row without a string 'deviceId'")
+    consumption = _numbers_or_text(_column(rows, "consumption"))
+    if not isinstance(consumption, np.ndarray):
+        raise UnexpectedResponse("device-daily-consumption: non-numeric 'consumption'")
+    dates = _column(rows, "date")
+    undated = np.array([d is None for d in dates], dtype=bool)
+    missing = np.isnan(consumption)
+    if (undated & ~missing).any():
+        bad = np.flatnonzero(undated & ~missing)[0]
+        raise UnexpectedResponse(
+            f"device-daily-consumption: device {ids[bad]} has consumption "
+            f"{consumption[bad]} without a date; refusing to guess its period"
+        )
+    keep = ~missing
+    id_arr = np.array(ids, dtype=object)
+    counted = pd.Series(missing.astype(np.int64), index=pd.Index(_strings(ids), name="device_id"))
+    missing_periods = counted.groupby(level=0, sort=True).sum().rename("missing_periods")
+
+    kept = np.flatnonzero(keep)
+    period = pd.DatetimeIndex(
+        pd.to_datetime([dates[i] for i in kept], format="%Y-%m-%d", utc=True), name="period_start"
+    ).as_unit("us")
+    period_end = period + RESOLUTIONS[resolution]
+    names = _device_names(
+        [rows[i].get("deviceName") for i in kept],
+        id_arr[kept],
+        [rows[i].get("serialNumber") for i in kept],
+        external_ids,
+    )
+    df = pd.DataFrame(
+        {
+            "device_id": _strings(id_arr[kept]),
+            "device_name": _strings(names),
+            "serial_number": _strings([rows[i].get("serialNumber") for i in kept]),
+            "consumption": consumption[kept],
+            "partial": np.asarray((period < start) | (period_end > end), dtype=bool),
+        },
+        index=period,
+    )
+    df = _sort_by_time_then_device(df)
+    df.attrs["missing_periods"] = missing_periods
+    return df
+
+
+def _device_names(
+    names: Sequence[Any],
+    ids: Sequence[str],
+    serials: Sequence[Any],
+    external_ids: Mapping[str, Any] | None,
+) -> list[str]:
+    """``deviceName`` or, when empty/missing, external id → serial number → device id."""
+    ext = external_ids or {}
+
+    def first(*candidates: Any) -> str:
+        return next(c for c in candidates if isinstance(c, str) and c.strip())
+
+    return [
+        n if isinstance(n, str) and n.strip() else first(ext.get(i), s, i)
+        for n, i, s in zip(names, ids, serials, strict=True)
+    ]
+
+
+def _sort_by_time_then_device(df: pd.DataFrame) -> pd.DataFrame:
+    order = np.lexsort((df["device_id"].to_numpy(dtype=object), df.index.asi8))
+    return df.iloc[order]
+
+
+# ---------------------------------------------------------------- Part 2 telemetry
+def parse_telemetry(
+    payloads: Iterable[tuple[str, Mapping[str, Any]]],
+    *,
+    fields: Sequence[str] | None = None,
+    start: Any = None,
+    end: Any = None,
+    multipliers: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
+    """Telemetry responses → one row per (device, timestamp).
+
+    Parameters
+    ----------
+    payloads : iterable of (device_id, JSON)
+        Every window of every device, in any order. Windows may overlap or repeat: a
+        reading present twice lands once.
+    fields : sequence of str, optional
+        The requested fields: each gets a column (NaN where no device returned it), in this
+        order; fields returned but not requested are appended.
+    start, end : Timestamp, optional
+        Keep readings in ``[start, end)`` only (guards the window seams).
+    multipliers : mapping, optional
+        ``device_id -> multiplier``; required when ``meter.value.raw`` is among the
+        columns, to compute ``value = raw × multiplier`` (``processed`` is never multiplied).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``timestamp`` (UTC, ascending, ties by ``device_id``); columns ``device_id``,
+        the field columns (float64; text fields as ``str``), and ``value`` when raw is a column.
+    """
+    want = list(fields) if fields is not None else []
+    device_ids: dict[str, int] = {}
+    # per field: device codes, timestamp strings, values — concatenated across payloads
+    per_field: dict[str, tuple[list[int], list[Any], list[Any]]] = {f: ([], [], []) for f in want}
+    ts_of, value_of = itemgetter("ts"), itemgetter("value")
+    for device_id, payload in payloads:
+        series = payload.get("fields") if isinstance(payload, Mapping) else None
+        if not isinstance(series, Mapping):
+            raise UnexpectedResponse(f"telemetry of {device_id}: no 'fields' object")
+        code = device_ids.setdefault(device_id, len(device_ids))
+        for name, points in series.items():
+            codes, stamps, values = per_field.setdefault(name, ([], [], []))
+            try:
+                stamps += map(ts_of, points)
+                values += map(value_of, points)
+            except (KeyError, TypeError) as exc:
+                raise UnexpectedResponse(
+                    f"telemetry of {device_id}, field {name!r}: points need 'ts' and 'value'"
+                ) from exc
+            codes += [code] * len(points)
+    names = list(per_field)
+    with_value = RAW_FIELD in per_field
+    if with_value and multipliers is None:
+        raise ValueError("multipliers are required to compute 'value' from meter.value.raw")
+
+    sizes = np.array([len(per_field[f][1]) for f in names], dtype=np.int64)
+    stamps_all = [s for f in names for s in per_field[f][1]]
+    ts = _timestamps(stamps_all).asi8 if stamps_all else np.empty(0, dtype=np.int64)
+    dev = np.fromiter((c for f in names for c in per_field[f][0]), dtype=np.int64, count=len(ts))
+    # rank devices by id, so sorting by (timestamp, rank) breaks ties by device_id
+    sorted_ids = sorted(device_ids)
+    rank_of_code = np.empty(len(device_ids), dtype=np.int64)
+    rank_of_code[[device_ids[d] for d in sorted_ids]] = np.arange(len(sorted_ids))
+    rank = rank_of_code[dev] if len(dev) else dev
+
+    keep = np.ones(len(ts), dtype=bool)
+    if start is not None:
+        keep &= ts >= _ceil_us(start)
+    if end is not None:
+        keep &= ts < _ceil_us(end)
+    pos = np.flatnonzero(keep)
+    order = pos[np.lexsort((rank[pos], ts[pos]))]
+    ts_s, rank_s = ts[order], rank[order]
+    new_row = np.ones(len(order), dtype=bool)
+    new_row[1:] = (ts_s[1:] != ts_s[:-1]) | (rank_s[1:] != rank_s[:-1])
+    row_sorted = np.cumsum(new_row) - 1
+    row_of = np.full(len(ts), -1, dtype=np.int64)
+    row_of[order] = row_sorted
+    n_rows = int(new_row.sum())
+    row_rank = rank_s[new_row]
+
+    columns: dict[str, Any] = {"device_id": _take_strings(sorted_ids, row_rank)}
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    for i, name in enumerate(names):
+        lo, hi = offsets[i], offsets[i + 1]
+        values = _numbers_or_text(per_field[name][2])
+        rows, ok = row_of[lo:hi], keep[lo:hi]
+        if isinstance(values, np.ndarray):
+            col = np.full(n_rows, np.nan)
+            col[rows[ok]] = values[ok]
+        else:
+            col = pd.array(np.full(n_rows, np.nan, dtype=object), dtype=STR_DTYPE)
+            col[rows[ok]] = values[ok]
+        columns[name] = col
+    if with_value:
+        mult = np.array([float(multipliers.get(d, np.nan)) for d in sorted_ids], dtype=np.float64)  # type: ignore[union-attr]
+        columns["value"] = columns[RAW_FIELD] * mult[row_rank]
+    index = pd.DatetimeIndex(ts_s[new_row].astype("datetime64[us]"), name="timestamp").tz_localize(
+        "UTC"
+    )
+    return pd.DataFrame(columns, index=index)
+
+
+# ---------------------------------------------------------------- Part 3 changelog
+CHANGE_COLUMNS = {
+    "change_id": "id",
+    "device_id": "deviceId",
+    "field": "field",
+    "timestamp": "timestamp",
+    "previous_value": "previousValue",
+    "new_value": "newValue",
+    "actor": "actor",
+}
+
+
+def parse_changes(rows: Iterable[Mapping[str, Any]], *, until: Any = None) -> pd.DataFrame:
+    """Changelog rows (all pages) → index ``changed_at``; one row per ``change_id``.
+
+    Columns ``change_id``, ``device_id``, ``field``, ``timestamp`` (UTC), ``previous_value``,
+    ``new_value`` (float64; text fields as ``str``), ``actor``. Sorted by (``changed_at``,
+    ``change_id``), the API's order; a ``change_id`` seen twice keeps its first row;
+    ``until`` (exclusive) drops changes made at or after it.
+    """
+    rows = _require_dicts(list(rows), "data-audit/changes")
+    ids = _column(rows, "id")
+    if any(not isinstance(i, str) for i in ids):
+        raise UnexpectedResponse("data-audit/changes: a row without a string 'id'")
+    data: dict[str, Any] = {}
+    for col, key in CHANGE_COLUMNS.items():
+        raw = _column(rows, key)
+        if col == "timestamp":
+            data[col] = _timestamps(raw).array
+        elif col in ("previous_value", "new_value"):
+            data[col] = _numbers_or_text(raw)
+        else:
+            data[col] = _strings(raw)
+    changed_at = _timestamps(_column(rows, "changedAt")).rename("changed_at")
+    df = pd.DataFrame(data, index=changed_at)
+    df = df[~df["change_id"].duplicated(keep="first").to_numpy()]
+    if until is not None:
+        df = df[df.index.asi8 < _ceil_us(until)]
+    order = np.lexsort((df["change_id"].to_numpy(dtype=object), df.index.asi8))
+    return df.iloc[order]
