@@ -32,7 +32,9 @@ def frame_times(frame: pd.DataFrame, what: str) -> pd.DatetimeIndex:
     elif TIMESTAMP in frame.columns:
         idx = pd.DatetimeIndex(frame[TIMESTAMP])
     else:
-        raise ValueError(f"{what} needs a DatetimeIndex named 'timestamp' (or a 'timestamp' column)")
+        raise ValueError(
+            f"{what} needs a DatetimeIndex named 'timestamp' (or a 'timestamp' column)"
+        )
     if idx.tz is None:
         raise ValueError(f"{what} timestamps must be tz-aware UTC, got naive values")
     if idx.hasnans:
@@ -165,7 +167,9 @@ def per_device(
     try:
         scalar = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number or a mapping by device_id, got {value!r}") from None
+        raise ValueError(
+            f"{name} must be a number or a mapping by device_id, got {value!r}"
+        ) from None
     return np.full(len(devices), scalar)
 
 
@@ -228,7 +232,9 @@ def multipliers(
     (documented as ``meter.value.raw`` × multiplier): the first row of each device with a
     non-zero raw register, rounded to 12 significant digits.
     """
-    got = per_device(value, "multiplier", frame, codes, devices, attr_keys=("multiplier", "multipliers"))
+    got = per_device(
+        value, "multiplier", frame, codes, devices, attr_keys=("multiplier", "multipliers")
+    )
     if got is not None or VALUE not in frame.columns or RAW not in frame.columns:
         return got
     raw = frame[RAW].to_numpy(dtype=float, na_value=np.nan)

@@ -106,7 +106,11 @@ def compute_deltas(
         neg_dev = np.zeros(len(devices), dtype=bool)
         neg_dev[codes[neg_idx]] = True
         digits = per_device(
-            register_digits, "register_digits", readings, codes_all, devices,
+            register_digits,
+            "register_digits",
+            readings,
+            codes_all,
+            devices,
             attr_keys=("register_digits",),
         )
         miss = missing_devices(digits, neg_dev, devices)
@@ -119,7 +123,9 @@ def compute_deltas(
         if field == RAW:
             span = (10 ** digits[dcodes].astype(np.int64)).astype(np.int64)
             prev, cur = register[neg_idx - 1], register[neg_idx]
-            wraps = (prev * 10 >= span * (10 - 10 * ROLLOVER_BAND)) & (cur * 10 < span * (10 * ROLLOVER_BAND))
+            wraps = (prev * 10 >= span * (10 - 10 * ROLLOVER_BAND)) & (
+                cur * 10 < span * (10 * ROLLOVER_BAND)
+            )
         else:
             miss = missing_devices(mult, neg_dev, devices)
             if miss:
@@ -210,7 +216,10 @@ def readings_to_consumption(
     ([nan, 0.001, 0.003], [False, False, True])
     """
     deltas, keep, times = compute_deltas(
-        readings, multiplier=multiplier, register_digits=register_digits, source=source,
+        readings,
+        multiplier=multiplier,
+        register_digits=register_digits,
+        source=source,
         max_rate=max_rate,
     )
     panel = deltas.panel

@@ -66,8 +66,13 @@ def period_boundaries(tmin_ns: int, tmax_ns: int, freq: str, tz: Any) -> np.ndar
             lo = lo.replace(day=1)
         elif freq == "YS":
             lo = lo.replace(month=1, day=1)
-    hi += {"h": pd.Timedelta(hours=2), "D": pd.Timedelta(days=2), "W": pd.Timedelta(days=14),
-           "MS": pd.DateOffset(months=2), "YS": pd.DateOffset(years=2)}[freq]
+    hi += {
+        "h": pd.Timedelta(hours=2),
+        "D": pd.Timedelta(days=2),
+        "W": pd.Timedelta(days=14),
+        "MS": pd.DateOffset(months=2),
+        "YS": pd.DateOffset(years=2),
+    }[freq]
     wall = pd.date_range(lo, hi, freq=alias).as_unit("ns")
     if freq == "h":
         parts = [
@@ -97,7 +102,11 @@ def _empty(like: Any, unit: str) -> pd.DataFrame:
 
 
 def _at_boundaries(
-    panel: Panel, cum: np.ndarray, key: np.ndarray, bkey: np.ndarray, bcode: np.ndarray,
+    panel: Panel,
+    cum: np.ndarray,
+    key: np.ndarray,
+    bkey: np.ndarray,
+    bcode: np.ndarray,
     bts: np.ndarray,
 ) -> np.ndarray:
     """A per-device piecewise-linear cumulative (value ``cum`` at each reading, flat
@@ -248,6 +257,10 @@ def resample_consumption(
         cons[n_readings == 0] = np.nan
     else:
         cons = per_period(_device_cumsum(panel, values))
+        # a first reading's own delta (a frame cut from a longer series) has no earlier
+        # reading to spread from: it stays in its reading's period
+        first = panel.first
+        cons += np.bincount(row[first], weights=values[first], minlength=total)
 
     gaps = np.zeros(len(panel.ts))
     gaps[1:] = np.diff(panel.ts).astype(float)
