@@ -1,0 +1,269 @@
+"""The main job: run every notebook against a Waltero API and write HTML reports.
+
+``python -m waltero_frames.report`` (what ``make report`` runs):
+
+1. uses the tenant in ``WALTERO_BASE_URL`` / ``WALTERO_USERNAME`` / ``WALTERO_PASSWORD``
+   when all three are set, otherwise starts the bundled simulator on a loopback port and
+   hands its address to the notebooks through those variables;
+2. executes ``notebooks/[0-9]*.py`` (jupytext percent files, the source of truth) in a
+   fresh kernel each, from the notebooks folder, with papermill (parameters cell);
+3. writes ``reports/<name>.html`` (nbconvert), ``reports/<name>.ipynb`` (with outputs) and
+   ``reports/index.html``; copies the PNG output of the cell tagged ``readme-image`` to
+   ``docs/img/readme.png``;
+4. prints where the reports are and exits non-zero if any cell failed.
+
+``--refresh-data`` re-records the reproducible study's cache in ``data/`` (notebook 5
+run live with ``refresh_cache=True``) instead of replaying it.
+
+The notebooks call :func:`connect` for their client, so they also run on their own
+(``jupyter lab``, ``pytest tests/test_notebooks.py``) with or without the variables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import base64
+import contextlib
+import html
+import importlib.metadata
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+ENV_VARS = ("WALTERO_BASE_URL", "WALTERO_USERNAME", "WALTERO_PASSWORD")
+README_TAG = "readme-image"
+KERNEL = "python3"
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Versions a reproducible study records (the cache format and the numbers depend on them).
+STUDY_PACKAGES = ("waltero_frames", "pandas", "numpy", "requests", "requests-cache", "urllib3")
+
+
+# --------------------------------------------------------------------------- for notebooks
+
+
+def tenant_configured(environ: os._Environ | dict | None = None) -> bool:
+    """True when all ``WALTERO_*`` settings are present (a real or external tenant)."""
+    env = os.environ if environ is None else environ
+    return all(env.get(k) for k in ENV_VARS)
+
+
+def connect(**client_kwargs: Any) -> tuple[Any, Any]:
+    """A client for a notebook: the ``WALTERO_*`` tenant, else a bundled simulator.
+
+    The simulator (``wf.sim.running()``) is started once per kernel and stopped when the
+    kernel exits.
+
+    Parameters
+    ----------
+    **client_kwargs
+        Passed to ``wf.Client`` (``cache=``, ``progress=`` …).
+
+    Returns
+    -------
+    (Client, sim or None)
+        ``sim`` is the running simulator handle when this call started one (its
+        ``world`` is the ground truth), else None.
+
+    Examples
+    --------
+    >>> client, sim = connect(progress=False)   # doctest: +SKIP
+    """
+    from . import Client
+
+    if tenant_configured():
+        return Client(**client_kwargs), None
+    sim = _bundled_sim()
+    return Client(sim.base_url, sim.username, sim.password, **client_kwargs), sim
+
+
+_SIM: Any = None
+
+
+def _bundled_sim() -> Any:
+    global _SIM
+    if _SIM is None:
+        from . import sim as sim_module
+
+        stack = contextlib.ExitStack()
+        _SIM = stack.enter_context(sim_module.running())
+        atexit.register(stack.close)
+    return _SIM
+
+
+def versions(packages: Sequence[str] = STUDY_PACKAGES) -> dict[str, str]:
+    """Installed versions of ``packages`` (plus Python), for a study's provenance."""
+    out = {"python": sys.version.split()[0]}
+    for name in packages:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+# --------------------------------------------------------------------------- the job
+
+
+def notebook_paths(folder: Path, only: Sequence[str] = ()) -> list[Path]:
+    """The numbered notebooks in ``folder`` (``01-…py``), optionally those matching ``only``."""
+    paths = sorted(p for p in folder.glob("[0-9]*.py"))
+    if only:
+        paths = [p for p in paths if any(o in p.stem for o in only)]
+        if not paths:
+            raise ValueError(f"no notebook in {folder} matches {list(only)}")
+    return paths
+
+
+def execute(
+    path: Path,
+    *,
+    parameters: dict[str, Any] | None = None,
+    timeout: float = 600,
+) -> tuple[Any, BaseException | None]:
+    """Execute one jupytext notebook in a fresh kernel from its own folder.
+
+    Returns
+    -------
+    (NotebookNode, error)
+        The executed notebook (outputs included, also up to a failing cell) and the
+        papermill error, or None when every cell ran.
+    """
+    import jupytext
+    import nbformat
+    import papermill
+
+    nb = jupytext.read(path)
+    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
+    nb.metadata.setdefault("language_info", {"name": "python"})
+    error: BaseException | None = None
+    with tempfile.TemporaryDirectory(prefix="waltero-nb-") as tmpdir:
+        out = Path(tmpdir) / f"{path.stem}.ipynb"  # papermill writes its result to a file
+        try:
+            papermill.execute_notebook(
+                nb,
+                str(out),
+                parameters=parameters or {},
+                kernel_name=KERNEL,
+                cwd=str(path.parent),
+                progress_bar=False,
+                execution_timeout=timeout,
+            )
+        except papermill.PapermillExecutionError as exc:
+            error = exc
+        executed = nbformat.read(out, as_version=4) if out.exists() else nb
+    return executed, error
+
+
+def export_html(nb: Any, target: Path) -> Path:
+    """Write ``nb`` as a standalone HTML page (nbconvert, images embedded)."""
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def tagged_png(nb: Any, tag: str = README_TAG) -> bytes | None:
+    """The last PNG output of the first cell tagged ``tag``, or None."""
+    for cell in nb.cells:
+        if tag in cell.get("metadata", {}).get("tags", []):
+            for output in reversed(cell.get("outputs", [])):
+                data = output.get("data", {})
+                if "image/png" in data:
+                    return base64.b64decode(data["image/png"])
+    return None
+
+
+@contextlib.contextmanager
+def api_environment(seed: int = 0) -> Iterator[str]:
+    """``WALTERO_*`` set for the kernels: the configured tenant or a bundled simulator."""
+    if tenant_configured():
+        yield f"tenant {os.environ['WALTERO_BASE_URL']} (from WALTERO_* settings)"
+        return
+    from . import sim as sim_module
+
+    saved = {k: os.environ.get(k) for k in ENV_VARS}
+    with sim_module.running(seed=seed) as sim:
+        os.environ.update(
+            WALTERO_BASE_URL=sim.base_url,
+            WALTERO_USERNAME=sim.username,
+            WALTERO_PASSWORD=sim.password,
+        )
+        try:
+            yield f"bundled simulator at {sim.base_url} (seed {seed})"
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+def _index_page(rows: list[tuple[str, str, str]]) -> str:
+    items = "\n".join(
+        f"<li><a href='{html.escape(f)}'>{html.escape(f)}</a> — {html.escape(s)}</li>"
+        for f, s, _ in rows
+    )
+    return (
+        "<!doctype html><meta charset='utf-8'><title>waltero_frames reports</title>"
+        f"<h1>waltero_frames reports</h1><ul>\n{items}\n</ul>"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m waltero_frames.report", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--notebooks", type=Path, default=ROOT / "notebooks")
+    parser.add_argument("--out", type=Path, default=ROOT / "reports")
+    parser.add_argument("--image", type=Path, default=ROOT / "docs" / "img" / "readme.png")
+    parser.add_argument("--only", nargs="*", default=(), help="run notebooks whose name has …")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds per cell")
+    parser.add_argument(
+        "--refresh-data", action="store_true", help="re-record the study cache in data/"
+    )
+    args = parser.parse_args(argv)
+
+    import nbformat
+
+    paths = notebook_paths(args.notebooks, args.only)
+    args.out.mkdir(parents=True, exist_ok=True)
+    failed: list[str] = []
+    rows: list[tuple[str, str, str]] = []
+    with api_environment() as where:
+        print(f"running {len(paths)} notebooks against the {where}", flush=True)
+        for path in paths:
+            t0 = time.perf_counter()
+            params = {"refresh_cache": True} if args.refresh_data and "report" in path.stem else {}
+            nb, error = execute(path, parameters=params, timeout=args.timeout)
+            took = time.perf_counter() - t0
+            target = export_html(nb, args.out / f"{path.stem}.html")
+            nbformat.write(nb, args.out / f"{path.stem}.ipynb")
+            status = "ok" if error is None else "FAILED"
+            rows.append((target.name, f"{status} in {took:.1f} s", path.stem))
+            print(f"  {status:6} {path.name:32} {took:6.1f} s  -> {target}", flush=True)
+            if error is not None:
+                failed.append(path.name)
+                print(f"         {str(error).strip().splitlines()[-1][:300]}", flush=True)
+            png = tagged_png(nb)
+            if png is not None and error is None:
+                args.image.parent.mkdir(parents=True, exist_ok=True)
+                args.image.write_bytes(png)
+                print(f"         README image -> {args.image}", flush=True)
+    index = args.out / "index.html"
+    index.write_text(_index_page(rows), encoding="utf-8")
+    print(f"\nreports: {index}")
+    if failed:
+        print(f"FAILED notebooks: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
