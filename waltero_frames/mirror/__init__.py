@@ -1,6 +1,11 @@
-"""Placeholder: being built."""
+"""Replication of an organization's readings into a local SQLite store (``wf.Mirror``).
 
+See ``docs/mirror.md`` for the schema and the sync algorithm.
+"""
 
-class Mirror:
-    def __init__(self, *args, **kwargs):
-        raise NotImplementedError("placeholder: being built")
+from __future__ import annotations
+
+from .store import Store
+from .sync import Mirror, SyncError, SyncReport
+
+__all__ = ["Mirror", "Store", "SyncError", "SyncReport"]

@@ -1,0 +1,675 @@
+"""``Mirror``: replicate organizations' readings into the local store, losing no correction.
+
+The algorithm (documented with the schema in ``docs/mirror.md``):
+
+1. Devices: list the organization's devices; details (multiplier, digits) and supported
+   fields are asked only for devices the mirror does not know yet.
+2. First sync of an organization only — the *baseline*: before any telemetry is fetched,
+   read the changelog from the synced range's start to its end and record those change ids
+   as ``baseline`` (the telemetry fetched afterwards already carries them: the server
+   applies a change to telemetry at its ``changedAt``, before it is even visible in the
+   log). The watermark starts at the last ``changedAt`` read (or the range start), a
+   server-clock instant, so no local clock is trusted.
+3. Telemetry: per device, windows of at most 31 days — backwards from the held coverage
+   to ``start`` and forwards from the device's last reading to ``end`` — fetched
+   concurrently across devices (in order within a device); each window is committed with
+   the coverage it adds.
+4. Changes since ``watermark - lookback`` (the lookback covers the replication lag), page
+   by page, deduped by change id; each page is applied with the watermark it reaches in
+   one transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..timeargs import TimeLike, to_utc
+from .store import VALUE_SETTING, Store
+
+__all__ = ["Mirror", "SyncError", "SyncReport"]
+
+#: The API refuses telemetry ranges over 31 days.
+WINDOW_MS = 31 * 86_400_000
+#: Changelog page size (the API caps ``limit`` at 200).
+PAGE_LIMIT = 200
+#: Default range of a first sync without ``start``.
+DEFAULT_SPAN = pd.Timedelta(days=365)
+#: The contract's maximum replication lag of the changelog.
+REPLICATION_LAG = pd.Timedelta(minutes=5)
+RAW = "meter.value.raw"
+FIRST_FIELDS = ("meter.value.raw", "meter.value.processed", "battery.voltage", "connection.rssi")
+
+
+class SyncError(RuntimeError):
+    """The sync cannot go on safely (e.g. changelog paging that makes no progress)."""
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What one :meth:`Mirror.sync` did.
+
+    Attributes
+    ----------
+    org : str
+    readings_added : int
+        Readings the mirror did not hold before (re-fetched ones are not counted).
+    changes_applied : int
+        Changes processed for the first time that set a reading (outcomes ``applied``,
+        ``current`` and ``conflict``).
+    conflicts : int
+        Changes whose ``previous_value`` did not match the mirror (applied anyway).
+    watermark : pandas.Timestamp or None
+        Last ``changedAt`` fully processed (the next sync re-reads from it minus the lookback).
+    outcomes : dict
+        New changes per outcome, including ``superseded``, ``out_of_range`` and ``baseline``.
+    windows : int
+        Device-windows of telemetry fetched.
+    devices : int
+        Devices of the organization.
+    seconds : float
+        Wall time of the sync.
+    run : int
+        Row of ``sync_runs`` in the store.
+    """
+
+    org: str
+    readings_added: int
+    changes_applied: int
+    conflicts: int
+    watermark: pd.Timestamp | None
+    outcomes: dict[str, int] = field(default_factory=dict)
+    windows: int = 0
+    devices: int = 0
+    seconds: float = 0.0
+    run: int = 0
+
+    def __str__(self) -> str:
+        wm = "none" if self.watermark is None else self.watermark.isoformat()
+        return (
+            f"sync org={self.org} readings_added={self.readings_added} "
+            f"changes_applied={self.changes_applied} conflicts={self.conflicts} "
+            f"watermark={wm} windows={self.windows} devices={self.devices} "
+            f"in {self.seconds:.1f}s"
+        )
+
+
+def _ms_to_ts(ms: int | None) -> pd.Timestamp | None:
+    return None if ms is None else pd.Timestamp(int(ms), unit="ms", tz="UTC")
+
+
+def _ts_to_ms(ts: pd.Timestamp) -> int:
+    return int(pd.Timestamp(ts).as_unit("ms").value)
+
+
+def _lookback(value: Any) -> pd.Timedelta:
+    try:
+        td = pd.Timedelta(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"lookback={value!r} is not a duration") from exc
+    if td is pd.NaT or td < pd.Timedelta(0):
+        raise ValueError(f"lookback={value!r} must be a non-negative duration")
+    return td
+
+
+def _windows(lo: int, hi: int, *, backwards: bool = False) -> list[tuple[int, int]]:
+    """``[lo, hi)`` cut into windows of at most 31 days, in fetch order."""
+    if hi <= lo:
+        return []
+    if backwards:
+        edges = list(range(hi, lo, -WINDOW_MS)) + [lo]
+        return [(max(lo, e - WINDOW_MS), e) for e in edges[:-1]]
+    edges = list(range(lo, hi, WINDOW_MS)) + [hi]
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+def _long(frame: pd.DataFrame, field_code: dict[str, int]) -> tuple[np.ndarray, ...]:
+    """A telemetry frame (one device) → parallel arrays field code, ts ms, value."""
+    cols = [c for c in frame.columns if c not in ("device_id", "value")]
+    ts = np.asarray(frame.index.as_unit("ms").asi8, dtype=np.int64) if len(frame) else None
+    f_parts, t_parts, v_parts = [], [], []
+    for col in cols:
+        values = frame[col]
+        ok = values.notna().to_numpy()
+        if not ok.any():
+            continue
+        f_parts.append(np.full(int(ok.sum()), field_code[col], dtype=np.int64))
+        t_parts.append(ts[ok])
+        v_parts.append(values.to_numpy(dtype=object)[ok])
+    if not f_parts:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, np.empty(0, dtype=object)
+    return np.concatenate(f_parts), np.concatenate(t_parts), np.concatenate(v_parts)
+
+
+class Mirror:
+    """A local SQLite mirror of Waltero readings for one or more organizations.
+
+    Parameters
+    ----------
+    path : str or Path
+        The database file (created if missing). One file, WAL journal; safe to interrupt
+        at any point: the next :meth:`sync` resumes with nothing lost and nothing applied
+        twice.
+
+    Examples
+    --------
+    >>> import waltero_frames as wf
+    >>> with wf.sim.running() as sim:                                   # doctest: +SKIP
+    ...     client = wf.Client(sim.base_url, sim.username, sim.password)
+    ...     mirror = wf.Mirror("demo.sqlite")
+    ...     report = mirror.sync(client, wf.sim.DEMO_ORG, "2026-11-01", "2026-11-08")
+    ...     df = mirror.readings(wf.sim.DEMO_ORG)
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path) if str(path) != ":memory:" else str(path)
+        self.store = Store(path)
+
+    def __repr__(self) -> str:
+        return f"Mirror({str(self.path)!r})"
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self.store.close()
+
+    def __enter__(self) -> Mirror:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------------------- sync
+    def sync(
+        self,
+        client: Any,
+        org: str,
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        *,
+        lookback: Any = "10min",
+        tz: str = "UTC",
+        probe: bool = True,
+        max_workers: int | None = None,
+    ) -> SyncReport:
+        """Backfill readings and apply every change since the last sync.
+
+        Parameters
+        ----------
+        client : waltero_frames.Client
+            The API client (its fetch functions do the requests).
+        org : str
+            Organization id.
+        start : str, datetime, date or Timestamp, optional
+            Start of the mirrored range (inclusive). Default: the range start of the
+            organization's first sync; for a first sync, ``end`` minus 365 days. An earlier
+            ``start`` than the mirror holds backfills the difference.
+        end : str, datetime, date or Timestamp, optional
+            End (exclusive) up to which new readings are fetched; default now (local clock,
+            UTC). Readings after it are fetched by later syncs.
+        lookback : str or Timedelta, default "10min"
+            How far before the watermark the changelog is re-read (deduped by id). Must be
+            at least the server's replication lag (5 minutes per the contract).
+        tz : str, default "UTC"
+            Zone of naive ``start``/``end``.
+        probe : bool, default True
+            Before fetching new readings of devices synced before, ask one Part 1 request
+            (``resolution=year``) which devices have any meter reading since their last one,
+            and skip the others (an incremental sync with no news costs a handful of requests).
+        max_workers : int, optional
+            Devices fetched concurrently (default: the client's ``max_workers`` or 8).
+
+        Returns
+        -------
+        SyncReport
+
+        Raises
+        ------
+        ValueError
+            Bad ``org``, times or ``lookback`` (before any request).
+        SyncError
+            Changelog paging that makes no progress.
+        waltero_frames.WalteroError
+            API errors once the client's retries are exhausted; everything committed
+            before stays, the next sync resumes.
+        """
+        if not isinstance(org, str) or not org.strip():
+            raise ValueError(f"org={org!r}: expected an organization id string")
+        lookback_td = _lookback(lookback)
+        end_ts = (
+            pd.Timestamp.now(tz="UTC").floor("ms") if end is None else to_utc(end, tz, name="end")
+        )
+        org_code = self.store.org_code(org)
+        state = self.store.sync_state(org_code)
+        if start is not None:
+            start_ts = to_utc(start, tz, name="start")
+        elif state is not None:
+            start_ts = _ms_to_ts(state["start"])
+        else:
+            start_ts = end_ts - DEFAULT_SPAN
+        if end_ts <= start_ts:
+            raise ValueError(f"end={end!r} must be after start={start!r} (end is exclusive)")
+        start_ms, end_ms = _ts_to_ms(start_ts.ceil("ms")), _ts_to_ms(end_ts.ceil("ms"))
+
+        t0 = time.perf_counter()
+        run = self.store.begin_run(org_code, start_ms, end_ms)
+        added = windows = 0
+        outcomes: dict[str, int] = {}
+        try:
+            devices = self._refresh_devices(client, org, org_code)
+            if state is None:
+                self.store.init_sync_state(org_code, start_ms)
+            elif start_ms < state["start"]:
+                self.store.set_start(org_code, start_ms)
+            state = self.store.sync_state(org_code)
+            if state["phase"] == "baseline":
+                since = state["watermark"] if state["watermark"] is not None else state["start"]
+                self._read_changes(client, org, org_code, since, run, baseline=True)
+                self.store.set_phase(org_code, "ready")
+            added, windows = self._fetch_readings(
+                client, org, org_code, devices, start_ms, end_ms, run, probe, max_workers
+            )
+            state = self.store.sync_state(org_code)
+            base = state["watermark"] if state["watermark"] is not None else state["start"]
+            since = base - int(lookback_td / pd.Timedelta(milliseconds=1))
+            outcomes = self._read_changes(client, org, org_code, since, run, baseline=False)
+        except BaseException as exc:
+            self.store.finish_run(
+                run,
+                "failed",
+                readings_added=added,
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+            )
+            raise
+        watermark = self.store.sync_state(org_code)["watermark"]
+        applied = sum(outcomes.get(o, 0) for o in VALUE_SETTING)
+        conflicts = outcomes.get("conflict", 0)
+        self.store.finish_run(
+            run,
+            "ok",
+            readings_added=added,
+            changes_applied=applied,
+            conflicts=conflicts,
+            watermark=watermark,
+        )
+        return SyncReport(
+            org=org,
+            readings_added=added,
+            changes_applied=applied,
+            conflicts=conflicts,
+            watermark=_ms_to_ts(watermark),
+            outcomes={k: v for k, v in outcomes.items() if v},
+            windows=windows,
+            devices=len(devices),
+            seconds=round(time.perf_counter() - t0, 3),
+            run=run,
+        )
+
+    # -- step 1: devices ------------------------------------------------------------------
+    def _refresh_devices(self, client: Any, org: str, org_code: int) -> pd.DataFrame:
+        """Store the org's device list; ask details and fields for devices not known yet.
+
+        Returns the stored devices that the API lists now (index ``device_id``).
+        """
+        from .. import fetch
+
+        listed = fetch.devices(client, org)
+        self.store.upsert_devices(org_code, listed)
+        known = self.store.devices(org_code)
+        known = known.loc[known.index.isin(listed.index)]
+        new = known.index[known["multiplier"].isna() | known["fields"].isna()]
+        if len(new):
+            details = self._details(client, org, list(new))
+            fields = fetch.fields(client, list(new))
+            per_device = fields.groupby("device_id")["field"].agg(tuple)
+            details["fields"] = [per_device.get(d, ()) for d in details.index]
+            self.store.upsert_devices(org_code, details)
+            known = self.store.devices(org_code)
+            known = known.loc[known.index.isin(listed.index)]
+        return known
+
+    @staticmethod
+    def _details(client: Any, org: str, device_ids: list[str]) -> pd.DataFrame:
+        """Details (unit, multiplier, digits, variant) of some devices of ``org``."""
+        from .. import fetch
+
+        details = fetch.devices(client, org, details=True)
+        return details.loc[details.index.isin(device_ids)].copy()
+
+    # -- step 3: telemetry ----------------------------------------------------------------
+    def _fetch_readings(
+        self,
+        client: Any,
+        org: str,
+        org_code: int,
+        devices: pd.DataFrame,
+        start_ms: int,
+        end_ms: int,
+        run: int,
+        probe: bool,
+        max_workers: int | None,
+    ) -> tuple[int, int]:
+        from .. import fetch
+
+        store = self.store
+        for code in devices["device"][devices["cov_start"].isna()]:
+            store.ensure_coverage(org_code, int(code), start_ms)
+        devices = store.devices(org_code).loc[devices.index]
+        plans: dict[str, list[tuple[int, int]]] = {}
+        forward_from: dict[str, int] = {}
+        for device_id, row in devices.iterrows():  # one row per device, not per reading
+            if not row["fields"]:
+                continue
+            cov_start, last = int(row["cov_start"]), row["last_ts"]
+            back = _windows(start_ms, cov_start, backwards=True)
+            f = int(last) + 1 if pd.notna(last) else cov_start
+            plans[device_id] = back
+            if f < end_ms:
+                forward_from[device_id] = f
+        # The probe: which devices synced before have any meter reading since their last?
+        synced = [d for d in forward_from if devices.at[d, "cov_end"] > devices.at[d, "cov_start"]]
+        skip: set[str] = set()
+        if probe and synced:
+            lo = min(forward_from[d] for d in synced)
+            daily = fetch.daily_consumption(
+                client, org, _ms_to_ts(lo), _ms_to_ts(end_ms), resolution="year"
+            )
+            with_news = set(daily["device_id"].astype(str))
+            skip = {d for d in synced if d not in with_news}
+        for device_id, f in forward_from.items():
+            if device_id not in skip:
+                plans[device_id] = plans[device_id] + _windows(f, end_ms)
+        plans = {d: w for d, w in plans.items() if w}
+        if not plans:
+            return 0, 0
+
+        names = sorted({f for d in plans for f in devices.at[d, "fields"]})
+        field_code = dict(zip(names, store.field_codes(names).tolist(), strict=True))
+        detail_cols = ["name", "external_id", "serial_number", "meter_type", "unit",
+                       "multiplier", "register_digits", "variant"]  # fmt: skip
+        stop = threading.Event()
+        totals = {"added": 0, "windows": 0}
+        lock = threading.Lock()
+
+        def work(device_id: str) -> None:
+            one = devices.loc[[device_id], detail_cols]
+            code = int(devices.at[device_id, "device"])
+            wanted = list(devices.at[device_id, "fields"])
+            for lo, hi in plans[device_id]:
+                if stop.is_set():
+                    return
+                frame = fetch.telemetry(client, one, _ms_to_ts(lo), _ms_to_ts(hi), fields=wanted)
+                f, t, v = _long(frame, field_code)
+                n = store.commit_window(org_code, code, lo, hi, f, t, v, run=run)
+                with lock:
+                    totals["added"] += n
+                    totals["windows"] += 1
+
+        workers = max_workers or int(getattr(client, "max_workers", 8) or 8)
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(plans)))) as pool:
+            futures = [pool.submit(work, d) for d in plans]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            if any(f.exception() is not None for f in done):
+                stop.set()
+            wait(futures)
+        for fut in futures:
+            if fut.exception() is not None:
+                raise fut.exception()  # type: ignore[misc]
+        return totals["added"], totals["windows"]
+
+    # -- steps 2 and 4: changes -----------------------------------------------------------
+    def _read_changes(
+        self, client: Any, org: str, org_code: int, since_ms: int, run: int, *, baseline: bool
+    ) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for page in _change_pages(client, org, _ms_to_ts(since_ms)):
+            got = self.store.apply_changes(org_code, page, run=run, baseline=baseline)
+            for k, v in got.items():
+                totals[k] = totals.get(k, 0) + v
+        return totals
+
+    # ---------------------------------------------------------------------------- reading
+    def readings(
+        self,
+        org: str,
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        devices: Any = None,
+        *,
+        tz: str = "UTC",
+    ) -> pd.DataFrame:
+        """The mirrored readings in the public ``telemetry`` layout.
+
+        Parameters
+        ----------
+        org : str
+            Organization id.
+        start, end : str, datetime, date or Timestamp, optional
+            ``[start, end)``; default everything held. Naive values are read in ``tz``.
+        devices : str, list of str or DataFrame, optional
+            Device ids (a ``wf.devices`` frame: its index); default every device of ``org``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``timestamp`` (UTC, ascending, ties by ``device_id``); columns
+            ``device_id``, one column per field held (float64; text fields as ``str``), and
+            ``value`` = ``meter.value.raw`` × the device's multiplier.
+
+        Raises
+        ------
+        ValueError
+            Bad times, or device ids the mirror does not hold for ``org``.
+
+        Examples
+        --------
+        >>> df = mirror.readings(wf.sim.DEMO_ORG, "2026-11-01", "2026-11-02")  # doctest: +SKIP
+        """
+        lo = None if start is None else to_utc(start, tz, name="start")
+        hi = None if end is None else to_utc(end, tz, name="end")
+        if lo is not None and hi is not None and hi <= lo:
+            raise ValueError(f"end={end!r} must be after start={start!r} (end is exclusive)")
+        org_code = self.store.org_code(org, create=False) if isinstance(org, str) else None
+        held = self.store.devices(org_code) if org_code is not None else None
+        if devices is None:
+            ids = list(held.index) if held is not None else []
+        else:
+            ids = _device_ids(devices)
+            unknown = [d for d in ids if held is None or d not in held.index]
+            if unknown:
+                raise ValueError(f"devices not in the mirror for org {org!r}: {unknown[:5]}")
+        long = (
+            self.store.read_readings(
+                org_code,
+                None if lo is None else _ts_to_ms(lo.ceil("ms")),
+                None if hi is None else _ts_to_ms(hi.ceil("ms")),
+                [int(held.at[d, "device"]) for d in ids],
+            )
+            if org_code is not None and ids
+            else pd.DataFrame({"device": [], "field": [], "ts": [], "value": []})
+        )
+        frame = _wide(long, held, self.store.field_names())
+        frame.attrs.update(
+            org_id=org,
+            start=lo,
+            end=hi,
+            source=f"mirror:{self.path}",
+            fetched_at=pd.Timestamp.now(tz="UTC"),
+        )
+        return frame
+
+    def changes(self, org: str) -> pd.DataFrame:
+        """Every change the mirror has processed for ``org``, with its outcome.
+
+        Columns ``change_id``, ``device_id``, ``field``, ``timestamp``, ``previous_value``,
+        ``new_value``, ``mirror_value`` (the mirror's value just before), ``outcome``,
+        ``actor``; index ``changed_at``.
+        """
+        org_code = self.store.org_code(org, create=False)
+        df = self.store.frame(
+            "SELECT c.change_id, d.device_id, f.name AS field, c.ts, c.previous_value, "
+            "c.new_value, c.mirror_value, c.outcome, c.actor, c.changed_at FROM changes c "
+            "JOIN devices d USING (device) JOIN fields f USING (field) WHERE c.org=? "
+            "ORDER BY c.changed_at, c.change_id",
+            (-1 if org_code is None else org_code,),
+        )
+        df["timestamp"] = pd.to_datetime(df.pop("ts").astype("int64"), unit="ms", utc=True)
+        at = pd.to_datetime(df.pop("changed_at").astype("int64"), unit="ms", utc=True)
+        return df.set_index(pd.DatetimeIndex(at, name="changed_at"))
+
+    def runs(self) -> pd.DataFrame:
+        """The log of sync runs (``status`` running/ok/failed, counts, error)."""
+        df = self.store.frame(
+            "SELECT r.run, o.org_id, r.started_at, r.finished_at, r.status, r.start, r.end, "
+            "r.readings_added, r.changes_applied, r.conflicts, r.watermark, r.error "
+            "FROM sync_runs r JOIN orgs o USING (org) ORDER BY r.run"
+        )
+        for col in ("started_at", "finished_at", "start", "end", "watermark"):
+            df[col] = pd.to_datetime(df[col], unit="ms", utc=True)
+        return df.set_index("run")
+
+    # ---------------------------------------------------------------------------- export
+    def export_parquet(self, directory: str | Path, org: str | None = None) -> Path:
+        """Write the readings as hive-partitioned Parquet: ``org=…/device=…/month=YYYY-MM/``.
+
+        DuckDB (``read_parquet('dir/**/*.parquet', hive_partitioning=true)``), Polars
+        (``scan_parquet(..., hive_partitioning=True)``), Spark and ``pyarrow.dataset`` read
+        the folder directly. Each file holds ``timestamp`` (UTC), the field columns and
+        ``value``. Partitions written again are replaced. Needs the ``parquet`` extra.
+
+        Parameters
+        ----------
+        directory : str or Path
+            Output folder (created).
+        org : str, optional
+            Only this organization (default: every organization in the mirror).
+
+        Returns
+        -------
+        pathlib.Path
+            The output folder.
+
+        Examples
+        --------
+        >>> mirror.export_parquet("lake/")                                  # doctest: +SKIP
+        """
+        try:
+            import pyarrow as pa
+            import pyarrow.dataset as ds
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "export_parquet needs pyarrow: pip install 'waltero_frames[parquet]'"
+            ) from exc
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        orgs = (
+            [org]
+            if org is not None
+            else [o for (o,) in self.store.query("SELECT org_id FROM orgs ORDER BY org")]
+        )
+        for org_id in orgs:
+            org_code = self.store.org_code(org_id, create=False)
+            if org_code is None:
+                raise ValueError(f"org={org_id!r} is not in the mirror")
+            for device_id in self.store.devices(org_code).index:
+                frame = self.readings(org_id, devices=[device_id])
+                if frame.empty:
+                    continue
+                frame = frame.drop(columns="device_id").reset_index()
+                frame["timestamp"] = frame["timestamp"].dt.tz_convert("UTC")
+                frame["org"] = org_id
+                frame["device"] = device_id
+                frame["month"] = frame["timestamp"].dt.strftime("%Y-%m")
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                ds.write_dataset(
+                    table,
+                    out,
+                    format="parquet",
+                    partitioning=["org", "device", "month"],
+                    partitioning_flavor="hive",
+                    existing_data_behavior="delete_matching",
+                    basename_template="part-{i}.parquet",
+                )
+        return out
+
+
+def _device_ids(devices: Any) -> list[str]:
+    if isinstance(devices, str):
+        return [devices]
+    if isinstance(devices, pd.DataFrame):
+        return [str(d) for d in devices.index]
+    if isinstance(devices, Sequence | pd.Index | pd.Series | np.ndarray):
+        ids = [str(d) for d in devices]
+        if not ids:
+            raise ValueError("devices: an empty list")
+        return ids
+    raise ValueError(f"devices={devices!r}: expected an id, a list of ids or a devices frame")
+
+
+def _wide(
+    long: pd.DataFrame, held: pd.DataFrame | None, field_names: dict[int, str]
+) -> pd.DataFrame:
+    """Long readings (codes) → the telemetry layout."""
+    if long.empty:
+        names = ["meter.value.raw", "meter.value.processed"]
+        frame = pd.DataFrame(
+            {
+                "device_id": pd.Series([], dtype="str"),
+                **{n: pd.Series([], dtype="float64") for n in names},
+                "value": pd.Series([], dtype="float64"),
+            },
+            index=pd.DatetimeIndex([], tz="UTC", name="timestamp").as_unit("us"),
+        )
+        return frame
+    long = long.astype({"device": "int64", "field": "int64", "ts": "int64"})
+    wide = long.pivot(index=["ts", "device"], columns="field", values="value")
+    codes = list(wide.columns)
+    names = [field_names[c] for c in codes]
+    order = sorted(
+        range(len(names)),
+        key=lambda i: (
+            FIRST_FIELDS.index(names[i]) if names[i] in FIRST_FIELDS else len(FIRST_FIELDS),
+            names[i],
+        ),
+    )
+    ts = wide.index.get_level_values("ts").to_numpy()
+    dev = wide.index.get_level_values("device").to_numpy()
+    code_to_id = dict(zip(held["device"].astype(int), held.index, strict=True))
+    code_to_mult = dict(
+        zip(held["device"].astype(int), held["multiplier"].astype(float), strict=True)
+    )
+    ids = pd.Series(dev).map(code_to_id).to_numpy(dtype=object)
+    columns: dict[str, Any] = {"device_id": pd.array(ids, dtype="str")}
+    for i in order:
+        col = wide[codes[i]]
+        values = col.to_numpy(dtype=object)
+        text = any(isinstance(v, str) for v in values)
+        columns[names[i]] = (
+            pd.array(values, dtype="str") if text else pd.to_numeric(col).to_numpy(dtype=float)
+        )
+    if RAW in columns:
+        mult = pd.Series(dev).map(code_to_mult).to_numpy(dtype=float)
+        columns["value"] = columns[RAW] * mult
+    index = pd.DatetimeIndex(pd.to_datetime(ts, unit="ms", utc=True), name="timestamp").as_unit(
+        "us"
+    )
+    frame = pd.DataFrame(columns, index=index)
+    order_rows = np.lexsort((frame["device_id"].to_numpy(dtype=object), ts))
+    return frame.iloc[order_rows]
+
+
+def _change_pages(client: Any, org: str, since: pd.Timestamp) -> Iterator[pd.DataFrame]:
+    """The changelog since ``since`` as pages in the ``changes`` layout, API order."""
+    from .. import fetch
+
+    frame = fetch.changes(client, org, since)
+    for lo in range(0, len(frame), PAGE_LIMIT):
+        yield frame.iloc[lo : lo + PAGE_LIMIT]
