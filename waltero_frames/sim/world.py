@@ -112,8 +112,6 @@ def _generate(seed: int) -> _Base:
     devices = pd.DataFrame(
         {
             "organization_id": [s.organization_id for s in specs],
-            "name": [s.name for s in specs],
-            "external_id": [s.external_id for s in specs],
             "serial_number": [s.serial_number for s in specs],
             "meter_type": [s.meter_type for s in specs],
             "unit": [s.unit for s in specs],
@@ -125,8 +123,10 @@ def _generate(seed: int) -> _Base:
         },
         index=pd.Index([s.device_id for s in specs], name="device_id"),
     )
-    devices["name"] = devices["name"].astype(object)
-    devices["external_id"] = devices["external_id"].astype(object)
+    # object columns keep None (missing) apart from "" (empty)
+    for pos, col in ((1, "name"), (2, "external_id")):
+        values = pd.Series([getattr(s, col) for s in specs], index=devices.index, dtype=object)
+        devices.insert(pos, col, values)
     changes = base_changes(specs, readings, np.random.default_rng([seed, 10**6]))
     anomalies = anomaly_frame(specs, readings)
     series = {dev: r.series for dev, r in readings.items()}
@@ -137,6 +137,9 @@ class World:
     """Ground truth of one simulated Waltero tenant (see docs/architecture.md, "World")."""
 
     users = USERS
+    DEMO_USERNAME = DEMO_USERNAME
+    DEMO_PASSWORD = DEMO_PASSWORD
+    DEMO_ORG = DEMO_ORG
 
     def __init__(self, base: _Base):
         self._base = base
@@ -285,7 +288,7 @@ class World:
         frame = frame.reindex(columns=columns)
         frame = frame.sort_values(["timestamp", "device_id"], kind="stable")
         frame["timestamp"] = _ms_to_ts(frame["timestamp"].to_numpy(dtype=np.int64))
-        frame["device_id"] = frame["device_id"].astype(object)
+        frame["device_id"] = frame["device_id"].astype(str)
         for col in columns[2:]:
             if col != "meta.firmware":
                 frame[col] = frame[col].astype(float)

@@ -222,13 +222,13 @@ def base_changes(specs: list[DeviceSpec], readings: dict, rng: np.random.Generat
     out = pd.DataFrame(
         {
             "change_id": [f"chg_{i:011d}" for i in ids],
-            "device_id": frame["device_id"].astype(object),
-            "organization_id": frame["organization_id"].astype(object),
-            "field": frame["field"].astype(object),
+            "device_id": frame["device_id"].astype(str),
+            "organization_id": frame["organization_id"].astype(str),
+            "field": frame["field"].astype(str),
             "timestamp": pd.to_datetime(frame["ts"], unit="ms", utc=True),
             "previous_value": frame["previous_value"].astype(float),
             "new_value": frame["new_value"].astype(float),
-            "actor": frame["actor"].astype(object),
+            "actor": frame["actor"].astype(str),
             "changed_at": pd.to_datetime(frame["changed_ms"], unit="ms", utc=True),
             "visible_at": pd.to_datetime(frame["visible_ms"], unit="ms", utc=True),
         }
@@ -309,9 +309,9 @@ def anomaly_frame(specs: list[DeviceSpec], readings: dict) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["device_id", "kind", "start", "end", "detail"])
     for col in ("start", "end"):
         frame[col] = pd.to_datetime(frame[col], unit="ms", utc=True)
-    frame["device_id"] = frame["device_id"].astype(object)
-    frame["kind"] = frame["kind"].astype(object)
-    frame["detail"] = frame["detail"].astype(object)
+    frame["device_id"] = frame["device_id"].astype(str)
+    frame["kind"] = frame["kind"].astype(str)
+    frame["detail"] = frame["detail"].astype(str)
     return frame.sort_values(["start", "device_id", "kind"], kind="stable").reset_index(drop=True)
 
 

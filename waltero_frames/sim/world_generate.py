@@ -307,8 +307,8 @@ def local_calendar(ts_ms: np.ndarray, tz: str) -> tuple[np.ndarray, np.ndarray, 
     """Local hour (0-23), weekday (Mon=0) and fractional day of year for UTC ms stamps."""
     idx = pd.DatetimeIndex(pd.to_datetime(ts_ms, unit="ms", utc=True)).tz_convert(tz)
     hour = np.asarray(idx.hour, dtype=np.int64)
-    dow = np.asarray(idx.dayofweek, dtype=np.int64)
-    doy = np.asarray(idx.dayofyear, dtype=np.float64) + hour / 24.0
+    dow = np.asarray(idx.day_of_week, dtype=np.int64)
+    doy = np.asarray(idx.day_of_year, dtype=np.float64) + hour / 24.0
     return hour, dow, doy
 
 
