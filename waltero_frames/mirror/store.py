@@ -151,9 +151,15 @@ def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _py(values: Any) -> list:
     """Python scalars for sqlite3 (numpy ints/floats -> int/float, NaN -> None)."""
-    arr = np.asarray(values, dtype=object)
-    out = [v.item() if isinstance(v, np.generic) else v for v in arr.tolist()]
-    return [None if (isinstance(v, float) and v != v) else v for v in out]
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iub":
+        return arr.tolist()
+    if arr.dtype.kind == "f":
+        out = arr.astype(object)
+        out[np.isnan(arr)] = None
+        return out.tolist()
+    out = [v.item() if isinstance(v, np.generic) else v for v in arr.astype(object).tolist()]
+    return [None if (isinstance(v, float) and v != v) or v is pd.NA else v for v in out]
 
 
 class Store:
