@@ -58,7 +58,8 @@ def _period_starts(start: pd.Timestamp, end: pd.Timestamp, resolution: str) -> l
 
 
 def pandas_part1(world: World, org: str, start, end, resolution: str, as_of=None) -> list:
-    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    start, end = (pd.Timestamp(x) for x in (start, end))
+    start, end = (x.tz_localize("UTC") if x.tzinfo is None else x for x in (start, end))
     starts = _period_starts(start, end, resolution)
     rows = []
     for dev, d in world.devices[world.devices["organization_id"] == org].iterrows():
@@ -286,3 +287,319 @@ def test_part1_bad_arguments(world):
         world.daily_consumption_rows("nope", T0, T1, "day")
     with pytest.raises(ValueError, match="after"):
         world.daily_consumption_rows(DEMO_ORG, T1, T0, "day")
+
+
+# -- anomalies --------------------------------------------------------------------------
+KINDS = {"spike", "negative", "rollover", "gap", "stuck", "night_flow", "low_battery",
+         "weak_signal", "multiplier_mismatch"}  # fmt: skip
+
+
+def _ms(ts) -> int:
+    return pd.Timestamp(ts).value // 10**6
+
+
+def test_every_anomaly_kind_present(world):
+    an = world.anomalies
+    assert list(an.columns) == ["device_id", "kind", "start", "end", "detail"]
+    assert set(an["kind"]) == KINDS
+    assert (an["start"] <= an["end"]).all()
+    assert (an["start"] >= T0).all() and (an["end"] < T1).all()
+    assert an["device_id"].isin(world.devices.index).all()
+
+
+def _kind(world, kind):
+    return list(world.anomalies[world.anomalies["kind"] == kind].itertuples())
+
+
+def test_gaps_have_no_readings_and_span_hours_to_weeks(world):
+    gaps = _kind(world, "gap")
+    lengths = []
+    for g in gaps:
+        for field in world.devices.loc[g.device_id, "fields"]:
+            ts, _ = world.window(g.device_id, field, g.start, g.end + pd.Timedelta(seconds=1))
+            assert ts.size == 0, (g, field)
+        ts, _ = world.series(g.device_id, PROC)
+        i = int(np.searchsorted(ts, _ms(g.start)))
+        lengths.append((ts[i] - ts[i - 1]) / 3_600_000)
+    assert min(lengths) <= 12 and max(lengths) >= 14 * 24
+
+
+def test_stuck_register_does_not_move(world):
+    stuck = _kind(world, "stuck")
+    assert {world.devices.loc[s.device_id, "meter_type"] for s in stuck} & {"water_hot", "heat"}
+    for s in stuck:
+        _, raw = world.window(s.device_id, RAW, s.start, s.end + pd.Timedelta(seconds=1))
+        assert raw.size > 0 and (raw == raw[0]).all()
+        assert (s.end - s.start) >= pd.Timedelta(days=5)
+        _, before = world.window(s.device_id, RAW, s.start - pd.Timedelta(days=5), s.start)
+        assert before[-1] > before[0]  # it moved before
+
+
+def test_leak_has_night_flow_every_night(world):
+    (leak,) = _kind(world, "night_flow")
+    assert world.devices.loc[leak.device_id, "meter_type"].startswith("water")
+    tz = world.orgs.loc[world.devices.loc[leak.device_id, "organization_id"], "timezone"]
+    ts, p = world.window(leak.device_id, PROC, leak.start - pd.Timedelta(days=20), leak.end)
+    local = _utc(ts).tz_convert(tz)
+    frame = pd.DataFrame({"d": np.diff(p, prepend=p[0])}, index=local)
+    night = frame[(local.hour >= 1) & (local.hour < 5)]
+    per_night = night.groupby(night.index.date)["d"].sum()
+    during = per_night[per_night.index >= (leak.start + pd.Timedelta(days=1)).date()]
+    before = per_night[per_night.index < leak.start.date()]
+    assert len(during) >= 10 and (during > 0).all()
+    assert during.min() > before.median()
+
+
+def test_meter_swap_is_negative_not_rollover(world):
+    (swap,) = _kind(world, "negative")
+    d = world.devices.loc[swap.device_id]
+    ts, raw = world.series(swap.device_id, RAW)
+    i = int(np.searchsorted(ts, _ms(swap.start)))
+    assert raw[i] < raw[i - 1] and raw[i - 1] < 0.9 * 10 ** d["register_digits"]
+    assert raw[i] < 0.001 * 10 ** d["register_digits"]
+    assert (np.diff(raw[i:]) >= 0).all()  # keeps rising from the new low level
+    day = swap.start.floor("D")
+    rows = world.daily_consumption_rows(
+        d["organization_id"], day, day + pd.Timedelta(days=1), "day"
+    )
+    assert next(r for r in rows if r["deviceId"] == swap.device_id)["consumption"] < 0
+
+
+def test_spikes_jump_and_return(world):
+    spikes = _kind(world, "spike")
+    assert len(spikes) >= 6
+    changes = world.changes()
+    for s in spikes:
+        fixes = changes[(changes["device_id"] == s.device_id) & (changes["timestamp"] >= s.start)]
+        as_of = fixes["changed_at"].min() - pd.Timedelta(milliseconds=1) if len(fixes) else None
+        ts, raw = world.series(s.device_id, RAW, as_of=as_of)  # as recorded: uncorrected
+        i, j = np.searchsorted(ts, [_ms(s.start), _ms(s.end)])
+        jump = raw[i] - raw[i - 1]
+        assert jump >= 10 ** (world.devices.loc[s.device_id, "register_digits"] - 3)
+        back = raw[j + 1] - raw[j]
+        assert back < 0 and abs(jump + back) < 0.01 * jump
+
+
+def test_rollover_rule_and_multipliers(world):
+    from waltero_frames.sim.world_part1 import rollovers
+
+    for r in _kind(world, "rollover"):
+        digits = world.devices.loc[r.device_id, "register_digits"]
+        ts, raw = world.series(r.device_id, RAW)
+        flagged = ts[rollovers(raw, digits)]
+        assert _ms(r.start) in flagged.tolist()
+
+
+def test_battery_signal_and_multiplier_episodes(world):
+    (bat,) = _kind(world, "low_battery")
+    _, level = world.series(bat.device_id, "battery.level")
+    _, volts = world.series(bat.device_id, "battery.voltage")
+    assert level[-1] < 20 and level[:100].min() > 80 and volts[-1] < volts[0] - 0.3
+    for w in _kind(world, "weak_signal"):
+        _, rssi = world.window(w.device_id, "connection.rssi", w.start, w.end)
+        assert rssi.mean() < -108
+        if "connection.snr" in world.devices.loc[w.device_id, "fields"]:
+            _, snr = world.window(w.device_id, "connection.snr", w.start, w.end)
+            assert snr.mean() < 0
+    (mm,) = _kind(world, "multiplier_mismatch")
+    mult = world.devices.loc[mm.device_id, "multiplier"]
+    _, raw = world.window(mm.device_id, RAW, mm.start, mm.end + pd.Timedelta(seconds=1))
+    _, proc = world.window(mm.device_id, PROC, mm.start, mm.end + pd.Timedelta(seconds=1))
+    np.testing.assert_allclose(proc, np.round(raw * mult * 10, 6))
+
+
+# -- changelog --------------------------------------------------------------------------
+def test_changes_ordered_grouped_and_bounded(world):
+    ch = world.changes()
+    assert list(ch.columns) == [
+        "change_id", "device_id", "organization_id", "field", "timestamp", "previous_value",
+        "new_value", "actor", "changed_at", "visible_at",
+    ]  # fmt: skip
+    assert ch["change_id"].str.fullmatch(r"chg_\d{11}").all() and ch["change_id"].is_unique
+    keys = list(zip(ch["changed_at"], ch["change_id"], strict=True))
+    assert keys == sorted(keys)
+    assert (ch["changed_at"] > pd.Timestamp("2026-05-25T00:00Z")).all()
+    assert (ch["changed_at"] < T1).all()
+    lag = (ch["visible_at"] - ch["changed_at"]).dt.total_seconds()
+    assert lag.between(0, 300).all() and lag.nunique() > 3
+    assert ch.groupby("changed_at").size().max() > 200
+    assert set(ch["actor"]) == {"user", "system"}
+    assert ((ch["changed_at"] - ch["timestamp"]) > pd.Timedelta(days=90)).any()
+    assert set(ch["organization_id"]) <= {DEMO_ORG, SOUTH_ORG}
+    assert len(world.changes(SOUTH_ORG)) > 0
+    assert (world.changes(DEMO_ORG)["organization_id"] == DEMO_ORG).all()
+    # one row per changed field: every raw row has its processed twin
+    raw, proc = ch[ch["field"] == RAW], ch[ch["field"] == PROC]
+    assert len(raw) == len(proc)
+    twin = proc.set_index(["device_id", "timestamp", "changed_at"])
+    for r in raw.itertuples():
+        p = twin.loc[(r.device_id, r.timestamp, r.changed_at)]
+        mult = world.devices.loc[r.device_id, "multiplier"]
+        assert p["new_value"] == round(r.new_value * mult, 6)
+    # previous_value chains: the stored value first, then the prior change's new value
+    twice = ch[ch["field"] == RAW].groupby(["device_id", "timestamp"]).filter(lambda g: len(g) > 1)
+    assert len(twice) == 2
+    assert twice["previous_value"].iloc[1] == twice["new_value"].iloc[0]
+
+
+def test_as_of_before_and_after_corrections(world):
+    ch = world.changes()
+    raw = ch[ch["field"] == RAW]
+    twice = raw.groupby(["device_id", "timestamp"]).filter(lambda g: len(g) > 1)
+    first, second = twice.iloc[0], twice.iloc[1]
+    dev, when = first["device_id"], first["timestamp"]
+    ms = pd.Timestamp(when).value // 10**6
+
+    def value_at(as_of):
+        ts, v = world.series(dev, RAW, as_of=as_of)
+        return v[np.searchsorted(ts, ms)]
+
+    eps = pd.Timedelta(milliseconds=1)
+    assert value_at(first["changed_at"] - eps) == first["previous_value"]
+    assert value_at(first["changed_at"]) == first["new_value"]
+    assert value_at(second["changed_at"] - eps) == first["new_value"]
+    assert value_at(second["changed_at"]) == second["new_value"]
+    assert value_at(None) == second["new_value"]
+    # Part 1 sees the misread before the correction and the corrected value after
+    org = world.devices.loc[dev, "organization_id"]
+    rng = (org, when - pd.Timedelta(days=2), when + pd.Timedelta(milliseconds=1), "day")
+    before = world.daily_consumption_rows(*rng, as_of=first["changed_at"] - eps)
+    after = world.daily_consumption_rows(*rng)
+    assert_rows_equal(before, pandas_part1(world, *rng, as_of=first["changed_at"] - eps))
+    assert_rows_equal(after, pandas_part1(world, *rng))
+    b = [r["consumption"] for r in before if r["deviceId"] == dev]
+    a = [r["consumption"] for r in after if r["deviceId"] == dev]
+    mult = world.devices.loc[dev, "multiplier"]
+    jump = (first["previous_value"] - second["new_value"]) * mult
+    assert b[:-1] == a[:-1] and math.isclose(b[-1] - a[-1], jump, abs_tol=1e-5)
+
+
+def test_bulk_rerecognition_applies_at_once(world):
+    ch = world.changes()
+    sizes = ch.groupby("changed_at").size()
+    at = sizes.idxmax()
+    bulk = ch[(ch["changed_at"] == at) & (ch["field"] == RAW)]
+    dev = bulk["device_id"].iloc[0]
+    lo, hi = bulk["timestamp"].min(), bulk["timestamp"].max() + pd.Timedelta(seconds=1)
+    _, old = world.window(dev, RAW, lo, hi, as_of=at - pd.Timedelta(milliseconds=1))
+    _, new = world.window(dev, RAW, lo, hi, as_of=at)
+    np.testing.assert_array_equal(old, bulk["previous_value"].to_numpy())
+    np.testing.assert_array_equal(new, bulk["new_value"].to_numpy())
+
+
+# -- runtime state: add_change, fork, clock ---------------------------------------------
+def test_add_change_emits_raw_and_processed_rows():
+    w = World.for_seed(0)
+    n = len(w.changes())
+    when = "2026-06-01T10:00:00Z"
+    ts, raw = w.series(DEVICE_101, RAW)
+    old = int(raw[np.searchsorted(ts, _ms(when))])
+    rows = w.add_change(DEVICE_101, RAW, when, old + 5, actor="system", lag=42.5)
+    assert [r["field"] for r in rows] == [RAW, PROC]
+    assert rows[0]["previous_value"] == old and rows[0]["new_value"] == old + 5
+    assert rows[1]["new_value"] == round((old + 5) * 0.001, 6)
+    assert rows[0]["changed_at"] == w.now() == T1
+    assert rows[0]["visible_at"] - rows[0]["changed_at"] == pd.Timedelta(seconds=42.5)
+    assert [r["change_id"] for r in rows] == [f"chg_{n + 1:011d}", f"chg_{n + 2:011d}"]
+    ch = w.changes()
+    assert len(ch) == n + 2 and ch["change_id"].iloc[-1] == f"chg_{n + 2:011d}"
+    ts, raw = w.series(DEVICE_101, RAW)
+    assert raw[np.searchsorted(ts, _ms(when))] == old + 5
+    assert (
+        w.series(DEVICE_101, RAW, as_of=T1 - pd.Timedelta(seconds=1))[1][
+            np.searchsorted(ts, _ms(when))
+        ]
+        == old
+    )
+    day = w.daily_consumption_rows(DEMO_ORG, "2026-06-01", "2026-06-02", "day")
+    assert_rows_equal(day, pandas_part1(w, DEMO_ORG, "2026-06-01", "2026-06-02", "day"))
+    other = w.add_change(DEVICE_101, "battery.voltage", "2026-06-01T10:00Z", 3.1,
+                         changed_at="2026-11-30T12:00Z")  # fmt: skip
+    assert len(other) == 1 and other[0]["previous_value"] != 3.1
+    ch = w.changes()
+    assert ch["change_id"].iloc[-1] == f"chg_{n + 2:011d}"  # ordered by changed_at first
+    for bad in [
+        dict(field="nope.field"),
+        dict(timestamp="2026-06-01T10:00:01Z"),
+        dict(actor="robot"),
+        dict(lag=301),
+        dict(new_value=1.5),
+    ]:
+        args = {"field": RAW, "timestamp": when, "new_value": 7, **bad}
+        kw = {k: args.pop(k) for k in ("actor", "lag") if k in args}
+        with pytest.raises(ValueError):
+            w.add_change(DEVICE_101, args["field"], args["timestamp"], args["new_value"], **kw)
+
+
+def test_fork_is_independent():
+    base = World.for_seed(0)
+    fork = base.fork()
+    assert fork._base is base._base  # immutable arrays shared
+    fork.add_change(DEVICE_101, RAW, "2026-06-02T10:00Z", 1)
+    fork.set_clock("2026-07-01T00:00Z", speed=0)
+    assert len(fork.changes()) == len(base.changes()) + 2
+    assert base.now() == T1 and fork.now() == pd.Timestamp("2026-07-01T00:00Z")
+    again = fork.fork()
+    assert len(again.changes()) == len(fork.changes()) and again.now() == fork.now()
+    again.add_change(DEVICE_101, RAW, "2026-06-03T10:00Z", 1, changed_at="2026-06-30T00:00Z")
+    assert len(fork.changes()) == len(base.changes()) + 2
+    assert World.for_seed(0).changes().equals(base.changes())
+
+
+def test_running_clock_serves_only_the_past():
+    w = World.for_seed(0)
+    w.set_clock("2026-05-25T09:00:00Z", speed=3600.0)  # an hour per wall second
+    t0 = w.now()
+    ts, raw = w.series(DEVICE_101, RAW)
+    assert ts[-1] <= _ms(w.now())
+    assert ts[-1] >= _ms(t0) - 15 * 60_000
+    # the 2026-05-25T09:13:22.512Z correction is not applied yet ...
+    ch = w.changes()
+    fix = ch[(ch["device_id"] == DEVICE_101) & (ch["field"] == RAW)].iloc[0]
+    i = np.searchsorted(ts, _ms(fix["timestamp"]))
+    assert raw[i] == fix["previous_value"]
+    w.set_clock("2026-05-25T09:13:22.512Z", speed=0.0)
+    ts, raw = w.series(DEVICE_101, RAW)
+    assert raw[i] == fix["new_value"]
+    w.set_clock(None)
+    assert w.now() == T1
+    with pytest.raises(ValueError):
+        w.set_clock("not a time")
+
+
+# -- telemetry_truth and description ----------------------------------------------------
+def test_telemetry_truth_layout(world):
+    v1 = world.devices[world.devices["variant"] == "W-Sensor v1"].index[0]
+    fields = [RAW, PROC, "battery.voltage", "connection.snr", "meta.firmware"]
+    frame = world.telemetry_truth([DEVICE_101, v1], "2026-05-18T22:00Z", "2026-05-19T22:00Z",
+                                  fields=fields)  # fmt: skip
+    assert frame.index.name == "timestamp" and str(frame.index.tz) == "UTC"
+    assert list(frame.columns) == ["device_id", *fields, "value"]
+    keys = list(zip(frame.index, frame["device_id"], strict=True))
+    assert keys == sorted(keys)
+    assert frame.index.min() >= pd.Timestamp("2026-05-18T22:00Z")
+    assert frame.index.max() < pd.Timestamp("2026-05-19T22:00Z")
+    assert frame.loc[frame["device_id"] == v1, "connection.snr"].isna().all()
+    has_raw = frame[RAW].notna()
+    mult = world.devices.loc[frame["device_id"], "multiplier"].to_numpy()
+    np.testing.assert_allclose(frame["value"][has_raw], np.round(frame[RAW] * mult, 6)[has_raw])
+    n = sum(world.window(d, RAW, "2026-05-18T22:00Z", "2026-05-19T22:00Z")[0].size
+            for d in (DEVICE_101, v1))  # fmt: skip
+    assert has_raw.sum() == n
+    default = world.telemetry_truth(DEVICE_101, "2026-05-19", "2026-05-20")
+    assert list(default.columns) == ["device_id", RAW, PROC, "battery.voltage",
+                                     "connection.rssi", "value"]  # fmt: skip
+    assert len(default) == 96  # battery/radio on the hour coincide with meter readings
+
+
+def test_describe_matches_committed_file(world):
+    from pathlib import Path
+
+    text = world.describe()
+    for dev in world.devices.index:
+        assert dev in text
+    for kind in KINDS:
+        assert kind in text
+    assert DEMO_PASSWORD not in text
+    committed = Path(__file__).resolve().parents[1] / "data" / "demo-organization.md"
+    assert committed.read_text() == text, "regenerate: python -m waltero_frames.sim.world describe"
