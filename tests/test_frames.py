@@ -202,7 +202,8 @@ def test_telemetry_merges_clocks_windows_and_devices():
     # value = raw × multiplier of its own device; processed is untouched
     raw = np.array([1234567, nan, 985, 1234571, 1234580, 1234600, nan])
     mult = np.array([0.001, 0.001, 0.1, 0.001, 0.001, 0.001, 0.001])
-    np.testing.assert_array_equal(df["value"].to_numpy(), raw * mult)
+    np.testing.assert_array_equal(df["value"].to_numpy(), np.round(raw * mult, 6))
+    assert df["value"].iloc[0] == 1234.567  # float noise of 1234567 * 0.001 rounded away
     np.testing.assert_allclose(
         df["value"].dropna(), df["meter.value.processed"].dropna(), rtol=1e-12
     )

@@ -420,7 +420,8 @@ def parse_telemetry(
         columns[name] = col
     if with_value:
         mult = np.array([float(multipliers.get(d, np.nan)) for d in sorted_ids], dtype=np.float64)  # type: ignore[union-attr]
-        columns["value"] = columns[RAW_FIELD] * mult[row_rank]
+        # rounded to 6 decimals like the API's processed value: drops float noise only
+        columns["value"] = np.round(columns[RAW_FIELD] * mult[row_rank], 6)
     index = pd.DatetimeIndex(ts_s[new_row].astype("datetime64[us]"), name="timestamp").tz_localize(
         "UTC"
     )

@@ -1,0 +1,115 @@
+"""requests-cache setup: what is cached for how long, what the key ignores, offline replay.
+
+- Expiry per URL pattern, most specific first (the first match wins and
+  ``*/api/devices/*`` would also match telemetry): login and the changelog are never
+  cached; telemetry and Part 1 keep a day; listings and device details an hour.
+- Keys ignore the bearer token: requests-cache's ``DEFAULT_IGNORED_PARAMS`` extended (not
+  replaced) with other spellings, so the token is neither in the key nor in the stored
+  request. ``Accept-Encoding`` is fixed by the client so installed codecs cannot change keys.
+- Offline: only-if-cached (an expired entry is still a valid replay) and a transport
+  adapter that refuses to send, so a miss can never reach the network.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+from requests_cache import DO_NOT_CACHE, CachedSession
+from requests_cache.backends import BaseCache
+from requests_cache.policy.settings import DEFAULT_IGNORED_PARAMS
+
+from ..errors import CacheMiss, safe_url
+
+__all__ = ["EXPIRY", "IGNORED_PARAMS", "OfflineAdapter", "make_session"]
+
+IGNORED_PARAMS = tuple(DEFAULT_IGNORED_PARAMS) + (
+    "authorization",
+    "AUTHORIZATION",
+    "token",
+    "password",
+    "refreshToken",
+    "accessToken",
+)
+
+# Most specific first: the first matching pattern wins.
+EXPIRY: dict[str, Any] = {
+    "*/api/auth/login": DO_NOT_CACHE,
+    "*/data-audit/changes*": DO_NOT_CACHE,
+    "*/api/devices/*/telemetry*": timedelta(days=1),
+    "*/device-daily-consumption*": timedelta(days=1),
+    "*/api/devices/*/fields": timedelta(hours=1),
+    "*/api/devices/*": timedelta(days=1),
+    "*/api/organizations/*/devices*": timedelta(hours=1),
+    "*/api/auth/me": timedelta(hours=1),
+}
+
+
+class OfflineAdapter(requests.adapters.BaseAdapter):
+    """A transport that never sends: any request reaching it was not in the cache."""
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        raise CacheMiss(
+            f"offline: {request.method} {safe_url(request.url)} is not in the cache",
+            url=request.url,
+        )
+
+    def close(self) -> None:
+        pass
+
+
+def make_session(cache: Any, *, offline: bool) -> tuple[requests.Session, bool]:
+    """Build the data session for ``cache``; return ``(session, owned)``.
+
+    Parameters
+    ----------
+    cache : None, str, Path, requests_cache backend or CachedSession
+        ``None`` → a plain ``requests.Session``; a path → a SQLite cache file there; a
+        backend → a ``CachedSession`` on it; a ``CachedSession`` → used as given (our
+        expiry rules for login/changelog and ignored parameters are merged into its
+        settings; it is not closed by us).
+    offline : bool
+        Answer only from the cache.
+    """
+    if cache is None:
+        if offline:
+            raise ValueError("offline=True needs a cache (a path or a requests-cache backend)")
+        return requests.Session(), True
+    if isinstance(cache, CachedSession):
+        settings = cache.settings
+        settings.ignored_parameters = tuple(
+            dict.fromkeys([*(settings.ignored_parameters or ()), *IGNORED_PARAMS])
+        )
+        never = {k: v for k, v in EXPIRY.items() if v is DO_NOT_CACHE}
+        settings.urls_expire_after = {**never, **(settings.urls_expire_after or {})}
+        session, owned = cache, False
+    elif isinstance(cache, str | os.PathLike | BaseCache):
+        backend: Any = cache
+        if not isinstance(cache, BaseCache):
+            path = Path(cache).expanduser()
+            if offline and not path.exists():
+                raise ValueError(f"offline=True but the cache file {str(path)!r} does not exist")
+            backend = "sqlite"
+        session = CachedSession(
+            str(Path(cache).expanduser()) if backend == "sqlite" else "waltero",
+            backend=backend,
+            allowable_methods=("GET",),
+            allowable_codes=(200,),
+            urls_expire_after=EXPIRY,
+            ignored_parameters=IGNORED_PARAMS,
+            match_headers=False,
+            stale_if_error=False,  # never in the live path: it would hide 401/429/500
+            **({"wal": True} if backend == "sqlite" else {}),
+        )
+        owned = True
+    else:
+        raise ValueError(
+            f"cache={cache!r}: expected None, a file path, a requests-cache backend or CachedSession"
+        )
+    if offline:
+        session.settings.only_if_cached = True
+        session.settings.stale_if_error = True  # offline: an expired entry is still the replay
+    return session, owned

@@ -1,0 +1,124 @@
+"""The one retry policy, built from two tenacity loops around a single send.
+
+- **429**: retried with full-jitter exponential backoff (``uniform(0, min(cap, base·2^n))``),
+  never shorter than ``Retry-After`` when the server sends one; bounded by
+  ``rate_limit_attempts`` and ``rate_limit_max_wait`` seconds in total. If it persists the
+  last 429 response is returned (the client raises ``RateLimited``).
+- **500 / 5xx, dropped connections, timeouts**: retried once after a short jittered pause;
+  a second failure returns that response (→ ``ServerError``) or re-raises the connection error.
+- **Other 4xx**: returned at once, never retried (401 is the auth layer's business).
+
+urllib3's ``Retry`` shares one counter across statuses and fires its first retry at once
+(field-notes), so "500 once, 429 many times" is written as two nested tenacity loops.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import requests
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    stop_after_delay,
+)
+
+__all__ = ["RetryPolicy", "retry_after_seconds"]
+
+TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout)
+
+
+def retry_after_seconds(response: requests.Response) -> float | None:
+    """The ``Retry-After`` header in seconds (integer or decimal), or ``None``."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:  # an HTTP date: not used by this API; fall back to backoff
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def _is_429(response: requests.Response) -> bool:
+    return response.status_code == 429
+
+
+def _is_5xx(response: requests.Response) -> bool:
+    return response.status_code >= 500
+
+
+def _last_result(state: RetryCallState) -> requests.Response:
+    """When a loop gives up, hand back its last response (or re-raise its error)."""
+    assert state.outcome is not None
+    return state.outcome.result()
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Settings of the retry policy (see the module docstring).
+
+    Parameters
+    ----------
+    rate_limit_attempts : int
+        Most sends of one request while it keeps getting 429.
+    rate_limit_max_wait : float
+        Most seconds spent waiting on 429s for one request.
+    backoff_base, backoff_cap : float
+        Full-jitter backoff: attempt ``n`` waits ``uniform(0, min(cap, base * 2**n))``.
+    server_error_attempts : int
+        Sends of one request on 5xx/connection errors (2 = retried once).
+    server_error_pause : float
+        Upper bound of the jittered pause before that retry.
+    """
+
+    rate_limit_attempts: int = 10
+    rate_limit_max_wait: float = 120.0
+    backoff_base: float = 0.25
+    backoff_cap: float = 8.0
+    server_error_attempts: int = 2
+    server_error_pause: float = 0.5
+    sleep: Callable[[float], None] | None = None
+
+    def _wait_429(self, state: RetryCallState) -> float:
+        n = state.attempt_number - 1
+        jitter = random.uniform(0.0, min(self.backoff_cap, self.backoff_base * 2**n))
+        response = state.outcome.result() if state.outcome is not None else None
+        floor = retry_after_seconds(response) if response is not None else None
+        return max(jitter, floor or 0.0)
+
+    def _wait_5xx(self, state: RetryCallState) -> float:
+        return random.uniform(0.0, self.server_error_pause)
+
+    def call(self, send: Callable[[], requests.Response]) -> requests.Response:
+        """Run ``send()`` under the policy; return the final response.
+
+        Raises
+        ------
+        requests.ConnectionError, requests.Timeout
+            When the connection failed on the last allowed attempt.
+        """
+        extra = {"sleep": self.sleep} if self.sleep is not None else {}
+        rate_limited = Retrying(
+            retry=retry_if_result(_is_429),
+            wait=self._wait_429,
+            stop=stop_after_attempt(self.rate_limit_attempts)
+            | stop_after_delay(self.rate_limit_max_wait),
+            retry_error_callback=_last_result,
+            reraise=True,
+            **extra,
+        )
+        server_errors = Retrying(
+            retry=retry_if_result(_is_5xx) | retry_if_exception_type(TRANSIENT_ERRORS),
+            wait=self._wait_5xx,
+            stop=stop_after_attempt(self.server_error_attempts),
+            retry_error_callback=_last_result,
+            reraise=True,
+            **extra,
+        )
+        return server_errors(rate_limited, send)
