@@ -1,5 +1,451 @@
-"""Placeholder: being built."""
+"""Data-quality flags on telemetry readings, and the episode table built from them.
+
+Each flag is one documented rule with tunable thresholds (``DEFAULTS``), in the spirit
+of SaQC's flag columns, pecos' event table and utility VEE (validation, estimation,
+editing) rule sets:
+
+``spike``
+    A digit misread: a big register jump that *comes back*. A step is big when it
+    exceeds ``spike_factor`` × the device's 99th percentile step (at least one register
+    unit); a big step followed by the device's next big step of the opposite sign that
+    cancels it to within ``spike_return`` of its size, within ``spike_max_hours``, marks
+    the readings from the first jump up to the return as misread. A real surge (or a
+    meter swap) never comes back and is not a spike.
+``negative``
+    A negative step that is neither a rollover nor part of a spike (e.g. a meter swap
+    or backflow; CONTRACT §4).
+``rollover``
+    The register wrapped (CONTRACT §4 rule, see :func:`readings_to_consumption`).
+``gap``
+    No register reading for longer than ``gap_factor`` × the device's usual (median)
+    reading interval; set on the first reading after the hole.
+``stuck``
+    The register did not move over a run lasting at least ``stuck_hours[meter_type]``
+    *and* at least ``stuck_units`` register units' worth of time at the device's mean
+    rate (a coarse register on a small flat legitimately stands still for hours; the
+    field-notes' 1 h / 48 h / 720 h rules assume fine resolution). All readings of the
+    run are flagged.
+``night_flow``
+    Water meters only: the mean flow in the local night window
+    ``[night_start, night_end)`` h, averaged over ``night_nights`` consecutive nights,
+    stays above ``night_ratio`` × the device's typical (median daily) flow — a leak
+    keeps the register moving when the household sleeps (AquaCUE "flow in every hour",
+    i2O minimum night flow). Readings from the first to the last such night are
+    flagged.
+``low_battery``
+    ``battery.level`` below ``low_battery_level`` % or ``battery.voltage`` below
+    ``low_battery_v`` V.
+``weak_signal``
+    ``connection.rssi`` below ``weak_rssi`` dBm.
+``multiplier_mismatch``
+    ``meter.value.processed`` differs from ``meter.value.raw`` × multiplier by more
+    than ``mismatch_atol`` + ``mismatch_rtol`` × |value| (processed is rounded to 6
+    decimals).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._frames import DEVICE, PROCESSED, RAW, per_device_str, to_ns, usual_interval_ns
+from .consumption import compute_deltas
+from .resample import check_tz
+
+RULES = (
+    "spike",
+    "negative",
+    "rollover",
+    "gap",
+    "stuck",
+    "night_flow",
+    "low_battery",
+    "weak_signal",
+    "multiplier_mismatch",
+)
+METER_RULES = ("spike", "negative", "rollover", "gap", "stuck", "night_flow", "multiplier_mismatch")
+WATER = ("water_cold", "water_hot")
+
+#: Default thresholds; per-meter-type ones are mappings ("" = unknown type).
+DEFAULTS: dict[str, Any] = {
+    "spike_factor": 10.0,
+    "spike_return": 0.2,
+    "spike_max_hours": 14 * 24.0,
+    "gap_factor": 3.0,
+    "stuck_hours": {
+        "electricity": 24.0,
+        "gas": 48.0,
+        "heat": 48.0,
+        "water_cold": 72.0,
+        "water_hot": 72.0,
+        "": 72.0,
+    },
+    "stuck_units": 30.0,
+    "night_start": 1,
+    "night_end": 5,
+    "night_nights": 7,
+    "night_ratio": 0.6,
+    "low_battery_level": 20.0,
+    "low_battery_v": 3.1,
+    "weak_rssi": -105.0,
+    "mismatch_atol": 1.5e-6,
+    "mismatch_rtol": 1e-9,
+}
+
+DETAIL = {
+    "spike": "register jump that comes back (digit misread)",
+    "negative": "register went backwards (not a rollover)",
+    "rollover": "register rolled over",
+    "gap": "no readings",
+    "stuck": "register did not move",
+    "night_flow": "continuous night flow (possible leak)",
+    "low_battery": "battery low",
+    "weak_signal": "weak radio signal",
+    "multiplier_mismatch": "processed != raw x multiplier",
+}
 
 
-def flag_anomalies(*args, **kwargs):
-    raise NotImplementedError("placeholder: being built")
+def _thresholds(overrides: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(overrides) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown threshold(s) {unknown}; known: {sorted(DEFAULTS)}")
+    out = dict(DEFAULTS)
+    for key, value in overrides.items():
+        if isinstance(DEFAULTS[key], Mapping):
+            out[key] = (
+                {**DEFAULTS[key], **value}
+                if isinstance(value, Mapping)
+                else dict.fromkeys(DEFAULTS[key], float(value))
+            )
+        else:
+            out[key] = value
+    return out
+
+
+def _col(frame: pd.DataFrame, name: str) -> np.ndarray:
+    if name not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return frame[name].to_numpy(dtype=float, na_value=np.nan)
+
+
+def _spikes(step: np.ndarray, codes: np.ndarray, ts: np.ndarray, first: np.ndarray, unit, th):
+    """(spike rows, return rows) in sorted order; ``unit`` is one register unit."""
+    n = len(step)
+    mag = np.abs(step.astype(float))
+    mag[first] = 0.0
+    q99 = pd.Series(mag).groupby(codes).quantile(0.99)
+    scale = np.zeros(int(codes.max()) + 1 if n else 0)
+    scale[q99.index.to_numpy()] = q99.to_numpy()
+    floor = np.maximum(scale[codes], unit)
+    big = np.flatnonzero(mag > th["spike_factor"] * floor)
+    spike = np.zeros(n, dtype=bool)
+    back = np.zeros(n, dtype=bool)
+    if len(big) < 2:
+        return spike, back
+    a, b = big[:-1], big[1:]
+    s_a, s_b = step[a].astype(float), step[b].astype(float)
+    pair = (
+        (codes[a] == codes[b])
+        & (np.sign(s_a) == -np.sign(s_b))
+        & (np.abs(s_a + s_b) <= th["spike_return"] * np.abs(s_a))
+        & ((ts[b] - ts[a]) <= th["spike_max_hours"] * 3.6e12)
+    )
+    a, b = a[pair], b[pair]
+    mark = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(mark, a, 1)
+    np.add.at(mark, b, -1)
+    spike = np.cumsum(mark[:n]) > 0
+    back[b] = True
+    return spike, back
+
+
+def _runs_of(mask: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (inclusive) indices of runs of True within one device."""
+    n = len(mask)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    new_dev = np.ones(n, dtype=bool)
+    new_dev[1:] = codes[1:] != codes[:-1]
+    prev = np.zeros(n, dtype=bool)
+    prev[1:] = mask[:-1]
+    starts = np.flatnonzero(mask & (~prev | new_dev))
+    nxt = np.zeros(n, dtype=bool)
+    nxt[:-1] = mask[1:] & ~new_dev[1:]
+    ends = np.flatnonzero(mask & ~nxt)
+    return starts, ends
+
+
+def flag_anomalies(
+    readings: pd.DataFrame,
+    *,
+    meter_type: Any = None,
+    tz: Any = None,
+    multiplier: Any = None,
+    register_digits: Any = None,
+    **thresholds: Any,
+) -> pd.DataFrame:
+    """Flag data-quality anomalies, one bool column per rule (see the module docstring).
+
+    Parameters
+    ----------
+    readings : DataFrame
+        ``telemetry`` layout (index ``timestamp`` UTC, ``device_id``, field columns,
+        optional ``value``), any row order, several devices at once.
+    meter_type : str or mapping by device_id, optional
+        Default: the ``meter_type`` column, else ``attrs["meter_type"]``, else a
+        ``attrs["devices"]`` frame; unknown types get the ``""`` defaults and no
+        night-flow rule.
+    tz : str, optional
+        Time zone of the night window (default ``attrs["tz"]`` or ``"UTC"``).
+    multiplier, register_digits
+        As in :func:`readings_to_consumption`.
+    **thresholds
+        Overrides of ``DEFAULTS`` (unknown names raise ValueError); per-meter-type
+        thresholds take a scalar (all types) or a mapping by meter type.
+
+    Returns
+    -------
+    DataFrame
+        The input rows in their order with all input columns, plus bool columns
+        ``spike``, ``negative``, ``rollover``, ``gap``, ``stuck``, ``night_flow``,
+        ``low_battery``, ``weak_signal``, ``multiplier_mismatch`` and ``any_flag``.
+        Rules on the register are False on rows without a register value.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ts = pd.date_range("2026-01-01", periods=200, freq="h", tz="UTC", name="timestamp")
+    >>> raw = pd.Series(range(10, 210)).where(lambda s: s.index != 150, 5160)  # misread
+    >>> r = pd.DataFrame({"device_id": "m1", "meter_type": "electricity",
+    ...                   "meter.value.raw": raw.to_numpy()}, index=ts)
+    >>> f = flag_anomalies(r, multiplier=1, register_digits=5)
+    >>> f.index[f["spike"]].tolist(), bool(f["negative"].any())
+    ([Timestamp('2026-01-07 06:00:00+0000', tz='UTC')], False)
+    """
+    th = _thresholds(thresholds)
+    has_register = RAW in readings.columns or PROCESSED in readings.columns
+    n_all = len(readings)
+    flags = {rule: np.zeros(n_all, dtype=bool) for rule in RULES}
+    if has_register and n_all:
+        _register_rules(readings, flags, th, meter_type, tz, multiplier, register_digits)
+    level = _col(readings, "battery.level")
+    volts = _col(readings, "battery.voltage")
+    flags["low_battery"] = (level < th["low_battery_level"]) | (volts < th["low_battery_v"])
+    flags["weak_signal"] = _col(readings, "connection.rssi") < th["weak_rssi"]
+    out = readings.copy(deep=False)
+    for rule in RULES:
+        out[rule] = flags[rule]
+    out["any_flag"] = np.logical_or.reduce([flags[r] for r in RULES])
+    out.attrs = {**readings.attrs, "thresholds": th}
+    return out
+
+
+def _register_rules(readings, flags, th, meter_type, tz, multiplier, register_digits):
+    deltas, keep, _ = compute_deltas(
+        readings, multiplier=multiplier, register_digits=register_digits
+    )
+    panel = deltas.panel
+    n = len(panel.ts)
+    if n == 0:
+        return
+    codes, ts, first = panel.codes, panel.ts, panel.first
+    where = np.flatnonzero(keep)[panel.order]  # sorted row → input row
+    raw_field = deltas.field == RAW
+    step = np.zeros(n)
+    mult_row = deltas.multiplier[codes] if deltas.multiplier is not None else np.ones(n)
+    step[~first] = deltas.consumption[~first] / (mult_row[~first] if raw_field else 1.0)
+    unit = 1.0 if raw_field else np.nan_to_num(mult_row, nan=1e-6)
+    types = per_device_str(meter_type, "meter_type", readings, deltas.codes_all, panel.devices)
+
+    spike, back = _spikes(step, codes, ts, first, unit, th)
+    negative = deltas.negative & ~spike & ~back
+    rollover = deltas.rollover
+
+    usual = usual_interval_ns(panel)
+    gaps = np.zeros(n)
+    gaps[1:] = np.diff(ts).astype(float)
+    gap = ~first & (gaps > th["gap_factor"] * usual[codes])
+
+    # stuck: runs of zero steps lasting long enough for the device's mean rate
+    ndev = len(panel.devices)
+    moving = np.where(spike | back | first, 0.0, np.maximum(step, 0.0))
+    total_units = np.bincount(codes, weights=moving, minlength=ndev)
+    span_h = np.zeros(ndev)
+    nonempty = panel.ends > panel.starts
+    span_h[nonempty] = (ts[panel.ends[nonempty] - 1] - ts[panel.starts[nonempty]]) / 3.6e12
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hours_per_unit = np.where(total_units > 0, span_h / total_units, np.inf)
+    stuck_h = np.array([th["stuck_hours"].get(t, th["stuck_hours"][""]) for t in types])
+    limit_h = np.maximum(stuck_h, th["stuck_units"] * hours_per_unit)
+    zero = (step == 0) & ~first
+    s, e = _runs_of(zero, codes)
+    long = (ts[e] - ts[s - 1]) / 3.6e12 >= limit_h[codes[s]] if len(s) else np.zeros(0, bool)
+    mark = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(mark, s[long], 1)
+    np.add.at(mark, e[long] + 1, -1)
+    stuck = np.cumsum(mark[:n]) > 0
+
+    night = _night_flow(
+        readings, panel, step * (mult_row if raw_field else 1.0), first, types, tz, th
+    )
+
+    mismatch = np.zeros(n, dtype=bool)
+    if RAW in readings.columns and PROCESSED in readings.columns and deltas.multiplier is not None:
+        raw = _col(readings, RAW)[where]
+        proc = _col(readings, PROCESSED)[where]
+        expect = raw * mult_row
+        mismatch = np.abs(proc - expect) > th["mismatch_atol"] + th["mismatch_rtol"] * np.abs(
+            expect
+        )
+        mismatch &= np.isfinite(proc) & np.isfinite(expect)
+
+    for rule, arr in (
+        ("spike", spike),
+        ("negative", negative),
+        ("rollover", rollover),
+        ("gap", gap),
+        ("stuck", stuck),
+        ("night_flow", night),
+        ("multiplier_mismatch", mismatch),
+    ):
+        flags[rule][where] = arr
+
+
+def _night_flow(readings, panel, cons, first, types, tz, th) -> np.ndarray:
+    """The night-flow rule on sorted register rows (``cons``: display units per step)."""
+    n = len(panel.ts)
+    water_dev = np.isin(types, WATER)
+    if not water_dev.any():
+        return np.zeros(n, dtype=bool)
+    tz = check_tz(tz if tz is not None else readings.attrs.get("tz", "UTC"))
+    codes = panel.codes
+    local = pd.DatetimeIndex(pd.to_datetime(panel.ts, unit="ns", utc=True)).tz_convert(tz)
+    wall = local.tz_localize(None).as_unit("ns").asi8
+    day_ns = 86_400 * 10**9
+    # a "night cycle" runs from night_start on one local day to night_start the next
+    shifted = wall - th["night_start"] * 3_600 * 10**9
+    cycle = shifted // day_ns
+    in_window = (shifted - cycle * day_ns) < (th["night_end"] - th["night_start"]) * 3.6e12
+    d0 = int(cycle.min())
+    k = (cycle - d0).astype(np.int64)
+    ndays = int(k.max()) + 1
+    ndev = len(panel.devices)
+    flat = codes.astype(np.int64) * ndays + k
+    ok = ~first & water_dev[codes]
+    night_sum = np.bincount(
+        flat[ok & in_window], weights=cons[ok & in_window], minlength=ndev * ndays
+    )
+    day_sum = np.bincount(flat[ok], weights=cons[ok], minlength=ndev * ndays)
+    seen = np.bincount(flat, minlength=ndev * ndays) > 0
+    night_sum = night_sum.reshape(ndev, ndays)
+    day_sum = np.where(seen, day_sum, np.nan).reshape(ndev, ndays)
+    typical = np.nanmedian(np.where(day_sum > 0, day_sum, np.nan), axis=1) / 24.0  # per hour
+    nights = int(th["night_nights"])
+    hours = (th["night_end"] - th["night_start"]) * nights
+    csum = np.concatenate([np.zeros((ndev, 1)), np.cumsum(night_sum, axis=1)], axis=1)
+    window = np.full((ndev, ndays), -np.inf)
+    if ndays >= nights:
+        window[:, nights - 1 :] = (csum[:, nights:] - csum[:, :-nights]) / hours
+    leaky = window > th["night_ratio"] * typical[:, None]
+    leaky &= water_dev[:, None]
+    # a leaky window ending on night j covers nights j-nights+1 .. j
+    hit = np.concatenate([np.zeros((ndev, 1)), np.cumsum(leaky, axis=1)], axis=1)
+    idx = np.arange(ndays)
+    covered = hit[:, np.minimum(idx + nights, ndays)] - hit[:, idx] > 0
+    return covered.reshape(-1)[flat]
+
+
+def anomaly_events(flags: pd.DataFrame, rules: Any = None) -> pd.DataFrame:
+    """Episodes of consecutive flagged readings (pecos-style event table).
+
+    A run of consecutive flagged readings of one device under one rule, counted among
+    the rows the rule looks at (register rows for register rules, battery rows for
+    ``low_battery``, radio rows for ``weak_signal``), is one episode. For ``gap`` the
+    episode starts at the last reading before the hole.
+
+    Parameters
+    ----------
+    flags : DataFrame
+        Output of :func:`flag_anomalies`.
+    rules : list of str, optional
+        Rules to report (default: all).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``device_id``, ``rule``, ``start``, ``end`` (UTC), ``n_readings``,
+        ``detail``; sorted by ``start`` then ``device_id``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ts = pd.date_range("2026-01-01", periods=200, freq="h", tz="UTC", name="timestamp")
+    >>> raw = pd.Series(range(200)).where(lambda s: ~s.index.isin([80, 81]), 5000)
+    >>> r = pd.DataFrame({"device_id": "m1", "meter.value.raw": raw.to_numpy()}, index=ts)
+    >>> ev = anomaly_events(flag_anomalies(r, multiplier=1, register_digits=5))
+    >>> ev[["rule", "n_readings"]].values.tolist()
+    [['spike', 2]]
+    """
+    rules = list(RULES if rules is None else rules)
+    bad = [r for r in rules if r not in RULES]
+    if bad:
+        raise ValueError(f"unknown rule(s) {bad}; known: {list(RULES)}")
+    missing = [r for r in rules if r not in flags.columns]
+    if missing:
+        raise ValueError(f"flags frame lacks column(s) {missing}: pass flag_anomalies() output")
+    ts_all = to_ns(pd.DatetimeIndex(flags.index))
+    dev_all = flags[DEVICE].astype(str).to_numpy(dtype=object)
+    codes_all, devices = pd.factorize(dev_all, sort=True)
+    parts = []
+    for rule in rules:
+        if rule in METER_RULES:
+            cols = [RAW, PROCESSED]
+        elif rule == "low_battery":
+            cols = ["battery.level", "battery.voltage"]
+        else:
+            cols = ["connection.rssi"]
+        relevant = np.zeros(len(flags), dtype=bool)
+        for c in cols:
+            relevant |= np.isfinite(_col(flags, c))
+        rows = np.flatnonzero(relevant)
+        order = rows[np.lexsort((ts_all[rows], codes_all[rows]))]
+        codes, ts = codes_all[order], ts_all[order]
+        mask = flags[rule].to_numpy(dtype=bool)[order]
+        s, e = _runs_of(mask, codes)
+        if not len(s):
+            continue
+        start = ts[s].copy()
+        if rule == "gap":
+            has_prev = (s > 0) & (codes[np.maximum(s - 1, 0)] == codes[s])
+            start[has_prev] = ts[s[has_prev] - 1]
+        parts.append(
+            pd.DataFrame(
+                {
+                    DEVICE: np.asarray(devices, dtype=object)[codes[s]],
+                    "rule": rule,
+                    "start": pd.to_datetime(start, unit="ns", utc=True),
+                    "end": pd.to_datetime(ts[e], unit="ns", utc=True),
+                    "n_readings": (e - s + 1).astype(np.int64),
+                    "detail": DETAIL[rule],
+                }
+            )
+        )
+    if not parts:
+        out = pd.DataFrame(
+            {
+                DEVICE: pd.array([], dtype="str"),
+                "rule": pd.array([], dtype="str"),
+                "start": pd.DatetimeIndex([], tz="UTC"),
+                "end": pd.DatetimeIndex([], tz="UTC"),
+                "n_readings": np.zeros(0, dtype=np.int64),
+                "detail": pd.array([], dtype="str"),
+            }
+        )
+        return out
+    out = pd.concat(parts, ignore_index=True)
+    for c in (DEVICE, "rule", "detail"):
+        out[c] = out[c].astype("str")
+    return out.sort_values(["start", DEVICE, "rule"], kind="stable").reset_index(drop=True)

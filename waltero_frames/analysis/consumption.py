@@ -39,6 +39,7 @@ class Deltas:
     negative: np.ndarray
     multiplier: np.ndarray | None  # per device code
     field: str
+    codes_all: np.ndarray  # device code of every input row (all rows, input order)
 
 
 def register_field(readings: pd.DataFrame, source: str | None) -> str:
@@ -149,7 +150,8 @@ def compute_deltas(
     negative = step < 0
     consumption = step * mult[codes] if field == RAW else step.astype(float)
     consumption[first] = np.nan
-    return Deltas(panel, register, consumption, rollover, negative, mult, field), keep, times
+    deltas = Deltas(panel, register, consumption, rollover, negative, mult, field, codes_all)
+    return deltas, keep, times
 
 
 def readings_to_consumption(
