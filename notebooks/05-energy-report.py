@@ -25,7 +25,7 @@
 # %% tags=["parameters"]
 org = None  # None: $WALTERO_ORG, else the first organization you can read
 month = "2026-11"  # the report month (the organization's calendar month)
-study_cache = "auto"  # requests-cache file; "auto": the demo study with the simulator
+cache_file = "auto"  # requests-cache file; "auto": the demo study with the simulator
 refresh_cache = False  # re-record the cache from the live API
 top_n = 10
 
@@ -38,7 +38,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import waltero_frames as wf
-from waltero_frames.report import connect, tenant_configured, versions
+from waltero_frames.report import connect, study_cache, tenant_configured, versions
 
 pd.set_option("display.width", 120)
 DEMO_CACHE = Path("../data/energy-report-demo.sqlite")
@@ -46,7 +46,7 @@ DEMO_CACHE = Path("../data/energy-report-demo.sqlite")
 bundled = not tenant_configured() or os.environ.get("WALTERO_BASE_URL", "").startswith(
     "http://127.0.0.1"
 )
-cache = Path(DEMO_CACHE if study_cache == "auto" and bundled else study_cache or "")
+cache = Path(DEMO_CACHE if cache_file == "auto" and bundled else cache_file or "")
 cache = cache if str(cache) not in ("", ".") else None
 record = cache.with_suffix(".json") if cache else None
 
@@ -56,11 +56,11 @@ if cache is not None and refresh_cache:
 replay = cache is not None and cache.exists() and record.exists()
 if replay:
     recorded = json.loads(record.read_text())
-    client = wf.Client(recorded["base_url"], cache=cache, offline=True, progress=False)
+    client = wf.Client(recorded["base_url"], cache=study_cache(cache), offline=True, progress=False)
     org = org or recorded["org"]
     mode = f"offline replay of {cache} (recorded {recorded['recorded_at']})"
 else:
-    client, _sim = connect(cache=cache, progress=False)
+    client, _sim = connect(cache=study_cache(cache) if cache else None, progress=False)
     mode = f"live, recording into {cache}" if cache else "live, no cache"
 print(mode)
 
@@ -225,7 +225,7 @@ if cache is not None and not replay:
         )
     )
     # the same numbers again, from the cache alone: no server, no credentials
-    check = wf.Client(client.base_url, cache=cache, offline=True, progress=False)
+    check = wf.Client(client.base_url, cache=study_cache(cache), offline=True, progress=False)
     again = wf.resample_consumption(
         wf.readings_to_consumption(
             wf.telemetry(
