@@ -13,6 +13,7 @@ and the injected anomalies (``data/demo-organization.md`` is generated that way)
 from __future__ import annotations
 
 import functools
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from .world_generate import (
 )
 from .world_part1 import RESOLUTIONS, period_consumption
 from .world_readings import generate_device
+from .world_telemetry import telemetry_frame
 
 __all__ = [
     "DEFAULT_FIELDS",
@@ -261,38 +263,14 @@ class World:
         start, end = _ts(start, "start"), _ts(end, "end")
         if end <= start:
             raise ValueError(f"end={end} must be after start={start}")
-        parts, present = [], []
+        windows = {}
         for dev in ids:
             supported = self._device(dev)["fields"]
-            got = {f: self.window(dev, f, start, end, as_of) for f in fields if f in supported}
-            present += [f for f in got if f not in present]
-            stamps = np.unique(np.concatenate([t for t, _ in got.values()] or [[]])).astype(
-                np.int64
-            )
-            part = {"timestamp": stamps, "device_id": np.full(stamps.size, dev, dtype=object)}
-            for f, (t, v) in got.items():
-                col = np.full(
-                    stamps.size,
-                    None if f == "meta.firmware" else np.nan,
-                    dtype=object if f == "meta.firmware" else float,
-                )
-                col[np.searchsorted(stamps, t)] = v
-                part[f] = col
-            if RAW in fields:
-                mult = float(self._device(dev)["multiplier"])
-                part["value"] = np.round(part.get(RAW, np.full(stamps.size, np.nan)) * mult, 6)
-            parts.append(pd.DataFrame(part))
-        columns = ["timestamp", "device_id"] + [f for f in fields if f in present]
-        columns += ["value"] if RAW in fields else []
-        frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-        frame = frame.reindex(columns=columns)
-        frame = frame.sort_values(["timestamp", "device_id"], kind="stable")
-        frame["timestamp"] = _ms_to_ts(frame["timestamp"].to_numpy(dtype=np.int64))
-        frame["device_id"] = frame["device_id"].astype(str)
-        for col in columns[2:]:
-            if col != "meta.firmware":
-                frame[col] = frame[col].astype(float)
-        return frame.set_index("timestamp")
+            windows[dev] = {
+                f: self.window(dev, f, start, end, as_of) for f in fields if f in supported
+            }
+        multipliers = {dev: float(self._device(dev)["multiplier"]) for dev in ids}
+        return telemetry_frame(windows, multipliers, fields)
 
     # -- Part 1 -------------------------------------------------------------------
     def daily_consumption_rows(self, org_id: str, start, end, resolution: str, as_of=None):
@@ -429,7 +407,8 @@ class World:
         i = int(np.searchsorted(ts, ts_ms))
         mult = float(self._device(device_id)["multiplier"])
         if raw_stored[i] and abs(processed[i] - round(raw_stored[i] * mult, 6)) > 1e-9:
-            mult = processed[i] / raw_stored[i]  # inside a multiplier_mismatch episode
+            # inside a multiplier_mismatch episode: the (power of ten) multiplier it used
+            mult = 10.0 ** round(math.log10(processed[i] / raw_stored[i]))
         return round(raw * mult, 6)
 
     # -- description --------------------------------------------------------------
