@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from . import app_admin, app_auth, app_data
 from .app_common import ApiError, JSONBytes, error_response
@@ -64,9 +65,10 @@ class GatewayMiddleware:
     The admin endpoints (``/_sim/...``, always at the root) bypass all of it.
     """
 
-    def __init__(self, app: Any, state: SimState) -> None:
+    def __init__(self, app: Any, state: SimState, routes: list[Any] = ()) -> None:
         self.app = app
         self.state = state
+        self.routes = list(routes)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):
@@ -111,7 +113,7 @@ class GatewayMiddleware:
 
             await self.app(scope, receive, send_capture)
         finally:
-            route = scope.get("route")
+            route = scope.get("route") or self._route_for(scope)
             query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"),
                                    keep_blank_values=True))  # fmt: skip
             state.record(
@@ -123,6 +125,13 @@ class GatewayMiddleware:
                 t,
                 (time.perf_counter() - t0) * 1000,
             )
+
+    def _route_for(self, scope: dict) -> Any:
+        """The route a request would have reached (for requests answered before routing)."""
+        for route in self.routes:
+            if route.matches(scope)[0] == Match.FULL:
+                return route
+        return None
 
     def _fault(self, method: str, api_path: str) -> dict | None:
         for rule in self.state.config.fail:
@@ -190,4 +199,5 @@ def create_app(world: Any, config: SimConfig | None = None) -> tuple[Any, SimSta
     async def _crash(request: Request, exc: Exception) -> JSONBytes:
         return _error_body(500, "internal error")
 
-    return GatewayMiddleware(api, state), state
+    routes = [r for router in (app_auth.router, app_data.router) for r in router.routes]
+    return GatewayMiddleware(api, state, routes), state

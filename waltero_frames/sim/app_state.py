@@ -203,7 +203,7 @@ class SimState:
             self._changes_cache.clear()
 
     def now_ms(self) -> int:
-        return int(pd.Timestamp(self.world.now()).as_unit("ms").value)
+        return pd.Timestamp(self.world.now()).value // 1_000_000
 
     # -- data --------------------------------------------------------------------------
     def daily_rows(

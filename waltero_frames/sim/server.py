@@ -131,7 +131,7 @@ class InProcessSimulator(Simulator):
         from .app import create_app
         from .world import World
 
-        config = SimConfig(**knobs)
+        config = SimConfig().update(**knobs)
         app, self._state = create_app(World.for_seed(seed), config)
         sock = bind_socket(port)
         super().__init__(sock.getsockname()[1], seed)
@@ -216,7 +216,7 @@ class SubprocessSimulator(Simulator):
     """``waltero-sim serve`` in a child process (for benchmarks: no shared GIL)."""
 
     def __init__(self, seed: int = 0, *, port: int = 0, **knobs: Any) -> None:
-        SimConfig(**knobs)  # validate here, with a clear ValueError
+        SimConfig().update(**knobs)  # validate here, with a clear ValueError
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the child
         cmd = [sys.executable, "-m", "waltero_frames.sim.cli", "serve", "--port", str(port),
                "--seed", str(seed), "--config-json", json.dumps(knobs)]  # fmt: skip
