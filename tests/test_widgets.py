@@ -176,3 +176,86 @@ def test_consumption_per_period_local_days_both_methods():
         explorer.consumption_per_period(
             register_readings(), device_frame(), resolution="fortnight", tz="UTC"
         )
+
+
+# ------------------------------------------------------------------ the widget, on the simulator
+
+DEMO_ORG = "00000000-0000-0000-0000-000000000001"
+GUIDE_DEVICE = "11111111-1111-1111-1111-111111111101"
+
+
+def truth_local_days(world, device, first_day, n_days, tz):
+    """Independent expectation: processed deltas summed by the local day of the later reading."""
+    ts, values = world.series(device, "meter.value.processed")
+    when = pd.DatetimeIndex(pd.to_datetime(ts[1:], unit="ms", utc=True)).tz_convert(tz)
+    deltas = pd.Series(np.diff(values), index=when.tz_localize(None).normalize())
+    days = pd.date_range(first_day, periods=n_days, freq="D")
+    return deltas.groupby(level=0).sum().reindex(days).round(6)
+
+
+@pytest.fixture
+def explorer_widget(waltero_sim):
+    import waltero_frames as wf
+    from waltero_frames.widgets import Explorer
+
+    client = wf.Client(
+        waltero_sim.base_url, waltero_sim.username, waltero_sim.password, progress=False
+    )
+    return Explorer(
+        client,
+        org=DEMO_ORG,
+        start="2026-05-18",
+        end="2026-05-24",
+        method="attribute",
+        raise_errors=True,
+    ), waltero_sim.world
+
+
+def test_explorer_search_drives_table_and_plot(explorer_widget):
+    ex, world = explorer_widget
+    assert ex.tz == "Europe/Berlin"
+    assert len(ex.device.options) == len(world.devices[world.devices.organization_id == DEMO_ORG])
+    ex.search.value = "zr-10001"
+    assert [v for _, v in ex.device.options] == [GUIDE_DEVICE]
+    assert ex.device.value == GUIDE_DEVICE and ex.error is None
+    expected = truth_local_days(world, GUIDE_DEVICE, "2026-05-18", 7, "Europe/Berlin")
+    got = ex.periods.set_index(ex.periods.index.tz_convert("Europe/Berlin").tz_localize(None))
+    np.testing.assert_allclose(got["consumption"].to_numpy(), expected.to_numpy(), atol=1e-9)
+    body = ex.table[ex.table["period"] != "total"]
+    assert len(body) == 7 and body["period"].iloc[0] == "2026-05-18 00:00"
+    total = ex.table.loc[ex.table["period"] == "total", "consumption"].iloc[0]
+    assert total == pytest.approx(expected.sum(), abs=1e-9)
+    ax = ex.figure.axes[0]
+    assert len(ax.patches) == 7
+    assert ax.get_ylabel() == "consumption per day [m3]"
+    assert "7 periods" in ex.status.value
+
+
+def test_explorer_resolution_and_range_changes_recompute(explorer_widget):
+    ex, world = explorer_widget
+    ex.search.value = "Apt 1.01 cold"
+    day_total = ex.periods["consumption"].sum()
+    ex.resolution.value = "hour"
+    assert len(ex.periods) == 7 * 24
+    assert ex.periods["consumption"].sum() == pytest.approx(day_total, abs=1e-9)
+    assert ex.figure.axes[0].get_ylabel() == "consumption per hour [m3]"
+    ex.resolution.value = "day"
+    ex.end.value = pd.Timestamp("2026-05-18").date()  # one day
+    expected = truth_local_days(world, GUIDE_DEVICE, "2026-05-18", 1, "Europe/Berlin")
+    assert ex.periods["consumption"].to_list() == pytest.approx(expected.to_list(), abs=1e-9)
+
+
+def test_explorer_callback_errors_are_raised_and_shown(explorer_widget):
+    ex, _ = explorer_widget
+    with pytest.raises(ValueError, match="is before start date"):
+        ex.end.value = pd.Timestamp("2026-05-01").date()
+    assert isinstance(ex.error, ValueError)
+    assert "is before start date" in ex.status.value
+    ex.raise_errors = False  # as in a notebook: shown in the widget, kept on .error
+    ex.start.value = pd.Timestamp("2026-06-01").date()
+    assert isinstance(ex.error, ValueError) and "ValueError" in ex.status.value
+    ex.start.value = pd.Timestamp("2026-04-25").date()
+    assert ex.error is None and len(ex.periods) == 7
+    ex.search.value = "no such meter anywhere"
+    assert ex.device.value is None and ex.table is None
+    assert "no device matches" in ex.status.value
