@@ -325,7 +325,7 @@ def rate_shape(spec: DeviceSpec, hour, dow, doy, hemisphere: str) -> np.ndarray:
     weekend = dow >= 5
     weekly = np.where(weekend, 1.15, 1.0) if spec.residential else np.where(weekend, 0.8, 1.05)
     t_out = outdoor_temperature(doy, hemisphere)
-    winter = -np.cos(2 * np.pi * (doy - (200 if hemisphere == "south" else 20)) / 365.25)
+    winter = np.cos(2 * np.pi * (doy - (200 if hemisphere == "south" else 20)) / 365.25)
     if spec.meter_type in ("heat", "gas"):
         seasonal = np.maximum(0.0, 16.0 - t_out) + 2.5  # heating degrees + hot water base
     elif spec.meter_type == "water_hot":
