@@ -114,6 +114,7 @@ def test_deterministic_per_seed(world):
     pd.testing.assert_frame_equal(other.devices, world.devices)  # layout is fixed
     assert not np.array_equal(other.series(DEVICE_101, RAW)[1], world.series(DEVICE_101, RAW)[1])
     assert World.for_seed(0)._base is world._base  # cached per seed
+    assert World(0)._base is world._base
 
 
 def test_orgs_and_users(world):
@@ -381,9 +382,14 @@ def test_spikes_jump_and_return(world):
 
 
 def test_rollover_rule_and_multipliers(world):
+    from waltero_frames.sim.world_anomalies import ROLLOVERS
     from waltero_frames.sim.world_part1 import rollovers
 
-    for r in _kind(world, "rollover"):
+    rolls = _kind(world, "rollover")
+    planned = {f"{str(o + 1) * 8}"[:8] + "-" + f"{n:02d}" for o, n in ROLLOVERS}
+    assert {r.device_id[:8] + "-" + r.device_id[-2:] for r in rolls} == planned
+    assert len(rolls) == len(planned)  # no misread or swap looks like a rollover
+    for r in rolls:
         digits = world.devices.loc[r.device_id, "register_digits"]
         ts, raw = world.series(r.device_id, RAW)
         flagged = ts[rollovers(raw, digits)]

@@ -143,8 +143,9 @@ class World:
     DEMO_PASSWORD = DEMO_PASSWORD
     DEMO_ORG = DEMO_ORG
 
-    def __init__(self, base: _Base):
-        self._base = base
+    def __init__(self, seed: int | _Base = 0):
+        # World(seed) and World.for_seed(seed) are the same; a _Base is how forks share data
+        self._base = seed if isinstance(seed, _Base) else _generate(int(seed))
         self._runtime: list[dict] = []  # change rows added at runtime, in id order
         self._runtime_index: dict[tuple[str, str], list[tuple]] = {}
         self._clock_start: pd.Timestamp | None = None
