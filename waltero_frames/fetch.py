@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from . import endpoints as ep
 from . import frames
-from .errors import BadRequest, FetchFailed, WalteroError
+from .errors import BadRequest, CacheMiss, FetchFailed, WalteroError
 from .paging import cursor_pages, offset_pages, split_range
 from .timeargs import time_range, to_utc
 from .transport.client import Client
@@ -129,8 +129,9 @@ def _settle(
         warnings.warn(message, RuntimeWarning, stacklevel=3)
         return df
     errs = list(failures.values())
-    if len(failures) == n_devices and all(isinstance(e, BadRequest) for e in errs):
-        raise errs[0]  # the request itself is wrong (e.g. an unknown field), not the devices
+    if len(failures) == n_devices and all(isinstance(e, BadRequest | CacheMiss) for e in errs):
+        # the request itself is wrong (an unknown field) or not replayable: not the devices
+        raise errs[0]
     if n_devices == 1:
         raise errs[0]
     raise FetchFailed(message, failures=failures, partial=df)

@@ -74,24 +74,40 @@ def _check_base_url(base_url: Any) -> str:
     return base_url.strip().rstrip("/")
 
 
-class _PacedAdapter(HTTPAdapter):
-    """The network transport: every real send takes a slot from the shared limiter."""
+class _AuthPacedAdapter(HTTPAdapter):
+    """The network transport: paces every real send and authenticates it.
 
-    def __init__(self, limiter: AdaptiveLimiter, pool_size: int) -> None:
+    Sitting below the cache, it only sees cache misses: cached answers need neither a
+    token nor a send slot (a fully cached study never logs in). The bearer header is added
+    to a copy of the request, so the request object a cache stores never carries it. A 401
+    drops that token generation (single-flight re-login) and the request is replayed once.
+    """
+
+    def __init__(self, tokens: TokenStore, limiter: AdaptiveLimiter, pool_size: int) -> None:
         super().__init__(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self.tokens = tokens
         self.limiter = limiter
         self.sent = 0
         self._count_lock = threading.Lock()
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
-        self.limiter.acquire()
-        with self._count_lock:
-            self.sent += 1
-        response = super().send(request, *args, **kwargs)
-        if response.status_code == 429:
-            self.limiter.on_throttle(retry_after_seconds(response))
-        elif response.status_code < 400:
-            self.limiter.on_success()
+        for replay in (False, True):
+            token, generation = self.tokens.get()
+            authed = request.copy()
+            authed.headers["Authorization"] = f"Bearer {token}"
+            self.limiter.acquire()
+            with self._count_lock:
+                self.sent += 1
+            response = super().send(authed, *args, **kwargs)
+            response.request = request  # what gets stored/attached: no token
+            if response.status_code == 429:
+                self.limiter.on_throttle(retry_after_seconds(response))
+            elif response.status_code < 400:
+                self.limiter.on_success()
+            if response.status_code != 401 or replay:
+                return response
+            response.close()
+            self.tokens.invalidate(generation)
         return response
 
 
@@ -180,16 +196,18 @@ class Client:
                     "use https:// (plain http is allowed for loopback hosts only)"
                 )
         self.limiter = AdaptiveLimiter(rate)
+        self._tokens = TokenStore(self._login)
+        self._login_session = requests.Session()
         self._session, self._owns_session = make_session(cache, offline=self.offline)
         self._adapter: requests.adapters.BaseAdapter
         if self.offline:
             self._adapter = OfflineAdapter()
         else:
-            self._adapter = _PacedAdapter(self.limiter, pool_size=max(10, max_workers + 2))
+            self._adapter = _AuthPacedAdapter(
+                self._tokens, self.limiter, pool_size=max(10, max_workers + 2)
+            )
         for prefix in ("http://", "https://"):
             self._session.mount(prefix, self._adapter)
-        self._login_session = requests.Session()
-        self._tokens = TokenStore(self._login)
         self._memo: dict[tuple[str, str], Any] = {}
         self._memo_lock = threading.Lock()
 
@@ -243,21 +261,22 @@ class Client:
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET ``path`` (relative to the base URL) and return the decoded JSON.
 
-        Online: logs in when needed, replays once after a 401 (single-flight re-login),
-        applies the retry policy. Offline: answers from the cache or raises ``CacheMiss``.
+        Online: the retry policy around one cached-or-sent GET (the transport adapter logs
+        in when needed and replays once after a 401). Offline: answers from the cache or
+        raises ``CacheMiss``.
         Errors raise the matching ``WalteroError`` subclass.
         """
         url = self.url(path)
         params = dict(params or {})
-        if self.offline:
-            response = self._session.get(
-                url, params=params, headers=BASE_HEADERS, timeout=self.timeout
-            )
-            if response.status_code == 504 and getattr(response, "from_cache", False):
-                query = f"?{urlencode(params)}" if params else ""
-                raise CacheMiss(f"offline: GET {path}{query} is not in the cache", url=url)
-        else:
-            response = self._get_authenticated(url, params)
+        try:
+            response = self.retry.call(lambda: self._send(url, params))
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise ServerError(
+                f"connection failed on every attempt: {type(exc).__name__}", url=url
+            ) from None
+        if self.offline and response.status_code == 504 and getattr(response, "from_cache", False):
+            query = f"?{urlencode(params, safe=':,')}" if params else ""
+            raise CacheMiss(f"offline: GET {path}{query} is not in the cache", url=url)
         return self._decode(response)
 
     def memo(self, key: tuple[str, str], compute: Any) -> Any:
@@ -270,30 +289,16 @@ class Client:
             return self._memo.setdefault(key, value)
 
     # ------------------------------------------------------------------ helpers
-    def _send(self, url: str, params: Mapping[str, Any], token: str) -> requests.Response:
-        headers = {**BASE_HEADERS, "User-Agent": USER_AGENT, "Authorization": f"Bearer {token}"}
+    def _send(self, url: str, params: Mapping[str, Any]) -> requests.Response:
+        headers = {**BASE_HEADERS, "User-Agent": USER_AGENT}
         try:
             return self._session.get(
                 url, params=params, headers=headers, timeout=self.timeout, allow_redirects=False
             )
-        except (requests.ConnectionError, requests.Timeout):
+        except (requests.ConnectionError, requests.Timeout, CacheMiss):
             raise
         except requests.RequestException as exc:  # invalid URL and the like: no secrets in it
             raise WalteroError(f"request failed: {type(exc).__name__}", url=url) from None
-
-    def _get_authenticated(self, url: str, params: Mapping[str, Any]) -> requests.Response:
-        for replay in (False, True):
-            token, generation = self._tokens.get()
-            try:
-                response = self.retry.call(lambda t=token: self._send(url, params, t))
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                raise ServerError(
-                    f"connection failed twice: {type(exc).__name__}", url=url
-                ) from None
-            if response.status_code != 401 or replay:
-                return response
-            self._tokens.invalidate(generation)
-        return response
 
     def _login(self) -> str:
         """POST the credentials once (retry policy applies to 429/500); return the token."""
