@@ -28,10 +28,13 @@ editing) rule sets:
 ``night_flow``
     Water meters only: the mean flow in the local night window
     ``[night_start, night_end)`` h, averaged over ``night_nights`` consecutive nights,
-    stays above ``night_ratio`` × the device's typical (median daily) flow — a leak
-    keeps the register moving when the household sleeps (AquaCUE "flow in every hour",
-    i2O minimum night flow). Readings from the first to the last such night are
-    flagged.
+    stays above ``night_ratio`` × the device's typical (median daily) flow and adds up
+    to at least ``night_min_units`` register units (a coarse register cannot show a
+    small flow) — a leak keeps the register moving when the household sleeps (AquaCUE
+    "flow in every hour", i2O minimum night flow). Only steps whose whole interval lies
+    in the window count (a step across a gap is not night flow). The readings of each
+    night cycle (``night_start`` to ``night_start`` next day) of such windows whose own
+    night flow is above the bound are flagged.
 ``low_battery``
     ``battery.level`` below ``low_battery_level`` % or ``battery.voltage`` below
     ``low_battery_v`` V.
@@ -51,7 +54,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._frames import DEVICE, PROCESSED, RAW, per_device_str, to_ns, usual_interval_ns
+from ._frames import (
+    DEVICE,
+    PROCESSED,
+    RAW,
+    device_codes,
+    frame_times,
+    make_panel,
+    per_device_str,
+    to_ns,
+    usual_interval_ns,
+)
 from .consumption import compute_deltas
 from .resample import check_tz
 
@@ -87,10 +100,14 @@ DEFAULTS: dict[str, Any] = {
     "night_start": 1,
     "night_end": 5,
     "night_nights": 7,
-    "night_ratio": 0.6,
+    "night_ratio": 1.0,
+    "night_min_units": 5.0,
     "low_battery_level": 20.0,
     "low_battery_v": 3.1,
+    "low_battery_release_level": 5.0,
+    "low_battery_release_v": 0.05,
     "weak_rssi": -105.0,
+    "weak_release_db": 5.0,
     "mismatch_atol": 1.5e-6,
     "mismatch_rtol": 1e-9,
 }
@@ -226,15 +243,34 @@ def flag_anomalies(
     ([Timestamp('2026-01-07 06:00:00+0000', tz='UTC')], False)
     """
     th = _thresholds(thresholds)
+    times = frame_times(readings, "readings")
+    if DEVICE not in readings.columns:
+        raise ValueError("readings need a 'device_id' column")
     has_register = RAW in readings.columns or PROCESSED in readings.columns
     n_all = len(readings)
     flags = {rule: np.zeros(n_all, dtype=bool) for rule in RULES}
-    if has_register and n_all:
-        _register_rules(readings, flags, th, meter_type, tz, multiplier, register_digits)
-    level = _col(readings, "battery.level")
-    volts = _col(readings, "battery.voltage")
-    flags["low_battery"] = (level < th["low_battery_level"]) | (volts < th["low_battery_v"])
-    flags["weak_signal"] = _col(readings, "connection.rssi") < th["weak_rssi"]
+    if not n_all:
+        has_register = False
+    if has_register:
+        codes, devices = _register_rules(
+            readings, flags, th, meter_type, tz, multiplier, register_digits
+        )
+    elif n_all:
+        codes, devices = device_codes(readings[DEVICE], "readings")
+    if n_all:
+        ts = to_ns(times)
+        level = _col(readings, "battery.level")
+        volts = _col(readings, "battery.voltage")
+        low = (level < th["low_battery_level"]) | (volts < th["low_battery_v"])
+        fine = ~(level < th["low_battery_level"] + th["low_battery_release_level"]) & ~(
+            volts < th["low_battery_v"] + th["low_battery_release_v"]
+        )
+        seen = np.isfinite(level) | np.isfinite(volts)
+        flags["low_battery"] = _latched(codes, ts, devices, low, fine & seen, seen)
+        rssi = _col(readings, "connection.rssi")
+        weak = rssi < th["weak_rssi"]
+        strong = rssi >= th["weak_rssi"] + th["weak_release_db"]
+        flags["weak_signal"] = _latched(codes, ts, devices, weak, strong, np.isfinite(rssi))
     out = readings.copy(deep=False)
     for rule in RULES:
         out[rule] = flags[rule]
@@ -250,7 +286,7 @@ def _register_rules(readings, flags, th, meter_type, tz, multiplier, register_di
     panel = deltas.panel
     n = len(panel.ts)
     if n == 0:
-        return
+        return deltas.codes_all, panel.devices
     codes, ts, first = panel.codes, panel.ts, panel.first
     where = np.flatnonzero(keep)[panel.order]  # sorted row → input row
     raw_field = deltas.field == RAW
@@ -288,9 +324,9 @@ def _register_rules(readings, flags, th, meter_type, tz, multiplier, register_di
     np.add.at(mark, e[long] + 1, -1)
     stuck = np.cumsum(mark[:n]) > 0
 
-    night = _night_flow(
-        readings, panel, step * (mult_row if raw_field else 1.0), first, types, tz, th
-    )
+    flow = np.where(spike | back, 0.0, step * (mult_row if raw_field else 1.0))
+    unit_disp = np.nan_to_num(mult_row, nan=1e-6) if deltas.multiplier is not None else 1e-6
+    night = _night_flow(readings, panel, flow, first, types, unit_disp, tz, th)
 
     mismatch = np.zeros(n, dtype=bool)
     if RAW in readings.columns and PROCESSED in readings.columns and deltas.multiplier is not None:
@@ -312,10 +348,29 @@ def _register_rules(readings, flags, th, meter_type, tz, multiplier, register_di
         ("multiplier_mismatch", mismatch),
     ):
         flags[rule][where] = arr
+    return deltas.codes_all, panel.devices
 
 
-def _night_flow(readings, panel, cons, first, types, tz, th) -> np.ndarray:
-    """The night-flow rule on sorted register rows (``cons``: display units per step)."""
+def _latched(codes, ts, devices, enter, leave, relevant) -> np.ndarray:
+    """Hysteresis on the ``relevant`` rows of each device (in time order): True from a
+    row where ``enter`` holds until the next row where ``leave`` holds; rows in the band
+    between (neither) keep the state."""
+    out = np.zeros(len(enter), dtype=bool)
+    rows = np.flatnonzero(relevant)
+    if not len(rows):
+        return out
+    panel = make_panel(codes[rows], ts[rows], devices)
+    sorted_rows = rows[panel.order]
+    e, lv = enter[sorted_rows], leave[sorted_rows]
+    last = np.maximum.accumulate(np.where(e | lv, np.arange(len(e)), -1))
+    state = (last >= panel.starts[panel.codes]) & e[np.maximum(last, 0)]
+    out[sorted_rows] = state
+    return out
+
+
+def _night_flow(readings, panel, cons, first, types, unit, tz, th) -> np.ndarray:
+    """The night-flow rule on sorted register rows (``cons``: display units per step,
+    ``unit``: one register unit in display units, per row)."""
     n = len(panel.ts)
     water_dev = np.isin(types, WATER)
     if not water_dev.any():
@@ -324,38 +379,59 @@ def _night_flow(readings, panel, cons, first, types, tz, th) -> np.ndarray:
     codes = panel.codes
     local = pd.DatetimeIndex(pd.to_datetime(panel.ts, unit="ns", utc=True)).tz_convert(tz)
     wall = local.tz_localize(None).as_unit("ns").asi8
-    day_ns = 86_400 * 10**9
-    # a "night cycle" runs from night_start on one local day to night_start the next
-    shifted = wall - th["night_start"] * 3_600 * 10**9
+    hour_ns, day_ns = 3_600 * 10**9, 86_400 * 10**9
+    # a "night cycle" runs from night_start on one local day to night_start the next;
+    # a step counts as night flow when its whole interval lies inside the window
+    shifted = wall - th["night_start"] * hour_ns
     cycle = shifted // day_ns
-    in_window = (shifted - cycle * day_ns) < (th["night_end"] - th["night_start"]) * 3.6e12
+    offset = shifted - cycle * day_ns
+    width = (th["night_end"] - th["night_start"]) * hour_ns
+    same_cycle = np.zeros(n, dtype=bool)
+    same_cycle[1:] = cycle[1:] == cycle[:-1]
+    ok = ~first & water_dev[codes] & np.isfinite(cons)
+    nightly = ok & same_cycle & (offset <= width)
+    dt_h = np.zeros(n)
+    dt_h[1:] = np.diff(panel.ts) / hour_ns
     d0 = int(cycle.min())
     k = (cycle - d0).astype(np.int64)
     ndays = int(k.max()) + 1
     ndev = len(panel.devices)
     flat = codes.astype(np.int64) * ndays + k
-    ok = ~first & water_dev[codes]
-    night_sum = np.bincount(
-        flat[ok & in_window], weights=cons[ok & in_window], minlength=ndev * ndays
-    )
-    day_sum = np.bincount(flat[ok], weights=cons[ok], minlength=ndev * ndays)
-    seen = np.bincount(flat, minlength=ndev * ndays) > 0
-    night_sum = night_sum.reshape(ndev, ndays)
-    day_sum = np.where(seen, day_sum, np.nan).reshape(ndev, ndays)
-    typical = np.nanmedian(np.where(day_sum > 0, day_sum, np.nan), axis=1) / 24.0  # per hour
+    size = ndev * ndays
+    night_sum = np.bincount(flat[nightly], weights=cons[nightly], minlength=size)
+    night_h = np.bincount(flat[nightly], weights=dt_h[nightly], minlength=size)
+    night_units = np.bincount(flat[nightly], weights=(cons / unit)[nightly], minlength=size)
+    day_sum = np.bincount(flat[ok], weights=cons[ok], minlength=size).reshape(ndev, ndays)
+    positive = np.where(day_sum > 0, day_sum, np.nan)
+    typical = np.full(ndev, np.nan)
+    has = np.isfinite(positive).any(axis=1)
+    typical[has] = np.nanmedian(positive[has], axis=1) / 24.0  # display units per hour
     nights = int(th["night_nights"])
-    hours = (th["night_end"] - th["night_start"]) * nights
-    csum = np.concatenate([np.zeros((ndev, 1)), np.cumsum(night_sum, axis=1)], axis=1)
-    window = np.full((ndev, ndays), -np.inf)
-    if ndays >= nights:
-        window[:, nights - 1 :] = (csum[:, nights:] - csum[:, :-nights]) / hours
-    leaky = window > th["night_ratio"] * typical[:, None]
-    leaky &= water_dev[:, None]
+
+    def rolling(x: np.ndarray) -> np.ndarray:
+        c = np.concatenate([np.zeros((ndev, 1)), np.cumsum(x.reshape(ndev, ndays), axis=1)], axis=1)
+        out = np.zeros((ndev, ndays))
+        if ndays >= nights:
+            out[:, nights - 1 :] = c[:, nights:] - c[:, :-nights]
+        return out
+
+    flow, hours, units = rolling(night_sum), rolling(night_h), rolling(night_units)
+    full = width / hour_ns * nights
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(hours >= 0.5 * full, flow / hours, 0.0)
+    leaky = (
+        (rate > th["night_ratio"] * typical[:, None])
+        & (units >= th["night_min_units"])
+        & water_dev[:, None]
+    )
     # a leaky window ending on night j covers nights j-nights+1 .. j
     hit = np.concatenate([np.zeros((ndev, 1)), np.cumsum(leaky, axis=1)], axis=1)
     idx = np.arange(ndays)
     covered = hit[:, np.minimum(idx + nights, ndays)] - hit[:, idx] > 0
-    return covered.reshape(-1)[flat]
+    # ... and only the nights of such windows that themselves carried the flow
+    with np.errstate(divide="ignore", invalid="ignore"):
+        own = (night_sum / night_h).reshape(ndev, ndays) > th["night_ratio"] * typical[:, None]
+    return (covered & own).reshape(-1)[flat]
 
 
 def anomaly_events(flags: pd.DataFrame, rules: Any = None) -> pd.DataFrame:
