@@ -70,8 +70,8 @@ CREATE TABLE IF NOT EXISTS readings (
 CREATE TABLE IF NOT EXISTS device_state (
     device INTEGER PRIMARY KEY,
     org INTEGER NOT NULL,
-    cov_start INTEGER NOT NULL,      -- the mirror holds every reading in [cov_start, cov_end)
-    cov_end INTEGER NOT NULL,        --   as of when each window was fetched
+    cov_start INTEGER NOT NULL,      -- the mirror holds every reading in [cov_start, cov_end):
+    cov_end INTEGER NOT NULL,        --   the server's clock had passed cov_end when fetched
     last_ts INTEGER                  -- latest reading time held (any field), NULL: none yet
 );
 CREATE TABLE IF NOT EXISTS windows (
@@ -395,19 +395,31 @@ class Store:
         ts: np.ndarray,
         value: Any,
         *,
+        certified_end: int | None = None,
         run: int | None = None,
     ) -> int:
         """Store one fetched device-window ``[start, end)`` and extend the device's coverage.
 
         The readings, the coverage and the ``windows`` log row are one transaction.
-        The window must touch the current coverage (windows are fetched in order, backwards
-        before the coverage and forwards after it), so the coverage stays one interval.
+
+        Parameters
+        ----------
+        certified_end : int, optional
+            The window is known complete up to here (default ``end``): readings after it may
+            still appear on the server. The coverage end moves to it when the window starts
+            inside the coverage; a window ending at the coverage start extends it backwards.
 
         Returns
         -------
         int
             Number of readings that were not in the mirror before.
+
+        Raises
+        ------
+        RuntimeError
+            The window neither starts inside the coverage nor ends at its start (a gap).
         """
+        certified = end if certified_end is None else min(int(certified_end), end)
         fields_in = sorted({int(f) for f in np.unique(field)}) if len(field) else []
         count_sql = (
             "SELECT count(*) FROM readings WHERE org=? AND device=? AND field IN "
@@ -420,7 +432,9 @@ class Store:
             if state is None:
                 raise RuntimeError(f"device code {device} has no coverage row")
             cov_start, cov_end, last_ts = state
-            if end < cov_start or start > max(cov_end, (last_ts or cov_start) + 1):
+            forwards = cov_start <= start <= cov_end
+            backwards = start < cov_start <= end
+            if not (forwards or backwards):
                 raise RuntimeError(
                     f"window [{start}, {end}) does not touch coverage [{cov_start}, {cov_end})"
                 )
@@ -428,15 +442,12 @@ class Store:
             before = con.execute(count_sql, params).fetchone()[0] if fields_in else 0
             self._upsert_readings(con, org, np.full(len(ts), device), field, ts, value)
             after = con.execute(count_sql, params).fetchone()[0] if fields_in else 0
-            top = int(np.max(ts)) if len(ts) else None
-            new_last = (
-                max(x for x in (last_ts, top) if x is not None)
-                if (last_ts is not None or top is not None)
-                else None
-            )
+            tops = [x for x in (last_ts, int(np.max(ts)) if len(ts) else None) if x is not None]
+            new_start = min(cov_start, start) if backwards else cov_start
+            new_end = max(cov_end, certified) if forwards or certified >= cov_end else cov_end
             con.execute(
                 "UPDATE device_state SET cov_start=?, cov_end=?, last_ts=? WHERE device=?",
-                (min(cov_start, start), max(cov_end, end), new_last, device),
+                (new_start, new_end, max(tops) if tops else None, device),
             )
             con.execute(
                 "INSERT OR REPLACE INTO windows(device, start, end, run, n_readings, n_added, "

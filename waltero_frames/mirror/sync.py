@@ -32,21 +32,52 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import endpoints as ep
+from .. import frames
+from ..paging import MAX_WINDOW, split_range
 from ..timeargs import TimeLike, to_utc
 from .store import VALUE_SETTING, Store
 
 __all__ = ["Mirror", "SyncError", "SyncReport"]
 
 #: The API refuses telemetry ranges over 31 days.
-WINDOW_MS = 31 * 86_400_000
+WINDOW_MS = int(MAX_WINDOW / pd.Timedelta(milliseconds=1))
+DETAIL_COLUMNS = ["name", "external_id", "serial_number", "meter_type", "unit", "multiplier",
+                  "register_digits", "variant"]  # fmt: skip
 #: Changelog page size (the API caps ``limit`` at 200).
-PAGE_LIMIT = 200
+PAGE_LIMIT = ep.CHANGES_PAGE_LIMIT
 #: Default range of a first sync without ``start``.
 DEFAULT_SPAN = pd.Timedelta(days=365)
 #: The contract's maximum replication lag of the changelog.
 REPLICATION_LAG = pd.Timedelta(minutes=5)
 RAW = "meter.value.raw"
 FIRST_FIELDS = ("meter.value.raw", "meter.value.processed", "battery.voltage", "connection.rssi")
+
+
+class _ServerClock:
+    """A lower bound of the server's clock: every reading time and ``changedAt`` seen.
+
+    A reading exists on the server once its time has passed, so a window fetched after
+    the server's clock is known to have passed ``t`` holds every reading up to ``t``.
+    """
+
+    def __init__(self, store: Store, org: int) -> None:
+        self._lock = threading.Lock()
+        self._now = store.scalar(
+            "SELECT max(x) FROM (SELECT max(last_ts) AS x FROM device_state WHERE org=? "
+            "UNION ALL SELECT watermark FROM sync_state WHERE org=?)",
+            (org, org),
+        )
+
+    def now(self) -> int | None:
+        with self._lock:
+            return self._now
+
+    def saw(self, t: int | None) -> None:
+        if t is None:
+            return
+        with self._lock:
+            self._now = t if self._now is None else max(self._now, t)
 
 
 class SyncError(RuntimeError):
@@ -107,7 +138,8 @@ def _ms_to_ts(ms: int | None) -> pd.Timestamp | None:
 
 
 def _ts_to_ms(ts: pd.Timestamp) -> int:
-    return int(pd.Timestamp(ts).as_unit("ms").value)
+    """Epoch ms of an instant (floor; callers ceil first where the bound is inclusive)."""
+    return int(pd.Timestamp(ts).value // 1_000_000)
 
 
 def _lookback(value: Any) -> pd.Timedelta:
@@ -121,14 +153,13 @@ def _lookback(value: Any) -> pd.Timedelta:
 
 
 def _windows(lo: int, hi: int, *, backwards: bool = False) -> list[tuple[int, int]]:
-    """``[lo, hi)`` cut into windows of at most 31 days, in fetch order."""
+    """``[lo, hi)`` (epoch ms) cut into windows of at most 31 days, in fetch order: the
+    windows before a coverage are fetched from the coverage backwards, so each one touches
+    what is already held."""
     if hi <= lo:
         return []
-    if backwards:
-        edges = list(range(hi, lo, -WINDOW_MS)) + [lo]
-        return [(max(lo, e - WINDOW_MS), e) for e in edges[:-1]]
-    edges = list(range(lo, hi, WINDOW_MS)) + [hi]
-    return list(zip(edges[:-1], edges[1:], strict=True))
+    out = [(_ts_to_ms(a), _ts_to_ms(b)) for a, b in split_range(_ms_to_ts(lo), _ms_to_ts(hi))]
+    return out[::-1] if backwards else out
 
 
 def _long(frame: pd.DataFrame, field_code: dict[str, int]) -> tuple[np.ndarray, ...]:
@@ -327,7 +358,7 @@ class Mirror:
         known = known.loc[known.index.isin(listed.index)]
         new = known.index[known["multiplier"].isna() | known["fields"].isna()]
         if len(new):
-            details = self._details(client, org, list(new))
+            details = self._details(client, org, list(new), len(listed))
             fields = fetch.fields(client, list(new))
             per_device = fields.groupby("device_id")["field"].agg(tuple)
             details["fields"] = [per_device.get(d, ()) for d in details.index]
@@ -337,12 +368,15 @@ class Mirror:
         return known
 
     @staticmethod
-    def _details(client: Any, org: str, device_ids: list[str]) -> pd.DataFrame:
-        """Details (unit, multiplier, digits, variant) of some devices of ``org``."""
+    def _details(client: Any, org: str, device_ids: list[str], n_listed: int) -> pd.DataFrame:
+        """Details (unit, multiplier, digits, variant) of some devices of ``org``: the
+        concurrent fetch of all of them on a first sync, one request per new device later."""
         from .. import fetch
 
-        details = fetch.devices(client, org, details=True)
-        return details.loc[details.index.isin(device_ids)].copy()
+        if len(device_ids) * 2 > n_listed:
+            details = fetch.devices(client, org, details=True)
+            return details.loc[details.index.isin(device_ids)].copy()
+        return frames.parse_devices([ep.device(client, d) for d in device_ids], details=True)
 
     # -- step 3: telemetry ----------------------------------------------------------------
     def _fetch_readings(
@@ -357,65 +391,88 @@ class Mirror:
         probe: bool,
         max_workers: int | None,
     ) -> tuple[int, int]:
+        """Step 3: backwards windows to ``start``, forwards from each device's coverage end."""
         from .. import fetch
 
         store = self.store
         for code in devices["device"][devices["cov_start"].isna()]:
             store.ensure_coverage(org_code, int(code), start_ms)
         devices = store.devices(org_code).loc[devices.index]
-        plans: dict[str, list[tuple[int, int]]] = {}
-        forward_from: dict[str, int] = {}
-        for device_id, row in devices.iterrows():  # one row per device, not per reading
-            if not row["fields"]:
-                continue
-            cov_start, last = int(row["cov_start"]), row["last_ts"]
-            back = _windows(start_ms, cov_start, backwards=True)
-            f = int(last) + 1 if pd.notna(last) else cov_start
-            plans[device_id] = back
-            if f < end_ms:
-                forward_from[device_id] = f
-        # The probe: which devices synced before have any meter reading since their last?
-        synced = [d for d in forward_from if devices.at[d, "cov_end"] > devices.at[d, "cov_start"]]
-        skip: set[str] = set()
+        devices = devices[[bool(f) for f in devices["fields"]]]
+        clock = _ServerClock(store, org_code)
+        back = {
+            d: _windows(start_ms, int(devices.at[d, "cov_start"]), backwards=True)
+            for d in devices.index
+        }
+        # Forward fetches start where each device is known complete (see docs/mirror.md).
+        ahead = {
+            d: int(devices.at[d, "cov_end"])
+            for d in devices.index
+            if int(devices.at[d, "cov_end"]) < end_ms
+        }
+        synced = [d for d in ahead if devices.at[d, "cov_end"] > devices.at[d, "cov_start"]]
         if probe and synced:
-            lo = min(forward_from[d] for d in synced)
+            # One Part 1 request: which devices have any meter reading since their last?
             daily = fetch.daily_consumption(
-                client, org, _ms_to_ts(lo), _ms_to_ts(end_ms), resolution="year"
+                client,
+                org,
+                _ms_to_ts(min(ahead[d] for d in synced)),
+                _ms_to_ts(end_ms),
+                resolution="year",
             )
             with_news = set(daily["device_id"].astype(str))
-            skip = {d for d in synced if d not in with_news}
-        for device_id, f in forward_from.items():
-            if device_id not in skip:
-                plans[device_id] = plans[device_id] + _windows(f, end_ms)
-        plans = {d: w for d, w in plans.items() if w}
-        if not plans:
+            for d in synced:
+                if d not in with_news:
+                    del ahead[d]
+        todo = [d for d in devices.index if back[d] or d in ahead]
+        if not todo:
             return 0, 0
 
-        names = sorted({f for d in plans for f in devices.at[d, "fields"]})
+        names = sorted({f for d in todo for f in devices.at[d, "fields"]})
         field_code = dict(zip(names, store.field_codes(names).tolist(), strict=True))
-        detail_cols = ["name", "external_id", "serial_number", "meter_type", "unit",
-                       "multiplier", "register_digits", "variant"]  # fmt: skip
         stop = threading.Event()
         totals = {"added": 0, "windows": 0}
         lock = threading.Lock()
 
+        def one_window(device_id: str, lo: int, hi: int) -> int:
+            """Fetch and commit ``[lo, hi)``; return the end it is certified complete to."""
+            known = clock.now()
+            frame = fetch.telemetry(
+                client,
+                devices.loc[[device_id], DETAIL_COLUMNS],
+                _ms_to_ts(lo),
+                _ms_to_ts(hi),
+                fields=list(devices.at[device_id, "fields"]),
+            )
+            f, t, v = _long(frame, field_code)
+            top = int(t.max()) if len(t) else None
+            certified = min(hi, max(x for x in (known, top, lo - 1) if x is not None) + 1)
+            n = store.commit_window(
+                org_code, int(devices.at[device_id, "device"]), lo, hi, f, t, v,
+                certified_end=certified, run=run,
+            )  # fmt: skip
+            clock.saw(top)
+            with lock:
+                totals["added"] += n
+                totals["windows"] += 1
+            return certified
+
         def work(device_id: str) -> None:
-            one = devices.loc[[device_id], detail_cols]
-            code = int(devices.at[device_id, "device"])
-            wanted = list(devices.at[device_id, "fields"])
-            for lo, hi in plans[device_id]:
+            for lo, hi in back[device_id]:
                 if stop.is_set():
                     return
-                frame = fetch.telemetry(client, one, _ms_to_ts(lo), _ms_to_ts(hi), fields=wanted)
-                f, t, v = _long(frame, field_code)
-                n = store.commit_window(org_code, code, lo, hi, f, t, v, run=run)
-                with lock:
-                    totals["added"] += n
-                    totals["windows"] += 1
+                one_window(device_id, lo, hi)
+            lo = ahead.get(device_id)
+            while lo is not None and lo < end_ms and not stop.is_set():
+                hi = min(lo + WINDOW_MS, end_ms)
+                certified = one_window(device_id, lo, hi)
+                # Continue from where the device is known complete; a window with nothing
+                # certified (empty, server clock unknown) is skipped, re-read next sync.
+                lo = certified if certified > lo else hi
 
         workers = max_workers or int(getattr(client, "max_workers", 8) or 8)
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(plans)))) as pool:
-            futures = [pool.submit(work, d) for d in plans]
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo)))) as pool:
+            futures = [pool.submit(work, d) for d in todo]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             if any(f.exception() is not None for f in done):
                 stop.set()
@@ -462,7 +519,8 @@ class Mirror:
         pandas.DataFrame
             Index ``timestamp`` (UTC, ascending, ties by ``device_id``); columns
             ``device_id``, one column per field held (float64; text fields as ``str``), and
-            ``value`` = ``meter.value.raw`` × the device's multiplier.
+            ``value`` = ``meter.value.raw`` × the device's multiplier, rounded to 6 decimals
+            (as ``wf.telemetry`` computes it).
 
         Raises
         ------
@@ -657,7 +715,7 @@ def _wide(
         )
     if RAW in columns:
         mult = pd.Series(dev).map(code_to_mult).to_numpy(dtype=float)
-        columns["value"] = columns[RAW] * mult
+        columns["value"] = np.round(columns[RAW] * mult, 6)
     index = pd.DatetimeIndex(pd.to_datetime(ts, unit="ms", utc=True), name="timestamp").as_unit(
         "us"
     )
@@ -666,10 +724,57 @@ def _wide(
     return frame.iloc[order_rows]
 
 
-def _change_pages(client: Any, org: str, since: pd.Timestamp) -> Iterator[pd.DataFrame]:
-    """The changelog since ``since`` as pages in the ``changes`` layout, API order."""
-    from .. import fetch
+def _page_frame(rows: list[Any]) -> pd.DataFrame:
+    """One changelog page → the ``changes`` layout, values kept as the API typed them
+    (a page mixing numbers and text must not turn the numbers into text)."""
+    rows = [r for r in rows if isinstance(r, dict)]
 
-    frame = fetch.changes(client, org, since)
-    for lo in range(0, len(frame), PAGE_LIMIT):
-        yield frame.iloc[lo : lo + PAGE_LIMIT]
+    def col(key: str) -> list[Any]:
+        return [r.get(key) for r in rows]
+
+    ids = col("id")
+    if any(not isinstance(i, str) for i in ids):
+        raise SyncError("changelog: a row without a string 'id'")
+    return pd.DataFrame(
+        {
+            "change_id": ids,
+            "device_id": col("deviceId"),
+            "field": col("field"),
+            "timestamp": pd.to_datetime(col("timestamp"), format="ISO8601", utc=True),
+            "previous_value": pd.Series(col("previousValue"), dtype=object),
+            "new_value": pd.Series(col("newValue"), dtype=object),
+            "actor": col("actor"),
+            "changed_at": pd.to_datetime(col("changedAt"), format="ISO8601", utc=True),
+        }
+    )
+
+
+def _change_pages(client: Any, org: str, since: pd.Timestamp) -> Iterator[pd.DataFrame]:
+    """The changelog since ``since`` page by page (following ``nextCursor``).
+
+    Raises ``SyncError`` when a full page makes no progress: its cursor was seen before,
+    or it holds only ids this listing already returned.
+    """
+    cursor: str | None = None
+    cursors: set[str] = set()
+    seen: set[str] = set()
+    while True:
+        body = ep.changes_page(client, org, since, cursor, PAGE_LIMIT)
+        rows = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(rows, list):
+            raise SyncError("changelog page: expected {'data': [...], 'nextCursor': ...}")
+        page = _page_frame(rows)
+        ids = set(page["change_id"])
+        cursor = body.get("nextCursor")
+        if cursor is not None and len(rows) >= PAGE_LIMIT and ids <= seen:
+            raise SyncError(
+                f"changelog paging made no progress: a full page of {len(rows)} rows "
+                f"repeats earlier ids (since={since.isoformat()})"
+            )
+        seen |= ids
+        yield page
+        if cursor is None:
+            return
+        if not isinstance(cursor, str) or cursor in cursors:
+            raise SyncError(f"changelog paging loops: cursor {cursor!r} came back")
+        cursors.add(cursor)
