@@ -42,6 +42,18 @@ if device not in devices.index:  # another tenant: take its first meter
     device = devices.index[0]
 print(f"{orgs.loc[org, 'name']} ({tz}); device {devices.loc[device, 'name']!r}")
 
+
+def flag(readings: pd.DataFrame) -> pd.DataFrame:
+    """wf.flag_anomalies with each meter's type, multiplier and register size."""
+    return wf.flag_anomalies(
+        readings,
+        meter_type=devices["meter_type"],
+        multiplier=devices["multiplier"],
+        register_digits=devices["register_digits"],
+        tz=tz,
+    )
+
+
 # %% [markdown]
 # ## Which fields does a device have?
 
@@ -91,7 +103,7 @@ scan = devices[devices["meter_type"] == mismatch_type]
 raw = wf.telemetry(
     client, scan, *mismatch_window, fields=["meter.value.raw", "meter.value.processed"], tz=tz
 )
-flags = wf.flag_anomalies(raw)
+flags = flag(raw)
 hits = flags[flags["multiplier_mismatch"]]
 summary = hits.groupby("device_id").agg(
     first=("value", lambda s: s.index.min()),

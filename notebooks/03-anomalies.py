@@ -27,6 +27,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import waltero_frames as wf
+from waltero_frames.analysis.anomalies import anomaly_events
 from waltero_frames.report import connect
 
 client, sim = connect()
@@ -44,6 +45,18 @@ FIELDS = [
 ]
 print(f"{orgs.loc[org, 'name']}: {len(devices)} devices, time zone {tz}")
 
+
+def flag(readings: pd.DataFrame) -> pd.DataFrame:
+    """wf.flag_anomalies with each meter's type, multiplier and register size."""
+    return wf.flag_anomalies(
+        readings,
+        meter_type=devices["meter_type"],
+        multiplier=devices["multiplier"],
+        register_digits=devices["register_digits"],
+        tz=tz,
+    )
+
+
 # %% [markdown]
 # ## Flags across the portfolio
 # Every device, every default field plus `battery.level` (older sensor variants do not
@@ -51,7 +64,7 @@ print(f"{orgs.loc[org, 'name']}: {len(devices)} devices, time zone {tz}")
 
 # %%
 readings = wf.telemetry(client, devices, *scan_window, fields=FIELDS, tz=tz)
-flags = wf.flag_anomalies(readings)
+flags = flag(readings)
 print(f"{len(readings):,} rows from {readings['device_id'].nunique()} devices")
 per_flag = pd.DataFrame(
     {
@@ -62,22 +75,12 @@ per_flag = pd.DataFrame(
 per_flag
 
 
+# %% [markdown]
+# The same as episodes (one row per run of flagged readings, pecos-style):
+
 # %%
-def episodes(flags: pd.DataFrame) -> pd.DataFrame:
-    """One row per (device, flag): first and last flagged reading and how many."""
-    long = (
-        flags[["device_id", *FLAGS]]
-        .reset_index()
-        .melt(id_vars=["timestamp", "device_id"], var_name="flag", value_name="hit")
-    )
-    long = long[long["hit"]]
-    out = long.groupby(["device_id", "flag"])["timestamp"].agg(["min", "max", "size"])
-    out.columns = ["first", "last", "readings"]
-    return out.reset_index().join(devices[["name", "meter_type"]], on="device_id")
-
-
-events = episodes(flags)
-events.sort_values("first")
+events = anomaly_events(flags).join(devices[["name", "meter_type"]], on="device_id")
+events
 
 # %% [markdown]
 # ## A leak: water flowing every night
@@ -87,14 +90,14 @@ events.sort_values("first")
 # %%
 water = devices[devices["meter_type"].isin(["water_cold", "water_hot"])]
 wreadings = wf.telemetry(client, water, *leak_window, fields=["meter.value.raw"], tz=tz)
-wflags = wf.flag_anomalies(wreadings)
-leaks = episodes(wflags)
-leaks = leaks[leaks["flag"] == "night_flow"]
+wflags = flag(wreadings)
+leaks = anomaly_events(wflags, rules=["night_flow"])
+leaks = leaks.join(devices[["name", "meter_type"]], on="device_id")
 leaks
 
 # %%
 if len(leaks):
-    leaky = leaks.sort_values("readings").iloc[-1]["device_id"]
+    leaky = leaks.sort_values("n_readings").iloc[-1]["device_id"]
     cons = wf.readings_to_consumption(
         wreadings[wreadings["device_id"] == leaky],
         multiplier=devices["multiplier"],
@@ -150,7 +153,7 @@ if len(misreads):
         at + pd.Timedelta("2D"),
         fields=["meter.value.raw"],
     )
-    wf.plots.register(around, flags=wf.flag_anomalies(around), changes=changes, devices=devices)
+    wf.plots.register(around, flags=flag(around), changes=changes, devices=devices)
     plt.show()
     print(
         f"{devices.loc[dev, 'name']}: reading at {at} was {worst['previous_value']:.0f}, "
@@ -162,12 +165,12 @@ if len(misreads):
 # Misreads still visible in the scan window are *open*: the `spike` flag finds them.
 
 # %%
-open_spikes = events[events["flag"] == "spike"]
+open_spikes = events[events["rule"] == "spike"]
 open_spikes
 
 # %%
 for dev in open_spikes["device_id"].unique()[:2]:
-    at = open_spikes.loc[open_spikes["device_id"] == dev, "first"].iloc[0]
+    at = open_spikes.loc[open_spikes["device_id"] == dev, "start"].iloc[0]
     mine = flags[(flags["device_id"] == dev) & (abs(flags.index - at) < pd.Timedelta("1D"))]
     wf.plots.register(mine, flags=mine, devices=devices)
     plt.show()

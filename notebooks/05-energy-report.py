@@ -74,6 +74,18 @@ this_start, this_end = m0.start_time, (m0 + 1).start_time  # local calendar mont
 prev_start = (m0 - 1).start_time
 print(f"{orgs.loc[org, 'name']} — {m0.strftime('%B %Y')} ({tz}); {len(devices)} meters")
 
+
+def flag(readings: pd.DataFrame) -> pd.DataFrame:
+    """wf.flag_anomalies with each meter's type, multiplier and register size."""
+    return wf.flag_anomalies(
+        readings,
+        meter_type=devices["meter_type"],
+        multiplier=devices["multiplier"],
+        register_digits=devices["register_digits"],
+        tz=tz,
+    )
+
+
 # %% [markdown]
 # ## Consumption per local day
 # Part 1 only knows UTC days, so the report computes the organization's local days from
@@ -195,7 +207,7 @@ cover[cover["days under 50 %"] > 0].join(devices[["name"]])
 
 # %%
 month_readings = readings[readings.index >= this_start.tz_localize(tz)]
-flags = wf.flag_anomalies(month_readings)
+flags = flag(month_readings)
 FLAGS = [f for f in wf.plots.FLAG_STYLES if f in flags.columns]
 hit = flags.groupby("device_id")[FLAGS].sum()
 hit = hit[hit.sum(axis=1) > 0]
