@@ -376,7 +376,7 @@ def test_spikes_jump_and_return(world):
         ts, raw = world.series(s.device_id, RAW, as_of=as_of)  # as recorded: uncorrected
         i, j = np.searchsorted(ts, [_ms(s.start), _ms(s.end)])
         jump = raw[i] - raw[i - 1]
-        assert jump >= 10 ** (world.devices.loc[s.device_id, "register_digits"] - 3)
+        assert jump >= 10 ** (world.devices.loc[s.device_id, "register_digits"] - 4)
         back = raw[j + 1] - raw[j]
         assert back < 0 and abs(jump + back) < 0.01 * jump
 
@@ -609,3 +609,13 @@ def test_describe_matches_committed_file(world):
     assert DEMO_PASSWORD not in text
     committed = Path(__file__).resolve().parents[1] / "data" / "demo-organization.md"
     assert committed.read_text() == text, "regenerate: python -m waltero_frames.sim.world describe"
+
+
+def test_guide_changelog_example_reproduced():
+    for seed in (0, 3):
+        first = World.for_seed(seed).changes().iloc[0]
+        assert first["device_id"] == DEVICE_101 and first["field"] == RAW
+        assert first["timestamp"] == pd.Timestamp("2026-05-20T06:00:00Z")
+        assert (first["previous_value"], first["new_value"]) == (1284567, 1234567)
+        assert first["actor"] == "user"
+        assert first["changed_at"] == pd.Timestamp("2026-05-25T09:13:22.512Z")

@@ -60,13 +60,18 @@ MISREADS = [
 ]
 #: A two-day misread episode re-recognized in bulk by the system (> 200 change rows).
 BULK = (0, 41, "2026-03-10T00:00Z", "2026-03-12T00:00Z", "2026-10-06T03:00:00.000Z")
-ROLLOVERS = {  # (org, n): (multiplier, register_digits, start_raw)
-    (0, 13): (0.01, 5, 97_500),
-    (0, 24): (1, 5, 98_800),
-    (0, 30): (0.001, 6, 992_000),
-    (0, 45): (10, 5, 95_000),
-    (1, 8): (0.1, 5, 99_000),
+#: Rollover devices: (org, n) -> (multiplier, register_digits, instant the register wraps).
+#: The wrap lands on the first reading at or after that instant whose register moved.
+ROLLOVERS = {
+    (0, 13): (0.01, 5, "2026-03-05T10:15Z"),
+    (0, 24): (1, 5, "2026-04-09T07:30Z"),
+    (0, 30): (0.001, 6, "2026-03-11T07:00Z"),
+    (0, 45): (10, 5, "2026-01-09T07:00Z"),
+    (1, 8): (0.1, 5, "2025-12-13T12:00Z"),
 }
+#: The guide's changelog example, reproduced: the demo device's register read 1234567
+#: at 2026-05-20T06:00Z, misread as 1284567 (a 3 read as 8), corrected by a user.
+GUIDE_EXAMPLE = ((0, 1), "2026-05-20T06:00Z", 1_234_567, 50_000)
 GAPS = {
     (0, 9): [("2026-02-03T01:00Z", "2026-02-03T07:00Z")],
     (0, 14): [("2026-06-10T12:00Z", "2026-06-13T12:00Z")],
@@ -91,6 +96,9 @@ VACATION = {(0, n): [("2026-07-25T00:00Z", "2026-08-09T00:00Z")] for n in (9, 11
 
 def _misread_offset(spec: DeviceSpec, n: int) -> int:
     """A digit misread: one digit three places below the top reads higher."""
+    org = int(spec.device_id[0]) - 1
+    if (org, n) == GUIDE_EXAMPLE[0]:
+        return GUIDE_EXAMPLE[3]
     return (1 + n % 5) * 10 ** (spec.register_digits - 3)
 
 
@@ -100,9 +108,12 @@ def inject_anomalies(specs: list[DeviceSpec]) -> None:
     for s in specs:
         org = int(s.device_id[0]) - 1
         by_key[(org, int(s.device_id[-2:]))] = s
-    for key, (mult, digits, start) in ROLLOVERS.items():
+    for key, (mult, digits, when) in ROLLOVERS.items():
         spec = by_key[key]
-        spec.multiplier, spec.register_digits, spec.start_raw = mult, digits, start
+        spec.multiplier, spec.register_digits = mult, digits
+        spec.anchor = (_ms(when), 10**digits)
+    key, when, raw, _ = GUIDE_EXAMPLE
+    by_key[key].anchor = (_ms(when), raw)
     for org, n, when, _ in MISREADS:
         spec = by_key[(org, n)]
         spec.anomalies.setdefault("misreads", []).append(

@@ -160,7 +160,10 @@ class DeviceSpec:
     annual: float  # expected consumption per year, display units
     aux_cadence_s: int = 3600
     aux_offset_s: int = 0
-    start_raw: int | None = None  # fixed initial register (rollover demos)
+    # Pin the register (seed-independent): (ts_ms, raw) = the true raw of the first reading
+    # at or after ts_ms; a raw of 10**register_digits puts a rollover there instead (at
+    # the first reading at or after ts_ms whose register moved).
+    anchor: tuple[int, int] | None = None
     residential: bool = True
     anomalies: dict = field(default_factory=dict)
 

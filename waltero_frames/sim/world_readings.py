@@ -70,8 +70,15 @@ def meter_register(spec: DeviceSpec, org: Org, rng: np.random.Generator):
     inc[0] = 0.0
     units = np.floor(np.cumsum(inc) / spec.multiplier + rng.uniform(0, 1)).astype(np.int64)
     size = 10**spec.register_digits
-    start_raw = spec.start_raw if spec.start_raw is not None else int(rng.uniform(0.02, 0.4) * size)
-    raw = start_raw + units - units[0]
+    units -= units[0]
+    start_raw = int(rng.uniform(0.02, 0.4) * size)
+    if spec.anchor is not None:
+        when, value = spec.anchor
+        i = int(np.searchsorted(ts, when))
+        if value == size:  # rollover: first reading from `when` on where the register moved
+            i += int(np.argmax(units[i:] > units[i - 1]))
+        start_raw = value - int(units[i])
+    raw = start_raw + units
     if "swap" in an:
         swap_ts, new_raw = an["swap"]
         i = int(np.searchsorted(ts, swap_ts))
