@@ -6,7 +6,7 @@ editing) rule sets:
 
 ``spike``
     A digit misread: a big register jump that *comes back*. A step is big when it
-    exceeds ``spike_factor`` × the device's 99th percentile step (at least one register
+    exceeds ``spike_factor`` × the device's 95th percentile step (at least one register
     unit); a big step followed by the device's next big step of the opposite sign that
     cancels it to within ``spike_return`` of its size, within ``spike_max_hours``, marks
     the readings from the first jump up to the return as misread. A real surge (or a
@@ -153,9 +153,9 @@ def _spikes(step: np.ndarray, codes: np.ndarray, ts: np.ndarray, first: np.ndarr
     n = len(step)
     mag = np.abs(step.astype(float))
     mag[first] = 0.0
-    q99 = pd.Series(mag).groupby(codes).quantile(0.99)
+    q95 = pd.Series(mag).groupby(codes).quantile(0.95)
     scale = np.zeros(int(codes.max()) + 1 if n else 0)
-    scale[q99.index.to_numpy()] = q99.to_numpy()
+    scale[q95.index.to_numpy()] = q95.to_numpy()
     floor = np.maximum(scale[codes], unit)
     big = np.flatnonzero(mag > th["spike_factor"] * floor)
     spike = np.zeros(n, dtype=bool)

@@ -1,0 +1,222 @@
+"""flag_anomalies / anomaly_events: every rule on hand-built series with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import waltero_frames as wf
+from waltero_frames.analysis.anomalies import RULES, anomaly_events
+
+RAW = "meter.value.raw"
+
+
+def meter(
+    raw, *, device="m1", start="2026-01-05T00:00Z", freq="h", meter_type="electricity", **cols
+):
+    ts = pd.date_range(start, periods=len(raw), freq=freq, tz="UTC", name="timestamp")
+    data = {
+        "device_id": pd.array([device] * len(raw), dtype="str"),
+        RAW: np.asarray(raw, dtype=float),
+    }
+    if meter_type is not None:
+        data["meter_type"] = meter_type
+    data.update(cols)
+    return pd.DataFrame(data, index=ts)
+
+
+def flag(frame, **kw):
+    kw.setdefault("multiplier", 1.0)
+    kw.setdefault("register_digits", 9)
+    return wf.flag_anomalies(frame, **kw)
+
+
+def ramp(n=200, per_step=10, start=1000):
+    return start + per_step * np.arange(n)
+
+
+def test_single_misread_is_a_spike_and_its_return_not_negative():
+    raw = ramp()
+    raw[150] += 500_000
+    f = flag(meter(raw))
+    assert np.flatnonzero(f["spike"]).tolist() == [150]
+    assert not f["negative"].any() and not f["rollover"].any()
+    assert f["any_flag"].sum() == 1
+
+
+def test_misread_episode_of_several_readings():
+    raw = ramp()
+    raw[80:90] += 300_000
+    f = flag(meter(raw))
+    assert np.flatnonzero(f["spike"]).tolist() == list(range(80, 90))
+    ev = anomaly_events(f)
+    assert ev[["rule", "n_readings"]].values.tolist() == [["spike", 10]]
+    assert ev["start"].iloc[0] == f.index[80] and ev["end"].iloc[0] == f.index[89]
+
+
+def test_real_surge_is_not_a_spike():
+    raw = ramp()
+    raw[150:] += 500_000  # the register jumps and keeps its new level
+    f = flag(meter(raw))
+    assert not f["spike"].any() and not f["negative"].any()
+
+
+def test_low_misread_and_meter_swap():
+    raw = ramp()
+    raw[60] -= 900  # reads lower once, comes back
+    raw[150:] = 12 + 10 * np.arange(50)  # swap: a new meter starting at 12
+    f = flag(meter(raw))
+    assert np.flatnonzero(f["spike"]).tolist() == [60]
+    assert np.flatnonzero(f["negative"]).tolist() == [150]
+
+
+def test_rollover_flag():
+    raw = (99_000 + 10 * np.arange(200)) % 100_000
+    f = flag(meter(raw), register_digits=5)
+    assert np.flatnonzero(f["rollover"]).tolist() == [100]
+    assert not f["negative"].any() and not f["spike"].any()
+
+
+def test_gap_flag_and_episode_spans_the_hole():
+    raw = ramp(100)
+    frame = meter(raw)
+    frame = frame.drop(frame.index[40:46])  # 6 readings missing: a 7 h interval
+    f = flag(frame)
+    assert f.index[f["gap"]].tolist() == [pd.Timestamp("2026-01-06T22:00Z")]
+    ev = anomaly_events(f, ["gap"])
+    assert ev["start"].tolist() == [pd.Timestamp("2026-01-06T15:00Z")]
+    assert ev["end"].tolist() == [pd.Timestamp("2026-01-06T22:00Z")]
+    # 3 missing readings: a 4 h interval > 3 × 1 h is a gap; 2 missing (3 h) is not
+    assert flag(meter(raw).drop(meter(raw).index[40:43]))["gap"].sum() == 1
+    assert flag(meter(raw).drop(meter(raw).index[40:42]))["gap"].sum() == 0
+    assert flag(meter(raw).drop(meter(raw).index[40:42]), gap_factor=2.5)["gap"].sum() == 1
+
+
+def test_stuck_by_meter_type_hours():
+    raw = ramp(200).astype(float)
+    raw[100:131] = raw[100]  # 30 h without movement (readings 101..130 are zero steps)
+    f = flag(meter(raw, meter_type="electricity"))  # electricity: 24 h
+    assert np.flatnonzero(f["stuck"]).tolist() == list(range(101, 131))
+    assert not flag(meter(raw, meter_type="gas"))["stuck"].any()  # gas: 48 h
+    assert flag(meter(raw, meter_type="gas"), stuck_hours={"gas": 30})["stuck"].sum() == 30
+    assert flag(meter(raw, meter_type=None), meter_type={"m1": "electricity"})["stuck"].sum() == 30
+
+
+def test_stuck_needs_enough_time_for_a_coarse_register():
+    # one unit every 10 h on average: a 48 h standstill is normal (30 units ≈ 300 h)
+    raw = np.repeat(np.arange(100), 10)[:1000].astype(float)
+    raw[500:560] = raw[500]
+    f = flag(meter(raw, meter_type="electricity"))
+    assert not f["stuck"].any()
+    assert flag(meter(raw), stuck_units=3)["stuck"].any()
+
+
+def water_days(days, leak_from=None, leak_to=None, leak=20, tz="Europe/Berlin"):
+    ts = pd.date_range("2026-03-01T00:00Z", periods=days * 24, freq="h", tz="UTC")
+    local_hour = ts.tz_convert(tz).hour
+    use = np.where((local_hour >= 6) & (local_hour < 23), 20, 0)  # nothing at night
+    if leak_from is not None:
+        inside = (ts >= leak_from) & (ts < leak_to)
+        use = use + np.where(inside, leak, 0)
+    return meter(np.cumsum(use), start=str(ts[0]), meter_type="water_cold")
+
+
+def test_night_flow_on_a_leak_in_local_nights():
+    frame = water_days(40, "2026-03-15T00:00Z", "2026-03-31T00:00Z")
+    f = flag(frame, tz="Europe/Berlin")
+    flagged = f.index[f["night_flow"]]
+    assert len(flagged)
+    local = flagged.tz_convert("Europe/Berlin")
+    # whole night cycles (01:00 local to 01:00 next day) inside the leak
+    assert local.min() == pd.Timestamp("2026-03-15T01:00", tz="Europe/Berlin")
+    assert local.max() < pd.Timestamp("2026-03-31T01:00", tz="Europe/Berlin")
+    assert not flag(water_days(40), tz="Europe/Berlin")["night_flow"].any()
+    # not a water meter: no night-flow rule
+    assert not flag(frame.assign(meter_type="electricity"), tz="Europe/Berlin")["night_flow"].any()
+
+
+def test_night_flow_needs_enough_register_units_and_ratio():
+    frame = water_days(40, "2026-03-15T00:00Z", "2026-03-31T00:00Z")
+    # 7 nights × 4 h × 20 units = 560 units in a window
+    assert not flag(frame, tz="Europe/Berlin", night_min_units=600)["night_flow"].any()
+    # a leak of 5 units/h is 0.35 × the typical 340/24 units/h: below the default ratio
+    small = water_days(40, "2026-03-15T00:00Z", "2026-03-31T00:00Z", leak=5)
+    assert not flag(small, tz="Europe/Berlin")["night_flow"].any()
+    assert flag(small, tz="Europe/Berlin", night_ratio=0.3)["night_flow"].any()
+
+
+def test_low_battery_with_hysteresis_and_voltage():
+    levels = [50, 19, 22, 19, 24, 30, 18]
+    frame = meter(ramp(7), **{"battery.level": levels})
+    assert flag(frame)["low_battery"].tolist() == [False, True, True, True, True, False, True]
+    volts = [3.6, 3.05, 3.12, 3.2, 3.0, np.nan, 3.5]
+    frame = meter(ramp(7), **{"battery.voltage": volts})
+    assert flag(frame)["low_battery"].tolist() == [False, True, True, False, True, False, False]
+
+
+def test_weak_signal_with_hysteresis():
+    rssi = [-80, -110, -103, -99, -108, np.nan, -70]
+    f = flag(meter(ramp(7), **{"connection.rssi": rssi}))
+    assert f["weak_signal"].tolist() == [False, True, True, False, True, False, False]
+
+
+def test_multiplier_mismatch():
+    raw = ramp(20)
+    processed = np.round(raw * 0.001, 6)
+    processed[5:8] = np.round(raw[5:8] * 0.01, 6)
+    frame = meter(raw, **{"meter.value.processed": processed})
+    f = flag(frame, multiplier=0.001)
+    assert np.flatnonzero(f["multiplier_mismatch"]).tolist() == [5, 6, 7]
+    # rounding to 6 decimals is not a mismatch
+    f = flag(meter(raw, **{"meter.value.processed": np.round(raw * 0.0011, 6)}), multiplier=0.0011)
+    assert not f["multiplier_mismatch"].any()
+
+
+def test_battery_rows_between_meter_rows_and_any_flag():
+    m = meter(ramp(200))
+    aux = pd.DataFrame(
+        {"device_id": pd.array(["m1"] * 3, dtype="str"), "battery.level": [80.0, 10.0, 10.0]},
+        index=pd.DatetimeIndex(
+            pd.to_datetime(
+                ["2026-01-05T00:30Z", "2026-01-05T01:30Z", "2026-01-05T02:30Z"], utc=True
+            ),
+            name="timestamp",
+        ),
+    )
+    frame = pd.concat([m, aux]).sort_index(kind="stable")
+    f = flag(frame)
+    assert f["low_battery"].sum() == 2 and not f["gap"].any()
+    assert (f["any_flag"] == f[list(RULES)].any(axis=1)).all()
+
+
+def test_several_devices_unsorted_input_keeps_rows_and_is_not_mutated():
+    a = ramp()
+    a[150] += 500_000
+    b = ramp(per_step=3)
+    b[50] += 700_000
+    frame = pd.concat([meter(a, device="a"), meter(b, device="b")]).sample(frac=1.0, random_state=3)
+    before = frame.copy(deep=True)
+    f = flag(frame)
+    pd.testing.assert_frame_equal(frame, before)
+    pd.testing.assert_index_equal(f.index, frame.index)
+    got = sorted(zip(f.loc[f["spike"], "device_id"], f.index[f["spike"]], strict=True))
+    assert got == [("a", meter(a).index[150]), ("b", meter(b).index[50])]
+    assert list(f.columns[: len(frame.columns)]) == list(frame.columns)
+
+
+def test_empty_single_and_bad_thresholds():
+    empty = flag(meter(ramp(1)).iloc[:0])
+    assert len(empty) == 0
+    for rule in (*RULES, "any_flag"):
+        assert empty[rule].dtype == bool
+    one = flag(meter(ramp(1)))
+    assert not one["any_flag"].any()
+    with pytest.raises(ValueError, match="spike_facto"):
+        flag(meter(ramp(5)), spike_facto=3)
+    with pytest.raises(ValueError, match="Mars/Base"):
+        flag(water_days(10), tz="Mars/Base")
+    ev = anomaly_events(empty)
+    assert list(ev.columns) == ["device_id", "rule", "start", "end", "n_readings", "detail"]
+    with pytest.raises(ValueError, match="nonsense"):
+        anomaly_events(one, ["nonsense"])
