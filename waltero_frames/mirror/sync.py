@@ -642,6 +642,7 @@ class Mirror:
                 if frame.empty:
                     continue
                 frame = frame.drop(columns="device_id").reset_index()
+                frame.attrs = {}  # provenance is not Parquet metadata
                 frame["timestamp"] = frame["timestamp"].dt.tz_convert("UTC")
                 frame["org"] = org_id
                 frame["device"] = device_id

@@ -1,0 +1,280 @@
+"""Mirror.sync against the simulator over real HTTP, checked against the World's ground truth."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import waltero_frames as wf
+from waltero_frames.mirror import SyncError
+from waltero_frames.mirror import sync as sync_mod
+from waltero_frames.sim import DEMO_ORG
+
+RAW = "meter.value.raw"
+PROC = "meter.value.processed"
+
+
+# ----------------------------------------------------------------------------- helpers
+@pytest.fixture
+def sim(waltero_sim):
+    waltero_sim.configure(rate=None, login_limit=None)
+    return waltero_sim
+
+
+def client_for(sim, **kw):
+    return wf.Client(sim.base_url, sim.username, sim.password, progress=False, **kw)
+
+
+def org_devices(sim, org=DEMO_ORG):
+    devs = sim.world.devices
+    return devs[devs["organization_id"] == org]
+
+
+def truth(sim, start, end, org=DEMO_ORG):
+    devs = org_devices(sim, org)
+    fields = sorted({f for fs in devs["fields"] for f in fs})
+    return sim.world.telemetry_truth(list(devs.index), start, end, fields=fields)
+
+
+def assert_equals_truth(mirror, sim, start, end, org=DEMO_ORG):
+    """Every reading, field and device of [start, end) equals the World, no extra rows."""
+    got = mirror.readings(org, start, end)
+    exp = truth(sim, start, end, org)
+    assert sorted(got.columns) == sorted(exp.columns)
+    exp = exp[got.columns]
+    assert got.index.equals(exp.index)
+    assert (got["device_id"].to_numpy() == exp["device_id"].to_numpy()).all()
+    for col in got.columns.drop("device_id"):
+        a, b = got[col], exp[col]
+        if a.dtype.kind == "f":
+            np.testing.assert_allclose(
+                a.to_numpy(), b.to_numpy(dtype=float), rtol=1e-12, err_msg=col
+            )
+        else:
+            assert a.fillna("<NA>").tolist() == b.fillna("<NA>").astype(str).tolist(), col
+    # no duplicate or extra stored rows: one stored reading per non-null truth cell
+    cells = int(exp.drop(columns=["device_id", "value"]).notna().sum().sum())
+    lo, hi = (int(pd.Timestamp(t).value // 1_000_000) for t in (start, end))
+    org_code = mirror.store.org_code(org)
+    stored = mirror.store.scalar(
+        "SELECT count(*) FROM readings WHERE org=? AND ts>=? AND ts<?", (org_code, lo, hi)
+    )
+    assert stored == cells
+
+
+def reading_at(mirror, device, field, ts):
+    df = mirror.readings(DEMO_ORG, devices=[device])
+    return df.loc[df.index == pd.Timestamp(ts), field].item()
+
+
+def requests_since(sim, n0):
+    return [(r["path"], r["status"]) for r in sim.log[n0:]]
+
+
+# ----------------------------------------------------------------------------- tests
+def test_whole_demo_org_month_equals_truth_and_second_sync_is_cheap(sim, tmp_path):
+    start, end = "2026-10-15T00:00Z", "2026-11-15T00:00Z"
+    client = client_for(sim)
+    mirror = wf.Mirror(tmp_path / "m.sqlite")
+    report = mirror.sync(client, DEMO_ORG, start, end)
+    assert report.devices == 48
+    exp = truth(sim, start, end)
+    cells = int(exp.drop(columns=["device_id", "value"]).notna().sum().sum())
+    assert report.readings_added == cells
+    assert report.changes_applied == 0 and report.conflicts == 0
+    assert_equals_truth(mirror, sim, start, end)
+    # the watermark starts at the last changedAt the server had (a server-clock instant)
+    changes = sim.world.changes(DEMO_ORG)
+    assert report.watermark == changes["changed_at"].max()
+    baseline = mirror.changes(DEMO_ORG)
+    assert set(baseline["change_id"]) == set(
+        changes.loc[changes["changed_at"] >= start, "change_id"]
+    )
+    assert (baseline["outcome"] == "baseline").all()
+
+    n0 = len(sim.log)
+    again = mirror.sync(client, DEMO_ORG, start, end)
+    paths = requests_since(sim, n0)
+    assert again.readings_added == 0 and again.changes_applied == 0 and again.windows == 0
+    assert len(paths) <= 3, paths  # device list + one changelog page (+ a re-login at most)
+    runs = mirror.runs()
+    assert runs["status"].tolist() == ["ok", "ok"]
+    assert runs["readings_added"].tolist() == [cells, 0]
+
+
+def test_readings_layout_filters_and_export(sim, tmp_path):
+    start, end = "2026-06-01T00:00Z", "2026-06-02T00:00Z"
+    mirror = wf.Mirror(tmp_path / "m.sqlite")
+    mirror.sync(client_for(sim), DEMO_ORG, start, end)
+    dev = org_devices(sim).index[0]
+    df = mirror.readings(DEMO_ORG, "2026-06-01T06:00Z", "2026-06-01T12:00Z", devices=dev)
+    assert df.index.name == "timestamp" and str(df.index.tz) == "UTC"
+    assert df.index.is_monotonic_increasing
+    assert (df.index >= "2026-06-01T06:00Z").all() and (df.index < "2026-06-01T12:00Z").all()
+    assert set(df["device_id"]) == {dev}
+    mult = sim.world.devices.at[dev, "multiplier"]
+    np.testing.assert_allclose(df["value"], np.round(df[RAW] * mult, 6))
+    assert df.attrs["org_id"] == DEMO_ORG
+    # same columns and dtypes for an empty answer; unknown devices are named
+    empty = mirror.readings("00000000-0000-0000-0000-00000000ffff")
+    assert empty.empty and empty.index.name == "timestamp"
+    with pytest.raises(ValueError, match="not in the mirror"):
+        mirror.readings(DEMO_ORG, devices=["no-such-device"])
+    with pytest.raises(ValueError, match="end="):
+        mirror.readings(DEMO_ORG, "2026-06-02", "2026-06-01")
+
+    pytest.importorskip("pyarrow")
+    import pyarrow.dataset as ds
+
+    out = mirror.export_parquet(tmp_path / "lake")
+    parts = sorted(p.relative_to(out).parts[:3] for p in out.rglob("*.parquet"))
+    assert parts[0] == (f"org={DEMO_ORG}", f"device={org_devices(sim).index[0]}", "month=2026-06")
+    table = ds.dataset(out, format="parquet", partitioning="hive").to_table().to_pandas()
+    full = mirror.readings(DEMO_ORG)
+    assert len(table) == len(full)
+    back = table.set_index(["device", "timestamp"]).sort_index()
+    ref = full.reset_index().set_index(["device_id", "timestamp"]).sort_index()
+    np.testing.assert_allclose(back["value"].to_numpy(), ref["value"].to_numpy(), equal_nan=True)
+    # exporting again replaces the partitions instead of adding files
+    mirror.export_parquet(tmp_path / "lake")
+    assert len(ds.dataset(out, format="parquet", partitioning="hive").to_table()) == len(full)
+
+
+def test_bad_arguments_fail_before_any_request(sim, tmp_path):
+    mirror = wf.Mirror(tmp_path / "m.sqlite")
+    client = client_for(sim)
+    n0 = len(sim.log)
+    with pytest.raises(ValueError, match="org="):
+        mirror.sync(client, "", "2026-06-01", "2026-06-02")
+    with pytest.raises(ValueError, match="lookback="):
+        mirror.sync(client, DEMO_ORG, "2026-06-01", "2026-06-02", lookback="-5min")
+    with pytest.raises(ValueError, match="end="):
+        mirror.sync(client, DEMO_ORG, "2026-06-02", "2026-06-01")
+    with pytest.raises(ValueError, match="start="):
+        mirror.sync(client, DEMO_ORG, "not a date", "2026-06-01")
+    assert len(sim.log) == n0
+
+
+def test_corrections_after_sync_each_applied_once(sim, tmp_path):
+    """Bulk of 450 at one changedAt, a reading corrected twice, a lagged one behind the
+    watermark (only the lookback finds it), and readings months in the past."""
+    start, end = "2026-06-01T00:00Z", "2026-06-03T00:00Z"
+    sim.configure(clock="2026-12-01T00:00:00Z", speed=60.0)  # 1 wall s = 1 simulated min
+    client = client_for(sim)
+    mirror = wf.Mirror(tmp_path / "m.sqlite")
+    blind = wf.Mirror(tmp_path / "no-lookback.sqlite")  # control: lookback 0 misses the lag
+    mirror.sync(client, DEMO_ORG, start, end)
+    blind.sync(client, DEMO_ORG, start, end, lookback="0s")
+    world = sim.world
+
+    # 450 raw corrections (450 raw + 450 processed rows) sharing one changedAt
+    devs = org_devices(sim).index[:10]
+    bulk_at = (world.now() - pd.Timedelta(seconds=30)).floor("ms")
+    added = []
+    targets = []
+    for d in devs:
+        ts, raw = world.window(d, RAW, start, end)
+        for t, r in zip(ts[:45], raw[:45], strict=True):
+            targets.append((d, int(t)))
+            added += sim.add_correction(
+                d, RAW, pd.Timestamp(int(t), unit="ms", tz="UTC"), int(r) + 1000,
+                actor="system", changed_at=bulk_at,
+            )  # fmt: skip
+    assert len(targets) == 450
+    assert (world.changes(DEMO_ORG)["changed_at"] == bulk_at).sum() == 900
+    # one reading corrected twice
+    d2 = org_devices(sim).index[20]
+    ts2, raw2 = world.window(d2, RAW, start, end)
+    t2 = pd.Timestamp(int(ts2[10]), unit="ms", tz="UTC")
+    added += sim.add_correction(d2, RAW, t2, int(raw2[10]) + 5, changed_at=bulk_at)
+    added += sim.add_correction(d2, RAW, t2, int(raw2[10]) + 7)
+    # a correction visible only after the lag, made before the newest visible change
+    lag_at = (world.now() - pd.Timedelta(seconds=20)).floor("ms")
+    d3 = org_devices(sim).index[30]
+    ts3, raw3 = world.window(d3, RAW, start, end)
+    t3 = pd.Timestamp(int(ts3[5]), unit="ms", tz="UTC")
+    lagged = sim.add_correction(d3, RAW, t3, int(raw3[5]) + 3, changed_at=lag_at, lag=240)
+    added += lagged
+    # a reading months before the synced range (outside the coverage)
+    d4 = org_devices(sim).index[40]
+    ts4, raw4 = world.window(d4, RAW, "2026-05-31T00:00Z", start)
+    t4 = pd.Timestamp(int(ts4[3]), unit="ms", tz="UTC")
+    old = sim.add_correction(d4, RAW, t4, int(raw4[3]) + 9)
+    added += old
+    # one more visible change so the watermark passes the lagged one
+    added += sim.add_correction(d2, "battery.voltage", t2.floor("h"), 3.01)
+
+    first = mirror.sync(client, DEMO_ORG, start, end)
+    blind.sync(client, DEMO_ORG, start, end, lookback="0s")
+    assert first.conflicts == 0
+    assert first.outcomes.get("out_of_range") == 2  # raw + processed of the old reading
+    assert first.watermark >= lag_at
+    # not visible yet: the mirror still has the old value, the truth the new one
+    assert reading_at(mirror, d3, RAW, t3) == raw3[5]
+    assert reading_at(mirror, d2, RAW, t2) == raw2[10] + 7
+
+    visible = pd.Timestamp(lagged[0]["visible_at"])
+    while world.now() < visible + pd.Timedelta(seconds=5):
+        time.sleep(0.2)
+    second = mirror.sync(client, DEMO_ORG, start, end)
+    blind.sync(client, DEMO_ORG, start, end, lookback="0s")
+    assert second.changes_applied == 2  # the lagged raw + processed
+    assert reading_at(mirror, d3, RAW, t3) == raw3[5] + 3
+    assert reading_at(blind, d3, RAW, t3) == raw3[5]  # lookback 0 loses it: the test bites
+    assert_equals_truth(mirror, sim, start, end)
+
+    # each runtime change processed exactly once
+    log = mirror.changes(DEMO_ORG)
+    ids = [r["change_id"] for r in added]
+    assert log["change_id"].is_unique
+    mine = log.set_index("change_id").loc[ids]
+    assert len(mine) == len(ids)
+    in_range = mine[~mine.index.isin([r["change_id"] for r in old])]
+    assert in_range["outcome"].eq("applied").all(), in_range["outcome"].value_counts()
+    bulk_vals = mirror.readings(DEMO_ORG, devices=list(devs))
+    for d, t in targets[::50]:
+        row = bulk_vals[(bulk_vals.index == pd.Timestamp(t, unit="ms", tz="UTC"))
+                        & (bulk_vals["device_id"] == d)]  # fmt: skip
+        assert (
+            row[RAW].item()
+            == world.window(d, RAW, start, end)[1][
+                np.searchsorted(world.window(d, RAW, start, end)[0], t)
+            ]
+        )
+
+    # extending the range backwards brings the old reading, corrected, from the server
+    third = mirror.sync(client, DEMO_ORG, "2026-05-31T00:00Z", end)
+    assert third.readings_added > 0
+    assert reading_at(mirror, d4, RAW, t4) == raw4[3] + 9
+    assert_equals_truth(mirror, sim, "2026-05-31T00:00Z", end)
+
+
+def test_no_progress_paging_stops_with_an_error(monkeypatch):
+    page = {
+        "data": [
+            {
+                "id": f"c{i}",
+                "deviceId": "d",
+                "field": RAW,
+                "timestamp": "2026-01-01T00:00:00Z",
+                "previousValue": 1,
+                "newValue": 2,
+                "actor": "user",
+                "changedAt": "2026-01-02T00:00:00Z",
+            }
+            for i in range(sync_mod.PAGE_LIMIT)
+        ],  # fmt: skip
+    }
+    calls = iter(range(100))
+
+    def fake(client, org, since, cursor, limit):
+        return {**page, "nextCursor": f"cur-{next(calls)}"}
+
+    monkeypatch.setattr(sync_mod.ep, "changes_page", fake)
+    pages = sync_mod._change_pages(None, "org", pd.Timestamp("2026-01-01", tz="UTC"))
+    next(pages)
+    with pytest.raises(SyncError, match="no progress"):
+        next(pages)
