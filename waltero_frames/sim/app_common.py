@@ -11,8 +11,10 @@ import numpy as np
 import orjson
 from fastapi.responses import Response
 
-MAX_DATE_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Instants the server accepts (pandas' nanosecond range holds them with room to spare).
+MIN_INSTANT_US = (datetime(1900, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+MAX_INSTANT_US = (datetime(2200, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -71,8 +73,8 @@ def parse_instant(value: str, name: str) -> int:
     except OverflowError:
         raise bad_request(f"{name} is out of range: {value!r}") from None
     us = delta // timedelta(microseconds=1)
-    if not -62135596800 * 10**6 <= us <= MAX_DATE_MS * 1000:
-        raise bad_request(f"{name} is out of range: {value!r}")
+    if not MIN_INSTANT_US <= us < MAX_INSTANT_US:
+        raise bad_request(f"{name} is out of the supported range 1900-01-01..2199-12-31: {value!r}")
     return us
 
 

@@ -15,21 +15,27 @@ router = APIRouter(prefix="/api")
 
 MAX_TELEMETRY_US = 31 * 86_400 * 10**6
 #: Part 1 periods per request (not in the guide; keeps absurd ranges from exhausting memory).
-MAX_PERIODS = 10_000
+MAX_PERIODS = 3_660
 DEVICE_PAGE_MAX = 100
 CHANGES_PAGE_MAX = 200
+MAX_OFFSET = 10**12
 
+_INSTANT = {"format": "date-time"}
 StartDate = Annotated[
     str,
-    Query(alias="startDate", description="Inclusive start, ISO-8601 with offset", examples=["2026-05-18T22:00:00.000Z"]),
-]
+    Query(alias="startDate", description="Inclusive start, ISO-8601 with offset",
+          examples=["2026-05-18T22:00:00.000Z"], json_schema_extra=_INSTANT),
+]  # fmt: skip
 EndDate = Annotated[
     str,
-    Query(alias="endDate", description="Exclusive end, ISO-8601 with offset", examples=["2026-05-25T22:00:00.000Z"]),
-]
+    Query(alias="endDate", description="Exclusive end, ISO-8601 with offset",
+          examples=["2026-05-25T22:00:00.000Z"], json_schema_extra=_INSTANT),
+]  # fmt: skip
 Resolution = Annotated[
-    str, Query(description="Period length: day, week, month or year (UTC periods)", examples=["day"])
-]
+    str,
+    Query(description="Period length: day, week, month or year (UTC periods)", examples=["day"],
+          json_schema_extra={"enum": ["day", "week", "month", "year"]}),
+]  # fmt: skip
 
 
 def _part1_args(start: str, end: str, resolution: str) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -112,7 +118,7 @@ async def devices(
     user: User,
     org_id: Annotated[str, Path(alias="orgId", description="Organization UUID")],
     limit: Annotated[int, Query(ge=1, description="Page size; values over 100 give 100")] = 100,
-    offset: Annotated[int, Query(ge=0, description="Rows to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip")] = 0,
 ) -> JSONBytes:
     state = sim_state(request)
     state.check_org(user, org_id)
@@ -200,7 +206,7 @@ async def changes(
     since: Annotated[
         str,
         Query(description="Inclusive lower bound on changedAt (ISO-8601 with offset)",
-              examples=["2026-05-25T00:00:00.000Z"]),
+              examples=["2026-05-25T00:00:00.000Z"], json_schema_extra=_INSTANT),
     ],
     limit: Annotated[int, Query(ge=1, description="Page size; values over 200 give 200")] = 100,
     cursor: Annotated[
