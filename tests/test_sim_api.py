@@ -877,3 +877,28 @@ def test_cli_prints_env_lines_and_stops_on_sigint():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_plugin_import_is_cheap_and_package_exports():
+    code = (
+        "import sys, waltero_frames.sim.pytest_plugin\n"
+        "assert 'fastapi' not in sys.modules and 'uvicorn' not in sys.modules\n"
+        "import waltero_frames.sim as s\n"
+        "assert {'running', 'SimConfig', 'World', 'DEMO_ORG', 'DEMO_DEVICE', 'DEMO_USERNAME',"
+        " 'DEMO_PASSWORD'} <= set(s.__all__)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_sub_millisecond_bounds(api):
+    """Readings sit on whole ms: a start 0.5 ms after a reading excludes it (start inclusive)."""
+    reading = "2026-05-19T00:00:00.000Z"
+    half_ms = "2026-05-19T00:00:00.0005Z"
+    end = "2026-05-19T00:30:00.000Z"
+    tele = api.get(f"/api/devices/{DEMO_DEVICE}/telemetry", startDate=half_ms, endDate=end,
+                   fields=RAW).json()["fields"][RAW]  # fmt: skip
+    assert [p["ts"] for p in tele] == ["2026-05-19T00:15:00.000Z"]
+    rows = api.get(PART1, startDate=half_ms, endDate=end, resolution="day").json()
+    assert rows == api.sim.world.daily_consumption_rows(DEMO_ORG, "2026-05-19T00:00:00.001Z",
+                                                        end, "day")  # fmt: skip
+    assert rows != api.sim.world.daily_consumption_rows(DEMO_ORG, reading, end, "day")

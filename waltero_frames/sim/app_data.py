@@ -48,7 +48,8 @@ def _part1_args(start: str, end: str, resolution: str) -> tuple[pd.Timestamp, pd
     periods = span_days / {"day": 1, "week": 7, "month": 28, "year": 365}[resolution]
     if periods > MAX_PERIODS:
         raise bad_request(f"range too long: more than {MAX_PERIODS} {resolution} periods")
-    return pd.Timestamp(start_us, unit="us", tz="UTC"), pd.Timestamp(end_us, unit="us", tz="UTC")
+    lo, hi = ms_bounds(start_us, end_us)  # readings are on whole milliseconds
+    return pd.Timestamp(lo, unit="ms", tz="UTC"), pd.Timestamp(hi, unit="ms", tz="UTC")
 
 
 @router.get(

@@ -21,11 +21,11 @@ from typing import Any
 
 
 def _limit(text: str) -> float | None:
-    return None if text.lower() in ("none", "off", "0") else float(text)
+    return None if text.lower() in ("none", "off") else float(text)
 
 
 def _int_limit(text: str) -> int | None:
-    return None if text.lower() in ("none", "off", "0") else int(text)
+    return None if text.lower() in ("none", "off") else int(text)
 
 
 def parser() -> argparse.ArgumentParser:
