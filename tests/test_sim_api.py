@@ -662,8 +662,13 @@ def test_rate_limit_429_with_and_without_retry_after(sim):
 def test_default_rate_limit_is_10_per_s_burst_20(waltero_sim):
     assert waltero_sim.config.rate == 10 and waltero_sim.config.burst == 20
     api = Api(waltero_sim)
-    codes = [api.get("/api/auth/me").status_code for _ in range(25)]
-    assert codes[:20] == [200] * 20 and 429 in codes[20:]
+    t0 = time.monotonic()
+    codes = [api.get("/api/auth/me").status_code for _ in range(60)]
+    elapsed = time.monotonic() - t0
+    assert codes[:20] == [200] * 20  # the full burst
+    assert set(codes) == {200, 429}
+    # token-bucket bound: at most burst + rate x elapsed calls pass
+    assert codes.count(200) <= 20 + 10 * elapsed + 1
 
 
 def test_login_limit_per_username(waltero_sim):
@@ -808,7 +813,7 @@ def test_keep_alive_small_calls_have_no_nagle_stall(api):
         t0 = time.perf_counter()
         api.get("/api/auth/me")
         times.append(time.perf_counter() - t0)
-    assert statistics.median(times) < 0.02  # a Nagle/delayed-ACK stall costs ~40 ms each
+    assert statistics.median(times) < 0.03  # a Nagle/delayed-ACK stall costs ~40 ms each
 
 
 def test_clock_runs_on(sim):
