@@ -193,22 +193,37 @@ def truth_local_days(world, device, first_day, n_days, tz):
     return deltas.groupby(level=0).sum().reindex(days).round(6)
 
 
-@pytest.fixture
-def explorer_widget(waltero_sim):
+@pytest.fixture(scope="module")
+def shared_explorer(waltero_sim_server):
+    """One Explorer for the module (its device list costs one detail call per meter)."""
     import waltero_frames as wf
     from waltero_frames.widgets import Explorer
 
-    client = wf.Client(
-        waltero_sim.base_url, waltero_sim.username, waltero_sim.password, progress=False
-    )
-    return Explorer(
+    sim = waltero_sim_server
+    client = wf.Client(sim.base_url, sim.username, sim.password, progress=False)
+    explorer_ = Explorer(
         client,
         org=DEMO_ORG,
         start="2026-05-18",
         end="2026-05-24",
         method="attribute",
         raise_errors=True,
-    ), waltero_sim.world
+    )
+    return explorer_, sim.world
+
+
+@pytest.fixture
+def explorer_widget(shared_explorer, waltero_sim):
+    """The shared Explorer, pickers back to the guide's week, raising errors."""
+    ex, world = shared_explorer
+    ex.raise_errors = True
+    ex._hold = True
+    ex.start.value = pd.Timestamp("2026-05-18").date()
+    ex.end.value = pd.Timestamp("2026-05-24").date()
+    ex.resolution.value = "day"
+    ex._hold = False
+    ex.search.value = ""
+    return ex, world
 
 
 def test_explorer_search_drives_table_and_plot(explorer_widget):

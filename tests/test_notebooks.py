@@ -1,0 +1,97 @@
+"""Every notebook runs headless against the simulator (this is how CI runs them), and the
+main job's plumbing: HTML export, README image, non-zero exit on a cell error."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from waltero_frames import report
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = report.notebook_paths(ROOT / "notebooks")
+
+
+@pytest.fixture
+def tenant_env(waltero_sim, monkeypatch):
+    """The kernels reach the session's simulator through the WALTERO_* settings."""
+    monkeypatch.setenv("WALTERO_BASE_URL", waltero_sim.base_url)
+    monkeypatch.setenv("WALTERO_USERNAME", waltero_sim.username)
+    monkeypatch.setenv("WALTERO_PASSWORD", waltero_sim.password)
+    yield waltero_sim
+    waltero_sim.reset()  # notebook 4 corrects a reading: leave no trace for other tests
+
+
+def failure(nb, error) -> str:
+    cells = [
+        c for c in nb.cells if any(o.get("output_type") == "error" for o in c.get("outputs", []))
+    ]
+    source = cells[0].source if cells else "?"
+    return f"{error}\n--- failing cell ---\n{source}"
+
+
+def test_all_five_notebooks_are_there():
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_headless(path, tenant_env):
+    nb, error = report.execute(path, timeout=300)
+    assert error is None, failure(nb, error)
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    text = json.dumps(outputs)
+    assert tenant_env.password not in text  # no secret reaches a notebook
+
+
+def test_study_records_then_replays_offline(tenant_env, tmp_path, monkeypatch):
+    """Notebook 5 records a fresh cache (and re-reads it offline inside), then a second run
+    with no server address at all replays it and reproduces the recorded numbers."""
+    path = next(p for p in NOTEBOOKS if "report" in p.stem)
+    cache = tmp_path / "study.sqlite"
+    nb, error = report.execute(path, parameters={"cache_file": str(cache)}, timeout=300)
+    assert error is None, failure(nb, error)
+    recorded = json.loads(cache.with_suffix(".json").read_text())
+    assert recorded["base_url"] == tenant_env.base_url
+    assert recorded["versions"]["requests-cache"]
+    assert any(k.startswith("electricity|") for k in recorded["headline"])
+    blob = cache.read_bytes()
+    assert tenant_env.password.encode() not in blob
+    for var in report.ENV_VARS:  # no address, no credentials: the replay must not need them
+        monkeypatch.delenv(var)
+    nb, error = report.execute(path, parameters={"cache_file": str(cache)}, timeout=300)
+    assert error is None, failure(nb, error)
+    text = json.dumps([o for c in nb.cells for o in c.get("outputs", [])])
+    assert "offline replay of" in text
+    assert "replay reproduces the recorded numbers exactly" in text
+
+
+def test_report_main_writes_html_image_and_fails_on_cell_error(tenant_env, tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    (folder / "01-good.py").write_text(
+        "# %%\nimport matplotlib.pyplot as plt\n"
+        "# %% tags=[\"readme-image\"]\nplt.plot([1, 2, 3]); plt.title('hello'); plt.show()\n"
+    )
+    (folder / "02-bad.py").write_text("# %%\nraise RuntimeError('boom in a cell')\n")
+    out, image = tmp_path / "reports", tmp_path / "img" / "readme.png"
+    code = report.main(["--notebooks", str(folder), "--out", str(out), "--image", str(image)])
+    assert code == 1
+    assert (out / "01-good.html").exists() and (out / "02-bad.html").exists()
+    assert "boom in a cell" in (out / "02-bad.html").read_text()
+    assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    index = (out / "index.html").read_text()
+    assert "01-good.html" in index and "FAILED" in index
+    shutil.rmtree(out)
+    code = report.main(
+        ["--notebooks", str(folder), "--out", str(out), "--image", str(image), "--only", "good"]
+    )
+    assert code == 0
+
+
+def test_notebook_paths_rejects_unknown_selection():
+    with pytest.raises(ValueError, match=r"matches \['nope'\]"):
+        report.notebook_paths(ROOT / "notebooks", ["nope"])
