@@ -177,5 +177,52 @@ def bench_apply_changes(quick: bool) -> dict:
     )
 
 
+def bench_incremental_no_news(quick: bool) -> dict:
+    """Two syncs in a row with ``end=None`` against a simulator whose clock runs in real
+    time (when the real date lies inside the demo data; otherwise both syncs end at the
+    data's end): the second one has (almost) nothing new."""
+    import waltero_frames as wf
+    from waltero_frames.sim import DEMO_ORG
+    from waltero_frames.sim.world_generate import T1
+
+    days = 2 if quick else 14
+    now = pd.Timestamp.now(tz="UTC")
+    live = now < T1 - pd.Timedelta(days=1)
+    knobs = {"rate": None, "login_limit": None}
+    if live:
+        knobs.update(clock=now.isoformat(), speed=1.0)
+    end = None if live else T1
+    start = (now if live else T1) - pd.Timedelta(days=days)
+    with wf.sim.running(**knobs) as sim, tempfile.TemporaryDirectory() as tmp:
+        client = wf.Client(sim.base_url, sim.username, sim.password, progress=False)
+        mirror = wf.Mirror(Path(tmp) / "m.sqlite")
+        n0 = len(sim.log)
+        t0 = time.perf_counter()
+        first = mirror.sync(client, DEMO_ORG, start, end)
+        first_s = time.perf_counter() - t0
+        first_requests = len(sim.log) - n0
+        n0 = len(sim.log)
+        t0 = time.perf_counter()
+        second = mirror.sync(client, DEMO_ORG, None, end)
+        second_s = time.perf_counter() - t0
+        paths = [r["path"].rsplit("/", 1)[-1] for r in sim.log[n0:]]
+        mirror.close()
+        client.close()
+    requests = len(paths)
+    return result(
+        "mirror_incremental_no_news",
+        ratio=requests,
+        target="<= 6",
+        size=f"demo org, {first.devices} devices, {days} days, end={'now' if live else 'T1'}",
+        requests=requests,
+        request_paths=",".join(paths),
+        first_sync_requests=first_requests,
+        first_sync_seconds=round(first_s, 2),
+        incremental_seconds=round(second_s, 3),
+        incremental_readings_added=second.readings_added,
+        first_readings_added=first.readings_added,
+    )
+
+
 def run(quick: bool) -> list[dict]:
-    return [bench_apply_changes(quick)]
+    return [bench_apply_changes(quick), bench_incremental_no_news(quick)]

@@ -412,18 +412,22 @@ class Mirror:
         }
         synced = [d for d in ahead if devices.at[d, "cov_end"] > devices.at[d, "cov_start"]]
         if probe and synced:
-            # One Part 1 request: which devices have any meter reading since their last?
-            daily = fetch.daily_consumption(
-                client,
-                org,
-                _ms_to_ts(min(ahead[d] for d in synced)),
-                _ms_to_ts(end_ms),
-                resolution="year",
-            )
-            with_news = set(daily["device_id"].astype(str))
+            # Part 1 requests (resolution=year) tell which devices have any meter reading in
+            # a range: one per distinct frontier shared by several devices (a sync leaves
+            # one frontier for all, see the top-up below), so no held reading is in range.
+            groups: dict[int, list[str]] = {}
             for d in synced:
-                if d not in with_news:
-                    del ahead[d]
+                groups.setdefault(ahead[d], []).append(d)
+            for lo, members in groups.items():
+                if len(members) < 2:
+                    continue
+                daily = fetch.daily_consumption(
+                    client, org, _ms_to_ts(lo), _ms_to_ts(end_ms), resolution="year"
+                )
+                with_news = set(daily["device_id"].astype(str))
+                for d in members:
+                    if d not in with_news:
+                        del ahead[d]
         todo = [d for d in devices.index if back[d] or d in ahead]
         if not todo:
             return 0, 0
@@ -470,9 +474,35 @@ class Mirror:
                 # certified (empty, server clock unknown) is skipped, re-read next sync.
                 lo = certified if certified > lo else hi
 
+        def top_up(device_id: str) -> None:
+            one_window(device_id, frontier[device_id], target)
+
         workers = max_workers or int(getattr(client, "max_workers", 8) or 8)
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo)))) as pool:
-            futures = [pool.submit(work, d) for d in todo]
+        self._run_all(work, todo, workers, stop)
+        # Top-up: a device fetched before the server's clock was known to pass ``E`` (the
+        # latest reading or changedAt seen) is certified only to its own last reading. One
+        # short window [its frontier, E] each gives every device the same frontier, so the
+        # next sync probes them all with one request.
+        known = clock.now()
+        if known is not None:
+            target = min(end_ms, known + 1)
+            state = store.devices(org_code)
+            frontier = {
+                d: int(state.at[d, "cov_end"])
+                for d in ahead
+                if int(state.at[d, "cov_end"]) < target
+            }
+            self._run_all(top_up, list(frontier), workers, stop)
+        return totals["added"], totals["windows"]
+
+    @staticmethod
+    def _run_all(fn: Any, items: list[str], workers: int, stop: threading.Event) -> None:
+        """``fn(item)`` for every item on a thread pool; the first error stops the rest
+        (between windows) and is raised once all have finished."""
+        if not items:
+            return
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items)))) as pool:
+            futures = [pool.submit(fn, d) for d in items]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             if any(f.exception() is not None for f in done):
                 stop.set()
@@ -480,7 +510,6 @@ class Mirror:
         for fut in futures:
             if fut.exception() is not None:
                 raise fut.exception()  # type: ignore[misc]
-        return totals["added"], totals["windows"]
 
     # -- steps 2 and 4: changes -----------------------------------------------------------
     def _read_changes(
