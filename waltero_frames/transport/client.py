@@ -31,7 +31,7 @@ from ..errors import error_from_response as _error_from_response
 from .auth import Secret, TokenStore, install_log_filter
 from .cache import OfflineAdapter, make_session
 from .limiter import AdaptiveLimiter
-from .retry import RetryPolicy, retry_after_seconds
+from .retry import TRANSIENT_ERRORS, RetryPolicy, retry_after_seconds
 
 try:  # orjson is 2-3x faster on large telemetry bodies; json is the fallback
     import orjson
@@ -92,10 +92,10 @@ class _AuthPacedAdapter(HTTPAdapter):
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
         for replay in (False, True):
+            self.limiter.acquire()  # first: a token taken before a long wait could expire
             token, generation = self.tokens.get()
             authed = request.copy()
             authed.headers["Authorization"] = f"Bearer {token}"
-            self.limiter.acquire()
             with self._count_lock:
                 self.sent += 1
             response = super().send(authed, *args, **kwargs)
@@ -270,7 +270,7 @@ class Client:
         params = dict(params or {})
         try:
             response = self.retry.call(lambda: self._send(url, params))
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except TRANSIENT_ERRORS as exc:
             raise ServerError(
                 f"connection failed on every attempt: {type(exc).__name__}", url=url
             ) from None
@@ -295,7 +295,7 @@ class Client:
             return self._session.get(
                 url, params=params, headers=headers, timeout=self.timeout, allow_redirects=False
             )
-        except (requests.ConnectionError, requests.Timeout, CacheMiss):
+        except (*TRANSIENT_ERRORS, CacheMiss):
             raise
         except requests.RequestException as exc:  # invalid URL and the like: no secrets in it
             raise WalteroError(f"request failed: {type(exc).__name__}", url=url) from None
@@ -316,7 +316,7 @@ class Client:
 
         try:
             response = self.retry.call(send)
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except TRANSIENT_ERRORS as exc:
             raise ServerError(f"login: connection failed: {type(exc).__name__}", url=url) from None
         if response.status_code != 200:
             err = self._error(response)

@@ -30,7 +30,12 @@ from tenacity import (
 
 __all__ = ["RetryPolicy", "retry_after_seconds"]
 
-TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout)
+# a connection dropped mid-body surfaces as ChunkedEncodingError
+TRANSIENT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:
