@@ -521,11 +521,15 @@ def test_changes_guide_call_shape(api):
     row = body["data"][0]
     assert set(row) == {"id", "deviceId", "field", "timestamp", "previousValue", "newValue",
                         "actor", "changedAt"}  # fmt: skip
+    # the contract's own example row (ids are the World's), and its processed twin
     assert row == {
         "id": "chg_00000000001", "deviceId": DEMO_DEVICE, "field": RAW,
-        "timestamp": "2026-05-20T06:00:00.000Z", "previousValue": 39021643,
-        "newValue": 38821643, "actor": "user", "changedAt": "2026-05-25T09:13:22.512Z",
+        "timestamp": "2026-05-20T06:00:00.000Z", "previousValue": 1284567,
+        "newValue": 1234567, "actor": "user", "changedAt": "2026-05-25T09:13:22.512Z",
     }  # fmt: skip
+    twin = body["data"][1]
+    assert (twin["field"], twin["previousValue"], twin["newValue"]) == (PROCESSED, 1284.567, 1234.567)
+    assert isinstance(row["newValue"], int) and isinstance(twin["newValue"], float)
     assert len(body["data"]) == 200 and body["nextCursor"]  # capped; more to come
 
 
