@@ -283,26 +283,30 @@ def _register_rules(readings, flags, th, meter_type, tz, multiplier, register_di
     deltas, keep, _ = compute_deltas(
         readings, multiplier=multiplier, register_digits=register_digits
     )
-    panel = deltas.panel
+    panel = deltas.links.panel()  # the rules below work in (device, time) order
     n = len(panel.ts)
     if n == 0:
         return deltas.codes_all, panel.devices
     codes, ts, first = panel.codes, panel.ts, panel.first
-    where = np.flatnonzero(keep)[panel.order]  # sorted row → input row
+    order = panel.order
+    where = order if keep.all() else np.flatnonzero(keep)[order]  # sorted row → input row
     raw_field = deltas.field == RAW
-    step = np.zeros(n)
     mult_row = deltas.multiplier[codes] if deltas.multiplier is not None else np.ones(n)
-    step[~first] = deltas.consumption[~first] / (mult_row[~first] if raw_field else 1.0)
+    step = deltas.consumption[order]
+    if raw_field:
+        step /= mult_row
+    step[first] = 0.0
     unit = 1.0 if raw_field else np.nan_to_num(mult_row, nan=1e-6)
     types = per_device_str(meter_type, "meter_type", readings, deltas.codes_all, panel.devices)
 
     spike, back = _spikes(step, codes, ts, first, unit, th)
-    negative = deltas.negative & ~spike & ~back
-    rollover = deltas.rollover
+    negative = deltas.negative[order] & ~spike & ~back
+    rollover = deltas.rollover[order]
 
-    usual = usual_interval_ns(panel)
-    gaps = np.zeros(n)
-    gaps[1:] = np.diff(ts).astype(float)
+    gaps = np.zeros(n, dtype=np.int64)
+    gaps[1:] = np.diff(ts)
+    gaps[first] = 0
+    usual = usual_interval_ns(codes, gaps, ~first, len(panel.devices))
     gap = ~first & (gaps > th["gap_factor"] * usual[codes])
 
     # stuck: runs of zero steps lasting long enough for the device's mean rate

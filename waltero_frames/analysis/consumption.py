@@ -12,11 +12,11 @@ from ._frames import (
     DEVICE,
     PROCESSED,
     RAW,
-    Panel,
+    Links,
     device_codes,
     device_column,
     frame_times,
-    make_panel,
+    make_links,
     missing_devices,
     multipliers,
     per_device,
@@ -30,9 +30,9 @@ ROLLOVER_BAND = 0.1
 
 @dataclass
 class Deltas:
-    """Per-reading deltas of one register, in (device, time) order (see ``Panel``)."""
+    """Per-reading deltas of one register, on the register rows in input order."""
 
-    panel: Panel
+    links: Links
     register: np.ndarray  # the register as read (raw ints as int64, or processed floats)
     consumption: np.ndarray  # display units; NaN on each device's first reading
     rollover: np.ndarray
@@ -77,12 +77,16 @@ def compute_deltas(
     reg_all = readings[field].to_numpy(dtype=float, na_value=np.nan)
     codes_all, devices = device_codes(readings[DEVICE], "readings")
     keep = np.isfinite(reg_all)
-    panel = make_panel(codes_all[keep], to_ns(times)[keep], devices)
-    reg = reg_all[keep][panel.order]
-    first = panel.first
-    codes = panel.codes
+    ts_all = to_ns(times)
+    if keep.all():
+        reg, codes, ts = reg_all, codes_all, ts_all
+    else:
+        reg, codes, ts = reg_all[keep], codes_all[keep], ts_all[keep]
+    links = make_links(codes, ts, devices)
+    prev = links.prev
+    first = prev < 0
     mult = multipliers(readings, multiplier, codes_all, devices)
-    present = np.bincount(codes, minlength=len(devices)) > 0
+    present = links.ends > links.starts
 
     if field == RAW:
         if (reg != np.floor(reg)).any():
@@ -95,11 +99,9 @@ def compute_deltas(
                 "'multiplier' column, attrs['multiplier'], or the telemetry 'value' column"
             )
         register = reg.astype(np.int64)
-        step = np.zeros(len(register), dtype=np.int64)
     else:
         register = reg
-        step = np.zeros(len(register), dtype=float)
-    step[1:] = register[1:] - register[:-1]
+    step = register - register[prev]  # prev = -1 on first rows: fixed just below
     step[first] = 0
     neg_idx = np.flatnonzero(step < 0)
     rollover = np.zeros(len(step), dtype=bool)
@@ -121,12 +123,11 @@ def compute_deltas(
                 "register_digits=, or a frame with a 'register_digits' column or attrs"
             )
         dcodes = codes[neg_idx]
+        prev_reg, cur = register[prev[neg_idx]], register[neg_idx]
         if field == RAW:
             span = (10 ** digits[dcodes].astype(np.int64)).astype(np.int64)
-            prev, cur = register[neg_idx - 1], register[neg_idx]
-            wraps = (prev * 10 >= span * (10 - 10 * ROLLOVER_BAND)) & (
-                cur * 10 < span * (10 * ROLLOVER_BAND)
-            )
+            top = (10 - 10 * ROLLOVER_BAND) * span
+            wraps = (prev_reg * 10 >= top) & (cur * 10 < span * (10 * ROLLOVER_BAND))
         else:
             miss = missing_devices(mult, neg_dev, devices)
             if miss:
@@ -135,22 +136,22 @@ def compute_deltas(
                     "needs 10**register_digits × multiplier; pass multiplier="
                 )
             span = 10.0 ** digits[dcodes] * mult[dcodes]
-            prev, cur = register[neg_idx - 1], register[neg_idx]
             tol = 1e-9 * span
-            wraps = (prev >= (1 - ROLLOVER_BAND) * span - tol) & (cur < ROLLOVER_BAND * span + tol)
+            wraps = (prev_reg >= (1 - ROLLOVER_BAND) * span - tol) & (
+                cur < ROLLOVER_BAND * span + tol
+            )
         if max_rate is not None:
             rate = per_device(max_rate, "max_rate", readings, codes_all, devices)
             scale = mult[dcodes] if field == RAW else 1.0
-            hours = (panel.ts[neg_idx] - panel.ts[neg_idx - 1]) / 3.6e12
+            hours = (ts[neg_idx] - ts[prev[neg_idx]]) / 3.6e12
             unwrapped = (step[neg_idx] + span) * scale
-            limit = rate[dcodes] * hours
-            wraps &= ~(unwrapped > limit)  # NaN limit (no rate for the device): no veto
+            wraps &= ~(unwrapped > rate[dcodes] * hours)  # NaN bound (no rate): no veto
         rollover[neg_idx[wraps]] = True
         step[neg_idx[wraps]] += span[wraps].astype(step.dtype)
     negative = step < 0
-    consumption = step * mult[codes] if field == RAW else step.astype(float)
+    consumption = step * mult[codes] if field == RAW else step
     consumption[first] = np.nan
-    deltas = Deltas(panel, register, consumption, rollover, negative, mult, field, codes_all)
+    deltas = Deltas(links, register, consumption, rollover, negative, mult, field, codes_all)
     return deltas, keep, times
 
 
@@ -224,28 +225,21 @@ def readings_to_consumption(
         source=source,
         max_rate=max_rate,
     )
-    panel = deltas.panel
-    n = len(panel.ts)
-    cons = np.empty(n)
-    roll = np.empty(n, dtype=bool)
-    neg = np.empty(n, dtype=bool)
-    cons[panel.order] = deltas.consumption
-    roll[panel.order] = deltas.rollover
-    neg[panel.order] = deltas.negative
-    codes = np.empty(n, dtype=panel.codes.dtype)
-    codes[panel.order] = panel.codes
-    index = times[keep] if not keep.all() else times
-    if not panel.public_order:
-        perm = np.lexsort((codes, to_ns(index)))
+    links = deltas.links
+    cons, roll, neg, codes = deltas.consumption, deltas.rollover, deltas.negative, links.codes
+    index = times if keep.all() else times[keep]
+    if not links.public_order:
+        perm = np.lexsort((codes, links.ts))
         cons, roll, neg, codes, index = cons[perm], roll[perm], neg[perm], codes[perm], index[perm]
     out = pd.DataFrame(
         {
-            DEVICE: device_column(codes, panel.devices, readings[DEVICE]),
+            DEVICE: device_column(codes, links.devices, readings[DEVICE]),
             "consumption": cons,
             "rollover": roll,
             "negative": neg,
         },
         index=pd.DatetimeIndex(index, name="timestamp").tz_convert("UTC"),
+        copy=False,
     )
     out.attrs = {**readings.attrs, "register_field": deltas.field}
     return out

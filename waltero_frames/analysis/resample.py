@@ -11,11 +11,10 @@ import pandas as pd
 
 from ._frames import (
     DEVICE,
-    Panel,
     device_codes,
     device_column,
     frame_times,
-    make_panel,
+    make_links,
     to_ns,
     usual_interval_ns,
 )
@@ -101,40 +100,35 @@ def _empty(like: Any, unit: str) -> pd.DataFrame:
     )
 
 
-def _at_boundaries(
-    panel: Panel,
-    cum: np.ndarray,
-    key: np.ndarray,
-    bkey: np.ndarray,
-    bcode: np.ndarray,
-    bts: np.ndarray,
+def _spread(
+    total: int,
+    row: np.ndarray,
+    inside: np.ndarray,
+    cross: np.ndarray,
+    density: np.ndarray,
+    head: np.ndarray,
+    tail: np.ndarray,
+    steps: np.ndarray,
+    seconds: np.ndarray,
 ) -> np.ndarray:
-    """A per-device piecewise-linear cumulative (value ``cum`` at each reading, flat
-    before the first and after the last reading) evaluated at the boundary instants
-    ``bts`` of device ``bcode``; ``key``/``bkey`` locate boundaries among readings."""
-    j = np.searchsorted(key, bkey, side="left")  # first reading at or after the boundary
-    start, end = panel.starts[bcode], panel.ends[bcode]
-    before = j <= start
-    after = j >= end
-    inner = ~(before | after)
-    out = np.empty(len(bts))
-    out[before] = cum[start[before]]
-    out[after] = cum[end[after] - 1]
-    jj = j[inner]
-    t0, t1 = panel.ts[jj - 1], panel.ts[jj]
-    frac = (bts[inner] - t0) / (t1 - t0)
-    out[inner] = cum[jj - 1] + (cum[jj] - cum[jj - 1]) * frac
+    """Per output row, the sum of quantities spread over time.
+
+    ``inside``: the amount of each reading's interval when it lies within the period
+    of the reading (all rows). ``cross``: rows whose interval starts ``steps`` periods
+    earlier; it spreads ``density`` per second: ``head`` seconds in the reading's own
+    period, ``tail`` seconds in the period it started in, whole periods in between.
+    """
+    out = np.bincount(row, weights=inside, minlength=total)
+    if len(cross):
+        r1 = row[cross]
+        r0 = r1 - steps
+        out += np.bincount(r1, weights=density * head, minlength=total)
+        out += np.bincount(r0, weights=density * tail, minlength=total)
+        between = np.zeros(total + 1)
+        np.add.at(between, r0 + 1, density)
+        np.add.at(between, r1, -density)
+        out += np.cumsum(between[:total]) * seconds
     return out
-
-
-def _device_cumsum(panel: Panel, x: np.ndarray) -> np.ndarray:
-    """Cumulative sum of ``x`` restarting at each device (x at a device's first row is
-    included)."""
-    total = np.cumsum(x)
-    base = np.zeros(len(panel.devices))
-    nonempty = panel.ends > panel.starts
-    base[nonempty] = total[panel.starts[nonempty]] - x[panel.starts[nonempty]]
-    return total - base[panel.codes]
 
 
 def resample_consumption(
@@ -210,68 +204,59 @@ def resample_consumption(
     if len(consumption) == 0:
         return _empty(consumption[DEVICE], unit)
     codes, devices = device_codes(consumption[DEVICE], "consumption")
-    panel = make_panel(codes, to_ns(times), devices)
-    values = consumption["consumption"].to_numpy(dtype=float, na_value=np.nan)[panel.order]
+    ts = to_ns(times)
+    links = make_links(codes, ts, devices)
+    values = consumption["consumption"].to_numpy(dtype=float, na_value=np.nan)
     values = np.nan_to_num(values, nan=0.0)
 
-    bounds = period_boundaries(int(panel.ts.min()), int(panel.ts.max()), freq, tz)
-    period = np.searchsorted(bounds, panel.ts, side="right") - 1
-    nonempty = panel.ends > panel.starts
-    dev = np.flatnonzero(nonempty)
-    p_first = period[panel.starts[dev]]
-    p_last = period[panel.ends[dev] - 1]
+    bounds = period_boundaries(int(ts.min()), int(ts.max()), freq, tz)
+    period = np.searchsorted(bounds, ts, side="right") - 1
+    dev = np.flatnonzero(links.ends > links.starts)
+    p_first = period[links.first_row[dev]]
+    p_last = period[links.last_row[dev]]
     n_per = p_last - p_first + 1
     out_end = np.cumsum(n_per)
     out_start = out_end - n_per
     total = int(out_end[-1])
-    # output row (device d, period k): out_start[d] + k - p_first[d]
-    row_start = np.zeros(len(devices), dtype=np.int64)
-    row_first = np.zeros(len(devices), dtype=np.int64)
-    row_start[dev], row_first[dev] = out_start, p_first
-    row = row_start[panel.codes] + period - row_first[panel.codes]
-    out_code = np.repeat(dev, n_per).astype(panel.codes.dtype)
-    out_k = np.arange(total) - np.repeat(out_start, n_per) + np.repeat(p_first, n_per)
+    # output row of (device d, period k): out_start[d] + k - p_first[d]
+    shift = np.zeros(len(devices), dtype=np.int64)
+    shift[dev] = out_start - p_first
+    row = shift[codes] + period
+    out_code = np.repeat(dev, n_per).astype(codes.dtype)
+    out_k = np.arange(total) + np.repeat(p_first - out_start, n_per)
+    seconds = (bounds[out_k + 1] - bounds[out_k]) / 1e9
 
     n_readings = np.bincount(row, minlength=total).astype(np.int64)
 
-    # Boundary evaluation of per-device cumulative functions: boundary k of device d is
-    # located among the readings by the (device, period) key, which is non-decreasing in
-    # (device, time) order.
-    stride = len(bounds) + 1
-    key = panel.codes.astype(np.int64) * stride + period
-    b_code = np.concatenate([out_code, out_code[out_end - 1]])
-    b_k = np.concatenate([out_k, out_k[out_end - 1] + 1])
-    b_ts = bounds[b_k]
-    b_key = b_code.astype(np.int64) * stride + b_k
-
-    def per_period(cum: np.ndarray) -> np.ndarray:
-        at = _at_boundaries(panel, cum, key, b_key, b_code, b_ts)
-        lower = at[:total]
-        upper = np.empty(total)
-        upper[:-1] = lower[1:]
-        upper[out_end - 1] = at[total:]
-        return upper - lower
+    # each reading's interval from the device's previous reading
+    prev = links.prev
+    first = prev < 0
+    dt = ts - ts[prev]
+    dt[first] = 0
+    steps = period - period[prev]
+    steps[first] = 0
+    cross = np.flatnonzero(steps > 0)
+    c_steps, c_dt = steps[cross], dt[cross] / 1e9
+    head = (ts[cross] - bounds[period[cross]]) / 1e9
+    tail = (bounds[period[prev[cross]] + 1] - ts[prev[cross]]) / 1e9
 
     if method == "attribute":
         cons = np.bincount(row, weights=values, minlength=total)
         cons[n_readings == 0] = np.nan
     else:
-        cons = per_period(_device_cumsum(panel, values))
-        # a first reading's own delta (a frame cut from a longer series) has no earlier
-        # reading to spread from: it stays in its reading's period
-        first = panel.first
-        cons += np.bincount(row[first], weights=values[first], minlength=total)
+        inside = np.where(steps == 0, values, 0.0)
+        density = values[cross] / c_dt
+        cons = _spread(total, row, inside, cross, density, head, tail, c_steps, seconds)
 
-    gaps = np.zeros(len(panel.ts))
-    gaps[1:] = np.diff(panel.ts).astype(float)
-    gaps[panel.first] = 0.0
     if max_gap is None:
-        limit = GAP_FACTOR * usual_interval_ns(panel)[panel.codes]
+        limit = GAP_FACTOR * usual_interval_ns(codes, dt, ~first, len(devices))
+        ok = dt <= limit[codes]
     else:
-        limit = float(pd.Timedelta(max_gap).value)
-    covered = np.where(gaps <= limit, gaps, 0.0) / 1e9
-    seconds = (bounds[out_k + 1] - bounds[out_k]) / 1e9
-    coverage = np.clip(per_period(_device_cumsum(panel, covered)) / seconds, 0.0, 1.0)
+        ok = dt <= float(pd.Timedelta(max_gap).value)
+    covered_inside = np.where(ok & (steps == 0), dt, 0) / 1e9
+    ok_cross = ok[cross].astype(float)
+    covered = _spread(total, row, covered_inside, cross, ok_cross, head, tail, c_steps, seconds)
+    coverage = np.clip(covered / seconds, 0.0, 1.0)
 
     order = np.argsort(out_k, kind="stable")  # period ascending, ties by device code
     index = pd.DatetimeIndex(
