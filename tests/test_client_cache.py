@@ -1,0 +1,159 @@
+"""The requests-cache layer over real HTTP: replay equality, offline, keys, secrets on disk."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pandas as pd
+import pytest
+from requests_cache import CachedSession
+
+import waltero_frames as wf
+from waltero_frames.sim import DEMO_ORG
+
+RANGE = ("2026-04-25", "2026-06-05")  # 41 days: two telemetry windows
+
+
+def study(client):
+    """A small notebook study: every cacheable fetch once."""
+    orgs = wf.organizations(client)
+    devs = wf.devices(client, DEMO_ORG, details=True)
+    return {
+        "orgs": orgs,
+        "devs": devs,
+        "daily": wf.daily_consumption(client, DEMO_ORG, *RANGE, tz="Europe/Berlin"),
+        "weekly": wf.daily_consumption(client, DEMO_ORG, *RANGE, "week"),
+        "tel": wf.telemetry(client, devs.iloc[:4], *RANGE, tz="Europe/Berlin"),
+        "tel_raw_only": wf.telemetry(client, list(devs.index[4:6]), *RANGE, ["meter.value.raw"]),
+        "fields": wf.fields(client, devs.index[:2]),
+    }
+
+
+@pytest.fixture
+def live(waltero_sim, tmp_path):
+    waltero_sim.config.rate = None
+    path = tmp_path / "study.sqlite"
+    client = wf.Client(waltero_sim.base_url, waltero_sim.username, waltero_sim.password, cache=path)
+    frames = study(client)
+    token = client._tokens._current[0].reveal()
+    client.close()
+    return path, frames, token
+
+
+def test_offline_replay_is_equal_with_zero_requests(waltero_sim, live, monkeypatch):
+    path, frames, _ = live
+    for var in ("WALTERO_USERNAME", "WALTERO_PASSWORD"):
+        monkeypatch.delenv(var, raising=False)
+    before = len(waltero_sim.log)
+    offline = wf.Client(waltero_sim.base_url, cache=path, offline=True)  # no credentials
+    replay = study(offline)
+    assert len(waltero_sim.log) == before  # not one request, not even a login
+    assert offline.logins == 0 and offline.requests_sent == 0
+    for name, df in frames.items():
+        pd.testing.assert_frame_equal(replay[name], df, obj=name)
+    assert replay["daily"].attrs["missing_periods"].equals(frames["daily"].attrs["missing_periods"])
+    assert replay["tel"].attrs["offline"] is True and frames["tel"].attrs["offline"] is False
+
+
+def test_offline_miss_names_the_call(waltero_sim, live):
+    path, frames, _ = live
+    offline = wf.Client(waltero_sim.base_url, cache=path, offline=True)
+    dev = frames["devs"].index[0]
+    with pytest.raises(wf.CacheMiss) as info:
+        wf.telemetry(offline, dev, "2026-04-25", "2026-06-06")
+    message = str(info.value)
+    assert f"/api/devices/{dev}/telemetry" in message
+    assert "startDate=2026-04-25T00:00:00.000Z" in message  # the UTC window was never fetched
+    # several devices missing: still the CacheMiss itself, not a per-device failure
+    with pytest.raises(wf.CacheMiss):
+        wf.telemetry(offline, frames["devs"].index[:3], "2026-01-01", "2026-01-02")
+    # the changelog is never cached
+    with pytest.raises(wf.CacheMiss, match="data-audit/changes"):
+        wf.changes(offline, DEMO_ORG, "2026-05-01")
+
+
+def test_offline_needs_a_cache(waltero_sim, tmp_path):
+    with pytest.raises(ValueError, match="needs a cache"):
+        wf.Client(waltero_sim.base_url, offline=True)
+    with pytest.raises(ValueError, match="does not exist"):
+        wf.Client(waltero_sim.base_url, cache=tmp_path / "none.sqlite", offline=True)
+
+
+def test_no_secret_in_the_cache_files(live, waltero_sim):
+    path, _, token = live
+    files = [p for p in path.parent.iterdir() if p.name.startswith(path.name)]
+    assert files and any(p.stat().st_size > 100_000 for p in files)
+    secrets = [
+        token.encode(),
+        token.split(".")[2].encode(),
+        waltero_sim.password.encode(),
+        b"Bearer",
+    ]
+    for p in files:
+        data = p.read_bytes()
+        for secret in secrets:
+            assert secret not in data, (p.name, secret[:8])
+
+
+def test_login_and_changelog_never_cached(live, waltero_sim):
+    path, _, _ = live
+    client = wf.Client(waltero_sim.base_url, waltero_sim.username, waltero_sim.password, cache=path)
+    wf.changes(client, DEMO_ORG, "2026-11-01")
+    wf.changes(client, DEMO_ORG, "2026-11-01")
+    assert waltero_sim.counters[("changes", 200)] >= 2  # asked twice, sent twice
+    con = sqlite3.connect(path)
+    urls = [
+        row[0]
+        for row in con.execute(
+            "select key from responses"
+        )  # keys are hashes: check via the session
+    ]
+    con.close()
+    session = CachedSession(str(path), backend="sqlite")
+    cached = [r.url for r in session.cache.responses.values()]
+    session.close()
+    assert len(cached) == len(urls) > 0
+    assert not [u for u in cached if "login" in u or "data-audit" in u]
+    assert any("/v3/data/device-daily-consumption" in u for u in cached)
+
+
+def test_cache_key_ignores_the_token(live, waltero_sim):
+    path, frames, _ = live
+    waltero_sim.config.rate = None
+    before = len(waltero_sim.log)
+    # a new client (it would get a new token) reads the same entries: no request, no login
+    again = wf.Client(waltero_sim.base_url, waltero_sim.username, waltero_sim.password, cache=path)
+    replay = study(again)
+    assert len(waltero_sim.log) == before and again.logins == 0
+    pd.testing.assert_frame_equal(replay["tel"], frames["tel"])
+    # and a fresh call logs in once and is then served from the cache too
+    wf.telemetry(again, frames["devs"].index[0], "2026-07-01", "2026-07-02")
+    assert again.logins == 1 and again.requests_sent == 1  # the device detail was cached
+    wf.telemetry(again, frames["devs"].index[0], "2026-07-01", "2026-07-02")
+    assert again.requests_sent == 1
+
+
+def test_user_session_is_accepted_and_extended(waltero_sim, tmp_path):
+    waltero_sim.config.rate = None
+    session = CachedSession(
+        str(tmp_path / "mine.sqlite"), backend="sqlite", ignored_parameters=["foo"]
+    )
+    client = wf.Client(
+        waltero_sim.base_url, waltero_sim.username, waltero_sim.password, cache=session
+    )
+    wf.changes(client, DEMO_ORG, "2026-11-20")
+    wf.organizations(client)
+    params = set(session.settings.ignored_parameters)
+    assert {"foo", "Authorization", "authorization"} <= params  # extended, not replaced
+    assert not [u for u in (r.url for r in session.cache.responses.values()) if "data-audit" in u]
+    client.close()
+    wf.organizations(client)  # the user's session was not closed by us
+    session.close()
+
+
+def test_accept_encoding_is_fixed(live, waltero_sim):
+    path, _, _ = live
+    session = CachedSession(str(path), backend="sqlite")
+    encodings = {r.request.headers.get("Accept-Encoding") for r in session.cache.responses.values()}
+    session.close()
+    assert encodings == {"gzip, deflate"}
