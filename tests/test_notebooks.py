@@ -95,3 +95,23 @@ def test_report_main_writes_html_image_and_fails_on_cell_error(tenant_env, tmp_p
 def test_notebook_paths_rejects_unknown_selection():
     with pytest.raises(ValueError, match=r"matches \['nope'\]"):
         report.notebook_paths(ROOT / "notebooks", ["nope"])
+
+
+def test_readme_example_runs_and_draws_the_carpet():
+    import re
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    readme = (ROOT / "README.md").read_text()
+    example = readme.split("## Example", 1)[1]
+    code = re.search(r"```python\n(.*?)```", example, re.S).group(1)
+    assert len(code.strip().splitlines()) <= 12
+    plt.close("all")
+    exec(compile(code, "README.md", "exec"), {})
+    ax = plt.gcf().axes[0]
+    assert ax.images[0].get_array().shape == (30, 24)  # November, local days x hours
+    assert plt.gcf().axes[-1].get_ylabel() == "consumption per hour [kWh]"
+    plt.close("all")
