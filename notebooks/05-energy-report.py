@@ -43,19 +43,23 @@ from waltero_frames.report import connect, study_cache, tenant_configured, versi
 pd.set_option("display.width", 120)
 DEMO_CACHE = Path("../data/energy-report-demo.sqlite")
 
-bundled = not tenant_configured() or os.environ.get("WALTERO_BASE_URL", "").startswith(
-    "http://127.0.0.1"
-)
-cache = Path(DEMO_CACHE if cache_file == "auto" and bundled else cache_file or "")
-cache = cache if str(cache) not in ("", ".") else None
+# The bundled simulator, or nothing configured (then connect() starts it): a loopback URL.
+bundled = not tenant_configured() or os.environ["WALTERO_BASE_URL"].startswith("http://127.0.0.1")
+if cache_file in (None, "", "none"):
+    cache = None
+elif cache_file == "auto":
+    cache = DEMO_CACHE if bundled else None
+else:
+    cache = Path(cache_file)
 record = cache.with_suffix(".json") if cache else None
-
 if cache is not None and refresh_cache:
     for stale in (cache, record):
         stale.unlink(missing_ok=True)
-replay = cache is not None and cache.exists() and record.exists()
+recorded = json.loads(record.read_text()) if cache and cache.exists() and record.exists() else None
+replay = recorded is not None and recorded["month"] == month and org in (None, recorded["org"])
+if recorded is not None and not replay and cache == DEMO_CACHE:
+    cache = record = None  # other parameters than the demo study: live, demo file untouched
 if replay:
-    recorded = json.loads(record.read_text())
     client = wf.Client(recorded["base_url"], cache=study_cache(cache), offline=True, progress=False)
     org = org or recorded["org"]
     mode = f"offline replay of {cache} (recorded {recorded['recorded_at']})"

@@ -48,13 +48,17 @@ def test_notebook_runs_headless(path, tenant_env):
 
 
 def test_study_records_then_replays_offline(tenant_env, tmp_path, monkeypatch):
-    """Notebook 5 records a fresh cache (and re-reads it offline inside), then a second run
-    with no server address at all replays it and reproduces the recorded numbers."""
+    """Notebook 5, parameterised for another month, records a fresh cache (and re-reads it
+    offline inside), then a second run with no server address at all replays it and
+    reproduces the recorded numbers."""
     path = next(p for p in NOTEBOOKS if "report" in p.stem)
     cache = tmp_path / "study.sqlite"
-    nb, error = report.execute(path, parameters={"cache_file": str(cache)}, timeout=300)
+    params = {"cache_file": str(cache), "month": "2026-10"}
+    nb, error = report.execute(path, parameters=params, timeout=300)
     assert error is None, failure(nb, error)
+    assert "October 2026" in json.dumps([o for c in nb.cells for o in c.get("outputs", [])])
     recorded = json.loads(cache.with_suffix(".json").read_text())
+    assert recorded["month"] == "2026-10"
     assert recorded["base_url"] == tenant_env.base_url
     assert recorded["versions"]["requests-cache"]
     assert any(k.startswith("electricity|") for k in recorded["headline"])
@@ -62,7 +66,7 @@ def test_study_records_then_replays_offline(tenant_env, tmp_path, monkeypatch):
     assert tenant_env.password.encode() not in blob
     for var in report.ENV_VARS:  # no address, no credentials: the replay must not need them
         monkeypatch.delenv(var)
-    nb, error = report.execute(path, parameters={"cache_file": str(cache)}, timeout=300)
+    nb, error = report.execute(path, parameters=params, timeout=300)
     assert error is None, failure(nb, error)
     text = json.dumps([o for c in nb.cells for o in c.get("outputs", [])])
     assert "offline replay of" in text
