@@ -105,17 +105,29 @@ def load(url: str, token: str, seconds: float, *, connections: int = 16) -> dict
     wrk = shutil.which("wrk")
     if wrk:
         out = subprocess.run(
-            [wrk, "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-             "-H", f"Authorization: Bearer {token}", url],
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
+            [
+                wrk,
+                "-t2",
+                f"-c{connections}",
+                f"-d{max(1, round(seconds))}s",
+                "-H",
+                f"Authorization: Bearer {token}",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         rps = float(out.split("Requests/sec:")[1].split()[0])
         bad = int(out.split("Non-2xx or 3xx responses:")[1].split()[0]) if "Non-2xx" in out else 0
         return {"rps": rps, "errors": bad, "client": f"wrk -t2 -c{connections}"}
     procs_n, threads = 2, max(1, connections // 2)
     procs = [
-        subprocess.Popen([sys.executable, "-c", _CLIENT, url, token, str(threads), str(seconds)],
-                         stdout=subprocess.PIPE, text=True)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-c", _CLIENT, url, token, str(threads), str(seconds)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(procs_n)
     ]
     outs = [json.loads(p.communicate()[0]) for p in procs]
@@ -141,9 +153,9 @@ def latency_ms(url: str, token: str, n: int) -> float:
 
 
 def _login(sim) -> str:
-    return requests.post(sim.url("/api/auth/login"),
-                         json={"username": sim.username, "password": sim.password}
-                         ).json()["token"]  # fmt: skip
+    return requests.post(
+        sim.url("/api/auth/login"), json={"username": sim.username, "password": sim.password}
+    ).json()["token"]
 
 
 def _naive_telemetry_body(world, device, fields, start, end) -> bytes:
@@ -154,10 +166,15 @@ def _naive_telemetry_body(world, device, fields, start, end) -> bytes:
     for f in fields:
         ts, values = world.window(device, f, pd.Timestamp(start), pd.Timestamp(end))
         out[f] = [
-            {"ts": pd.Timestamp(int(t), unit="ms", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-             + "Z", "value": v.item()}
+            {
+                "ts": pd.Timestamp(int(t), unit="ms", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")[
+                    :-3
+                ]
+                + "Z",
+                "value": v.item(),
+            }
             for t, v in zip(ts, values, strict=True)
-        ]  # fmt: skip
+        ]
     return json.dumps({"deviceId": device, "fields": out}).encode()
 
 
@@ -179,8 +196,12 @@ def telemetry_in_process(repeat: int) -> dict:
     payload = orjson.loads(state.telemetry_body(GUIDE_DEVICE, FIELDS, lo, hi))
     floor = best_time(lambda: orjson.dumps(payload), repeat)
     points = sum(len(v) for v in payload["fields"].values())
-    return {"ours_ms": ours * 1000, "naive_ms": naive * 1000, "floor_ms": floor * 1000,
-            "points": points}  # fmt: skip
+    return {
+        "ours_ms": ours * 1000,
+        "naive_ms": naive * 1000,
+        "floor_ms": floor * 1000,
+        "points": points,
+    }
 
 
 def run(quick: bool) -> list[dict]:
@@ -196,24 +217,37 @@ def run(quick: bool) -> list[dict]:
             me = sim.url("/api/auth/me")
             ours = load(me, token, seconds)
             floor = load(f"http://127.0.0.1:{floor_port}/", token, seconds)
-            rows.append(result(
-                "sim_small_calls_per_s", ratio=ours["rps"] / 1000, target=">= 1",
-                size=f"GET /api/auth/me, {seconds:g} s", ours_rps=round(ours["rps"]),
-                floor_rps=round(floor["rps"]), ours_share_of_floor=round(ours["rps"] /
-                floor["rps"], 3), errors=ours["errors"], client=ours["client"],
-                cpus=os.cpu_count(),
-            ))  # fmt: skip
+            rows.append(
+                result(
+                    "sim_small_calls_per_s",
+                    ratio=ours["rps"] / 1000,
+                    target=">= 1",
+                    size=f"GET /api/auth/me, {seconds:g} s",
+                    ours_rps=round(ours["rps"]),
+                    floor_rps=round(floor["rps"]),
+                    ours_share_of_floor=round(ours["rps"] / floor["rps"], 3),
+                    errors=ours["errors"],
+                    client=ours["client"],
+                    cpus=os.cpu_count(),
+                )
+            )
 
             n = 40 if quick else 200
             ours_lat = latency_ms(me, token, n)
             naive_lat = latency_ms(f"http://127.0.0.1:{naive_port}/", token, min(n, 40))
             floor_lat = latency_ms(f"http://127.0.0.1:{floor_port}/", token, n)
-            rows.append(result(
-                "sim_small_call_latency_keepalive", ratio=ours_lat / 5.0, target="<= 1",
-                size=f"{n} sequential calls, one connection", ours_ms=round(ours_lat, 3),
-                naive_stdlib_ms=round(naive_lat, 3), floor_ms=round(floor_lat, 3),
-                note="target 5 ms: no 40 ms Nagle stall",
-            ))  # fmt: skip
+            rows.append(
+                result(
+                    "sim_small_call_latency_keepalive",
+                    ratio=ours_lat / 5.0,
+                    target="<= 1",
+                    size=f"{n} sequential calls, one connection",
+                    ours_ms=round(ours_lat, 3),
+                    naive_stdlib_ms=round(naive_lat, 3),
+                    floor_ms=round(floor_lat, 3),
+                    note="target 5 ms: no 40 ms Nagle stall",
+                )
+            )
 
             s = requests.Session()
             s.headers["Authorization"] = f"Bearer {token}"
@@ -230,14 +264,20 @@ def run(quick: bool) -> list[dict]:
             server_ms = [r["ms"] for r in sim.log if r["route"] == "telemetry"]
         inproc = telemetry_in_process(5 if quick else 20)
         med = statistics.median(server_ms)
-        rows.append(result(
-            "sim_telemetry_31d_15min_server_ms", ratio=med / 20.0, target="<= 1",
-            size=f"31 days x 4 fields, {inproc['points']} points, {size} bytes",
-            server_ms_median=round(med, 2), client_ms_median=round(statistics.median(client_ms),
-            2), body_ours_ms=round(inproc["ours_ms"], 2), body_naive_ms=round(inproc["naive_ms"],
-            2), body_floor_ms=round(inproc["floor_ms"], 2),
-            naive_over_ours=round(inproc["naive_ms"] / inproc["ours_ms"], 1),
-        ))  # fmt: skip
+        rows.append(
+            result(
+                "sim_telemetry_31d_15min_server_ms",
+                ratio=med / 20.0,
+                target="<= 1",
+                size=f"31 days x 4 fields, {inproc['points']} points, {size} bytes",
+                server_ms_median=round(med, 2),
+                client_ms_median=round(statistics.median(client_ms), 2),
+                body_ours_ms=round(inproc["ours_ms"], 2),
+                body_naive_ms=round(inproc["naive_ms"], 2),
+                body_floor_ms=round(inproc["floor_ms"], 2),
+                naive_over_ours=round(inproc["naive_ms"] / inproc["ours_ms"], 1),
+            )
+        )
     finally:
         _stop(floor_proc)
         _stop(naive_proc)

@@ -81,8 +81,9 @@ def b64(obj) -> str:
 # -- auth --------------------------------------------------------------------------------
 def test_login_issues_hs256_jwt_with_exp(sim):
     t0 = time.time()
-    r = requests.post(sim.url("/api/auth/login"),
-                      json={"username": sim.username, "password": sim.password})  # fmt: skip
+    r = requests.post(
+        sim.url("/api/auth/login"), json={"username": sim.username, "password": sim.password}
+    )
     assert r.status_code == 200
     body = r.json()
     assert set(body) == {"token", "accessToken", "refreshToken", "user"}
@@ -129,13 +130,17 @@ def test_me_shape(api):
     user = body["user"]
     assert user["email"] == "analyst@example.com" and user["id"] and user["name"]
     assert user["organizations"][0] == {
-        "organization_id": DEMO_ORG, "name": "Demo Housing", "role": "viewer"
-    }  # fmt: skip
+        "organization_id": DEMO_ORG,
+        "name": "Demo Housing",
+        "role": "viewer",
+    }
     acc = {o["organization_id"]: o for o in body["accessible_organizations"]}
     assert set(acc) == {DEMO_ORG, SOUTH_ORG}  # not the hidden third org
     assert acc[DEMO_ORG] == {
-        "organization_id": DEMO_ORG, "name": "Demo Housing", "timezone": "Europe/Berlin"
-    }  # fmt: skip
+        "organization_id": DEMO_ORG,
+        "name": "Demo Housing",
+        "timezone": "Europe/Berlin",
+    }
     assert acc[SOUTH_ORG]["timezone"] == "Australia/Sydney"
 
 
@@ -161,13 +166,15 @@ def test_tokens_verified_like_a_gateway(api):
         "HS256 header, none sig": _forge(claims, header={"alg": "HS256", "typ": "JWT"}),
     }
     for what, token in candidates.items():
-        resp = requests.get(api.sim.url("/api/auth/me"),
-                            headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        resp = requests.get(
+            api.sim.url("/api/auth/me"), headers={"Authorization": f"Bearer {token}"}
+        )
         assert resp.status_code == 401, what
         assert resp.json()["code"] == "UNAUTHENTICATED", what
     for headers in ({}, {"Authorization": good}, {"Authorization": f"Basic {good}"}):
-        assert_error(requests.get(api.sim.url("/api/auth/me"), headers=headers), 401,
-                     "UNAUTHENTICATED")  # fmt: skip
+        assert_error(
+            requests.get(api.sim.url("/api/auth/me"), headers=headers), 401, "UNAUTHENTICATED"
+        )
     assert api.get("/api/auth/me").status_code == 200
 
 
@@ -215,15 +222,20 @@ def test_part1_names_fall_back_and_may_be_missing(api):
         elif ext is not None:
             assert row["deviceName"] == ext  # "" name -> external id, or "" when both are ""
     assert any(r["deviceName"] == "" for r in by_dev.values())
-    south = api.get(PART1.replace(DEMO_ORG, SOUTH_ORG), startDate=WEEK[0], endDate=WEEK[1],
-                    resolution="month").json()  # fmt: skip
+    south = api.get(
+        PART1.replace(DEMO_ORG, SOUTH_ORG), startDate=WEEK[0], endDate=WEEK[1], resolution="month"
+    ).json()
     assert any("deviceName" not in r for r in south)
 
 
 def test_part1_accepts_any_offset(api):
     z = api.get(PART1, startDate=WEEK[0], endDate=WEEK[1], resolution="day").json()
-    off = api.get(PART1, startDate="2026-05-19T00:00:00+02:00",
-                  endDate="2026-05-25T17:00:00-05:00", resolution="day").json()  # fmt: skip
+    off = api.get(
+        PART1,
+        startDate="2026-05-19T00:00:00+02:00",
+        endDate="2026-05-25T17:00:00-05:00",
+        resolution="day",
+    ).json()
     assert off == z
 
 
@@ -239,8 +251,12 @@ def test_part1_other_resolutions_equal_world(api, resolution):
 def _hand_daily(api, device, start, end, digits, mult):
     """Part 1 by hand from Part 2 readings: processed deltas, rollover unwrapped, by UTC day."""
     t0 = pd.Timestamp(start) - pd.Timedelta(days=2)  # the reading before startDate
-    body = api.get(f"/api/devices/{device}/telemetry", startDate=t0.isoformat(), endDate=end,
-                   fields=f"{RAW},{PROCESSED}").json()["fields"]  # fmt: skip
+    body = api.get(
+        f"/api/devices/{device}/telemetry",
+        startDate=t0.isoformat(),
+        endDate=end,
+        fields=f"{RAW},{PROCESSED}",
+    ).json()["fields"]
     ts = pd.to_datetime([p["ts"] for p in body[PROCESSED]], utc=True)
     proc = np.array([p["value"] for p in body[PROCESSED]])
     raw = np.array([p["value"] for p in body[RAW]])
@@ -263,8 +279,9 @@ def _hand_daily(api, device, start, end, digits, mult):
 )
 def test_part1_sums_equal_part2_deltas(api, device, start, end):
     detail = api.get(f"/api/devices/{device}").json()["data"]
-    expected, wraps = _hand_daily(api, device, start, end, detail["register_digits"],
-                                  detail["multiplier"])  # fmt: skip
+    expected, wraps = _hand_daily(
+        api, device, start, end, detail["register_digits"], detail["multiplier"]
+    )
     if device == ROLLOVER_DEVICE:
         assert wraps == 1  # the range really contains the rollover
     rows = api.get(PART1, startDate=start, endDate=end, resolution="day").json()
@@ -386,8 +403,9 @@ def test_devices_rows_match_world(api):
         assert item["meter_type"] in {"water_cold", "water_hot", "gas", "electricity", "heat"}
 
 
-@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": -5}, {"offset": -1},
-                                    {"limit": "ten"}, {"offset": "1.5"}])  # fmt: skip
+@pytest.mark.parametrize(
+    "params", [{"limit": 0}, {"limit": -5}, {"offset": -1}, {"limit": "ten"}, {"offset": "1.5"}]
+)
 def test_devices_bad_paging_400(api, params):
     resp = api.get(f"/api/organizations/{DEMO_ORG}/devices", **params)
     assert_error(resp, 400, "BAD_REQUEST")
@@ -428,8 +446,12 @@ def _points(body, field):
 
 
 def test_telemetry_equals_world_truth(api):
-    body = api.get(f"/api/devices/{DEMO_DEVICE}/telemetry", startDate=WEEK[0], endDate=WEEK[1],
-                   fields=",".join(GUIDE_FIELDS)).json()  # fmt: skip
+    body = api.get(
+        f"/api/devices/{DEMO_DEVICE}/telemetry",
+        startDate=WEEK[0],
+        endDate=WEEK[1],
+        fields=",".join(GUIDE_FIELDS),
+    ).json()
     assert body["deviceId"] == DEMO_DEVICE
     assert sorted(body["fields"]) == sorted(GUIDE_FIELDS)
     truth = api.sim.world.telemetry_truth([DEMO_DEVICE], *WEEK, fields=GUIDE_FIELDS)
@@ -450,31 +472,42 @@ def test_telemetry_equals_world_truth(api):
 
 def test_telemetry_bounds_inclusive_exclusive(api):
     start, end = "2026-05-19T00:00:00.000Z", "2026-05-19T01:00:00.000Z"
-    body = api.get(f"/api/devices/{DEMO_DEVICE}/telemetry", startDate=start, endDate=end,
-                   fields=RAW).json()  # fmt: skip
+    body = api.get(
+        f"/api/devices/{DEMO_DEVICE}/telemetry", startDate=start, endDate=end, fields=RAW
+    ).json()
     ts, _ = _points(body, RAW)
     assert ts[0] == pd.Timestamp(start)  # a reading exactly at startDate is in
     assert ts[-1] < pd.Timestamp(end)  # ... and one exactly at endDate is out
-    assert pd.Timestamp(end) in api.sim.world.telemetry_truth(DEMO_DEVICE, start, "2026-05-19T02:00Z",
-                                                              fields=[RAW]).index  # fmt: skip
+    assert (
+        pd.Timestamp(end)
+        in api.sim.world.telemetry_truth(
+            DEMO_DEVICE, start, "2026-05-19T02:00Z", fields=[RAW]
+        ).index
+    )
 
 
 def test_telemetry_31_day_cap(api):
     path = f"/api/devices/{DEMO_DEVICE}/telemetry"
-    ok = api.get(path, startDate="2026-05-01T00:00:00.000Z", endDate="2026-06-01T00:00:00.000Z",
-                 fields=RAW)  # fmt: skip
+    ok = api.get(
+        path, startDate="2026-05-01T00:00:00.000Z", endDate="2026-06-01T00:00:00.000Z", fields=RAW
+    )
     assert ok.status_code == 200
     assert len(ok.json()["fields"][RAW]) == 31 * 96  # 15-min readings, no gaps on this meter
-    over = api.get(path, startDate="2026-05-01T00:00:00.000Z", endDate="2026-06-01T00:00:00.001Z",
-                   fields=RAW)  # fmt: skip
+    over = api.get(
+        path, startDate="2026-05-01T00:00:00.000Z", endDate="2026-06-01T00:00:00.001Z", fields=RAW
+    )
     assert_error(over, 400, "BAD_REQUEST", contains="range too long")
 
 
 @pytest.mark.parametrize(
     "fields,needle",
-    [("meter.value.raw,meter.value.bogus", "meter.value.bogus"), ("", "fields"), (",,", "fields"),
-     (None, "fields")],
-)  # fmt: skip
+    [
+        ("meter.value.raw,meter.value.bogus", "meter.value.bogus"),
+        ("", "fields"),
+        (",,", "fields"),
+        (None, "fields"),
+    ],
+)
 def test_telemetry_field_errors(api, fields, needle):
     params = {"startDate": WEEK[0], "endDate": WEEK[1]}
     if fields is not None:
@@ -486,8 +519,12 @@ def test_telemetry_field_errors(api, fields, needle):
 def test_telemetry_unsupported_field_absent(api):
     devices = api.sim.world.devices
     v1 = devices.index[devices["variant"] == "W-Sensor v1"][0]
-    body = api.get(f"/api/devices/{v1}/telemetry", startDate=WEEK[0], endDate=WEEK[1],
-                   fields="connection.snr,battery.level,connection.rssi").json()  # fmt: skip
+    body = api.get(
+        f"/api/devices/{v1}/telemetry",
+        startDate=WEEK[0],
+        endDate=WEEK[1],
+        fields="connection.snr,battery.level,connection.rssi",
+    ).json()
     assert list(body["fields"]) == ["connection.rssi"]
 
 
@@ -519,16 +556,33 @@ def _page_all(api, since, limit, org=DEMO_ORG):
 def test_changes_guide_call_shape(api):
     body = api.get(CHANGES, since="2026-05-25T00:00:00.000Z", limit=200).json()
     row = body["data"][0]
-    assert set(row) == {"id", "deviceId", "field", "timestamp", "previousValue", "newValue",
-                        "actor", "changedAt"}  # fmt: skip
+    assert set(row) == {
+        "id",
+        "deviceId",
+        "field",
+        "timestamp",
+        "previousValue",
+        "newValue",
+        "actor",
+        "changedAt",
+    }
     # the contract's own example row (ids are the World's), and its processed twin
     assert row == {
-        "id": "chg_00000000001", "deviceId": DEMO_DEVICE, "field": RAW,
-        "timestamp": "2026-05-20T06:00:00.000Z", "previousValue": 1284567,
-        "newValue": 1234567, "actor": "user", "changedAt": "2026-05-25T09:13:22.512Z",
-    }  # fmt: skip
+        "id": "chg_00000000001",
+        "deviceId": DEMO_DEVICE,
+        "field": RAW,
+        "timestamp": "2026-05-20T06:00:00.000Z",
+        "previousValue": 1284567,
+        "newValue": 1234567,
+        "actor": "user",
+        "changedAt": "2026-05-25T09:13:22.512Z",
+    }
     twin = body["data"][1]
-    assert (twin["field"], twin["previousValue"], twin["newValue"]) == (PROCESSED, 1284.567, 1234.567)
+    assert (twin["field"], twin["previousValue"], twin["newValue"]) == (
+        PROCESSED,
+        1284.567,
+        1234.567,
+    )
     assert isinstance(row["newValue"], int) and isinstance(twin["newValue"], float)
     assert len(body["data"]) == 200 and body["nextCursor"]  # capped; more to come
 
@@ -623,20 +677,26 @@ def test_runtime_correction_with_lag_then_reset(api):
     ts = pd.Timestamp("2026-06-10T12:00:00Z")
     before = sim.world.telemetry_truth(DEMO_DEVICE, ts, ts + pd.Timedelta(minutes=1), fields=[RAW])
     new_raw = int(before[RAW].iloc[0]) - 7
-    rows = sim.add_correction(DEMO_DEVICE, RAW, ts, new_raw,
-                              changed_at=now - pd.Timedelta(seconds=60), lag=120)  # fmt: skip
+    rows = sim.add_correction(
+        DEMO_DEVICE, RAW, ts, new_raw, changed_at=now - pd.Timedelta(seconds=60), lag=120
+    )
     assert [r["field"] for r in rows] == [RAW, PROCESSED]
     since = (now - pd.Timedelta(minutes=5)).isoformat()
     assert api.get(CHANGES, since=since).json()["data"] == []  # visible only at now + 60 s
     sim.configure(replication_lag=30)
     listed = api.get(CHANGES, since=since).json()["data"]
     assert [(r["field"], r["newValue"]) for r in listed] == [
-        (RAW, new_raw), (PROCESSED, round(new_raw * 0.001, 6))
-    ]  # fmt: skip
+        (RAW, new_raw),
+        (PROCESSED, round(new_raw * 0.001, 6)),
+    ]
     assert listed[0]["previousValue"] == int(before[RAW].iloc[0])
     # the corrected reading is what telemetry serves now
-    tele = api.get(f"/api/devices/{DEMO_DEVICE}/telemetry", startDate=ts.isoformat(),
-                   endDate=(ts + pd.Timedelta(minutes=1)).isoformat(), fields=RAW).json()  # fmt: skip
+    tele = api.get(
+        f"/api/devices/{DEMO_DEVICE}/telemetry",
+        startDate=ts.isoformat(),
+        endDate=(ts + pd.Timedelta(minutes=1)).isoformat(),
+        fields=RAW,
+    ).json()
     assert tele["fields"][RAW][0]["value"] == new_raw
     sim.reset()
     sim.configure(rate=None)
@@ -705,12 +765,15 @@ def test_fault_500_then_recovers(api):
 
 def test_fault_drop_cuts_the_connection(api):
     api.sim.configure(fail=[{"status": "drop", "path": "/telemetry", "times": 1}])
-    with pytest.raises((requests.exceptions.ConnectionError,
-                        requests.exceptions.ChunkedEncodingError)):  # fmt: skip
-        api.get(f"/api/devices/{DEMO_DEVICE}/telemetry", startDate=WEEK[0], endDate=WEEK[1],
-                fields=RAW)  # fmt: skip
-    ok = api.get(f"/api/devices/{DEMO_DEVICE}/telemetry", startDate=WEEK[0], endDate=WEEK[1],
-                 fields=RAW)  # fmt: skip
+    with pytest.raises(
+        (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)
+    ):
+        api.get(
+            f"/api/devices/{DEMO_DEVICE}/telemetry", startDate=WEEK[0], endDate=WEEK[1], fields=RAW
+        )
+    ok = api.get(
+        f"/api/devices/{DEMO_DEVICE}/telemetry", startDate=WEEK[0], endDate=WEEK[1], fields=RAW
+    )
     assert ok.status_code == 200
     assert [r["status"] for r in api.sim.log if r["path"].endswith("/telemetry")] == ["drop", 200]
 
@@ -718,8 +781,9 @@ def test_fault_drop_cuts_the_connection(api):
 def test_fault_method_filter_and_login_path(sim):
     sim.configure(fail=[{"status": 500, "path": "/auth/login", "method": "POST", "times": None}])
     for _ in range(3):
-        resp = requests.post(sim.url("/api/auth/login"),
-                             json={"username": sim.username, "password": sim.password})  # fmt: skip
+        resp = requests.post(
+            sim.url("/api/auth/login"), json={"username": sim.username, "password": sim.password}
+        )
         assert_error(resp, 500, "INTERNAL_ERROR")
     sim.configure(fail=[])
     assert Api(sim).token
@@ -734,10 +798,18 @@ def test_latency_knob(api):
 
 @pytest.mark.parametrize(
     "bad",
-    [{"rate": -1}, {"burst": 0}, {"fail": [{"status": 404}]}, {"fail": [{"path": "("}]},
-     {"clock": "2026-06-01T00:00:00"}, {"prefix": "prod"}, {"speed": -1}, {"nope": 1},
-     {"latency": float("nan")}],
-)  # fmt: skip
+    [
+        {"rate": -1},
+        {"burst": 0},
+        {"fail": [{"status": 404}]},
+        {"fail": [{"path": "("}]},
+        {"clock": "2026-06-01T00:00:00"},
+        {"prefix": "prod"},
+        {"speed": -1},
+        {"nope": 1},
+        {"latency": float("nan")},
+    ],
+)
 def test_bad_knobs_raise_value_error(sim, bad):
     name = next(iter(bad))
     with pytest.raises(ValueError, match=name if name != "fail" else "fault"):
@@ -755,7 +827,7 @@ def test_request_log_has_no_secrets(sim):
     api.s.get(sim.url("/api/auth/me"), params={"token": api.token, "password": sim.password})
     requests.post(sim.url("/api/auth/login"), json={"username": sim.username, "password": "bad"})
     text = json.dumps(sim.log)
-    assert sim.password not in text and api.token not in text and "bad\"" not in text
+    assert sim.password not in text and api.token not in text and 'bad"' not in text
     assert api.token.split(".")[2] not in text
     assert "Authorization" not in text and "Bearer" not in text
     rec = sim.log[1]
@@ -781,8 +853,9 @@ def test_prefix_serves_under_base_path(sim):
     assert sim.base_url.endswith("/prod")
     api = Api(sim)  # logs in at {base}/api/auth/login
     assert api.get("/api/auth/me").status_code == 200
-    resp = requests.get(sim.root_url + "/api/auth/me",
-                        headers={"Authorization": f"Bearer {api.token}"})  # fmt: skip
+    resp = requests.get(
+        sim.root_url + "/api/auth/me", headers={"Authorization": f"Bearer {api.token}"}
+    )
     assert_error(resp, 404, "NOT_FOUND")
     doc = requests.get(sim.url("/openapi.json")).json()
     assert doc["servers"][0]["url"] == "/prod"
@@ -794,16 +867,23 @@ def test_openapi_document_has_real_parameters(sim):
     paths = doc["paths"]
     assert not any(p.startswith("/_sim") for p in paths)
     assert set(paths) >= {
-        "/api/auth/login", "/api/auth/me", "/api/organizations/{orgId}/devices",
-        "/api/devices/{deviceId}", "/api/devices/{deviceId}/fields",
-        "/api/devices/{deviceId}/telemetry", "/api/organizations/{orgId}/data-audit/changes",
+        "/api/auth/login",
+        "/api/auth/me",
+        "/api/organizations/{orgId}/devices",
+        "/api/devices/{deviceId}",
+        "/api/devices/{deviceId}/fields",
+        "/api/devices/{deviceId}/telemetry",
+        "/api/organizations/{orgId}/data-audit/changes",
         "/api/organizations/{orgId}/applications/metering/v3/data/device-daily-consumption",
         "/api/organizations/{orgId}/applications/metering/data/device-daily-consumption",
-    }  # fmt: skip
+    }
     params = {p["name"]: p for p in paths["/api/devices/{deviceId}/telemetry"]["get"]["parameters"]}
     assert {n for n, p in params.items() if p["required"]} == {
-        "deviceId", "startDate", "endDate", "fields"
-    }  # fmt: skip
+        "deviceId",
+        "startDate",
+        "endDate",
+        "fields",
+    }
     devs = paths["/api/organizations/{orgId}/devices"]["get"]["parameters"]
     limit = next(p for p in devs if p["name"] == "limit")
     assert limit["schema"]["type"] == "integer" and limit["schema"]["minimum"] == 1
@@ -825,8 +905,12 @@ def test_clock_runs_on(sim):
     t0 = sim.world.now()
     assert pd.Timestamp("2026-06-01T00:00:00Z") <= t0 < pd.Timestamp("2026-06-01T01:00:00Z")
     api = Api(sim)
-    body = api.get(f"/api/devices/{DEMO_DEVICE}/telemetry", startDate="2026-05-31T00:00:00Z",
-                   endDate="2026-06-02T00:00:00Z", fields=RAW).json()  # fmt: skip
+    body = api.get(
+        f"/api/devices/{DEMO_DEVICE}/telemetry",
+        startDate="2026-05-31T00:00:00Z",
+        endDate="2026-06-02T00:00:00Z",
+        fields=RAW,
+    ).json()
     last = pd.Timestamp(body["fields"][RAW][-1]["ts"])
     assert last <= sim.world.now() and last >= t0 - pd.Timedelta(minutes=15)
     time.sleep(0.3)
@@ -846,15 +930,27 @@ def test_subprocess_server_same_api(tmp_path):
         with pytest.raises(ValueError, match="burst"):
             sim.configure(burst=0)
         ts = "2026-06-10T12:00:00Z"
-        raw = int(sim.world.telemetry_truth(DEMO_DEVICE, ts, "2026-06-10T12:01Z",
-                                            fields=[RAW])[RAW].iloc[0])  # fmt: skip
+        raw = int(
+            sim.world.telemetry_truth(DEMO_DEVICE, ts, "2026-06-10T12:01Z", fields=[RAW])[RAW].iloc[
+                0
+            ]
+        )
         sim.add_correction(DEMO_DEVICE, RAW, ts, raw + 3, lag=0)
-        got = api.get(f"/api/devices/{DEMO_DEVICE}/telemetry", startDate=ts,
-                      endDate="2026-06-10T12:01:00Z", fields=RAW).json()  # fmt: skip
+        got = api.get(
+            f"/api/devices/{DEMO_DEVICE}/telemetry",
+            startDate=ts,
+            endDate="2026-06-10T12:01:00Z",
+            fields=RAW,
+        ).json()
         assert got["fields"][RAW][0]["value"] == raw + 3
-        assert sim.world.series(DEMO_DEVICE, RAW)[1][
-            np.searchsorted(sim.world.series(DEMO_DEVICE, RAW)[0], pd.Timestamp(ts).value // 10**6)
-        ] == raw + 3  # the local ground truth carries the same correction
+        assert (
+            sim.world.series(DEMO_DEVICE, RAW)[1][
+                np.searchsorted(
+                    sim.world.series(DEMO_DEVICE, RAW)[0], pd.Timestamp(ts).value // 10**6
+                )
+            ]
+            == raw + 3
+        )  # the local ground truth carries the same correction
         assert sim.counters[("me", 500)] == 1
         assert [r["route"] for r in sim.log][:2] == ["login", "me"]
         sim.reset()
@@ -865,10 +961,24 @@ def test_subprocess_server_same_api(tmp_path):
 
 def test_cli_prints_env_lines_and_stops_on_sigint():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "waltero_frames.sim.cli", "serve", "--port", "0", "--rate", "none",
-         "--prefix", "/prod", "--seed", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "waltero_frames.sim.cli",
+            "serve",
+            "--port",
+            "0",
+            "--rate",
+            "none",
+            "--prefix",
+            "/prod",
+            "--seed",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines = [proc.stdout.readline().strip() for _ in range(3)]
         assert lines[0].startswith("WALTERO_BASE_URL=http://127.0.0.1:")
@@ -876,8 +986,10 @@ def test_cli_prints_env_lines_and_stops_on_sigint():
         assert lines[1] == "WALTERO_USERNAME=analyst@example.com"
         assert lines[2] == "WALTERO_PASSWORD=waltero-demo"
         base = lines[0].split("=", 1)[1]
-        r = requests.post(base + "/api/auth/login",
-                          json={"username": "analyst@example.com", "password": "waltero-demo"})  # fmt: skip
+        r = requests.post(
+            base + "/api/auth/login",
+            json={"username": "analyst@example.com", "password": "waltero-demo"},
+        )
         assert r.status_code == 200
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0
@@ -904,10 +1016,12 @@ def test_sub_millisecond_bounds(api):
     reading = "2026-05-19T00:00:00.000Z"
     half_ms = "2026-05-19T00:00:00.0005Z"
     end = "2026-05-19T00:30:00.000Z"
-    tele = api.get(f"/api/devices/{DEMO_DEVICE}/telemetry", startDate=half_ms, endDate=end,
-                   fields=RAW).json()["fields"][RAW]  # fmt: skip
+    tele = api.get(
+        f"/api/devices/{DEMO_DEVICE}/telemetry", startDate=half_ms, endDate=end, fields=RAW
+    ).json()["fields"][RAW]
     assert [p["ts"] for p in tele] == ["2026-05-19T00:15:00.000Z"]
     rows = api.get(PART1, startDate=half_ms, endDate=end, resolution="day").json()
-    assert rows == api.sim.world.daily_consumption_rows(DEMO_ORG, "2026-05-19T00:00:00.001Z",
-                                                        end, "day")  # fmt: skip
+    assert rows == api.sim.world.daily_consumption_rows(
+        DEMO_ORG, "2026-05-19T00:00:00.001Z", end, "day"
+    )
     assert rows != api.sim.world.daily_consumption_rows(DEMO_ORG, reading, end, "day")

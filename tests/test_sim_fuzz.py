@@ -27,11 +27,12 @@ FAULT_PATH = r"/fields$"
 def fuzz_sim(waltero_sim_server):
     sim = waltero_sim_server
     sim.reset()
-    sim.configure(rate=None, login_limit=None,
-                  fail=[{"status": 500, "path": FAULT_PATH, "times": None}])  # fmt: skip
-    token = requests.post(sim.url("/api/auth/login"),
-                          json={"username": sim.username, "password": sim.password}
-                          ).json()["token"]  # fmt: skip
+    sim.configure(
+        rate=None, login_limit=None, fail=[{"status": 500, "path": FAULT_PATH, "times": None}]
+    )
+    token = requests.post(
+        sim.url("/api/auth/login"), json={"username": sim.username, "password": sim.password}
+    ).json()["token"]
     yield sim, token
     sim.reset()
 
@@ -69,7 +70,9 @@ def only_injected_server_errors(ctx, response, case):
         assert response.status_code == 500
         assert response.json() == {"code": "INTERNAL_ERROR", "message": "injected fault"}
         return True
-    assert response.status_code < 500, f"unrequested {response.status_code} for {case.method} {path}"
+    assert response.status_code < 500, (
+        f"unrequested {response.status_code} for {case.method} {path}"
+    )
     if response.status_code >= 400:
         body = response.json()
         assert set(body) == {"code", "message"}, body
@@ -105,8 +108,13 @@ def _fuzz(sim_schema, fuzz_sim, method, path, examples, variant):
     operation = sim_schema[path][method]
     pin, mode = VARIANTS[variant]
 
-    @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy(mode))
     def run(case):
         _check(case, fuzz_sim, pin)

@@ -24,10 +24,13 @@ GUIDE_CANDIDATES = [
     Path("/work/shared/waltero-api"),
 ]
 GUIDE = next(
-    (p / "metering-api-reference.txt" for p in GUIDE_CANDIDATES
-     if (p / "metering-api-reference.txt").exists()),
+    (
+        p / "metering-api-reference.txt"
+        for p in GUIDE_CANDIDATES
+        if (p / "metering-api-reference.txt").exists()
+    ),
     None,
-)  # fmt: skip
+)
 STATEMENT_START = re.compile(r"^(curl\s|[A-Z][A-Z_]*=)")
 MARK = "@@@ command "
 
@@ -92,8 +95,9 @@ def guide_run(waltero_sim_server):
             curls.append(stmt)
             script.append(f"echo '{MARK}{len(curls) - 1}'")
         script.append(stmt)
-    proc = subprocess.run(["bash", "-c", "\n".join(script)], capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        ["bash", "-c", "\n".join(script)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     chunks = proc.stdout.split(MARK)[1:]
     outputs = {}
@@ -116,8 +120,14 @@ def test_guide_has_the_expected_commands(guide_run):
     assert len(curls) == 6  # me, Part 1, devices, telemetry, fields, changes
     assert all("| jq" in c for c in curls)
     assert any(s.startswith("TOKEN=$(curl") for s in statements)  # the login
-    assert {s.split("=", 1)[0] for s in statements} >= {"BASE", "TOKEN", "ORG", "START", "END",
-                                                        "DEVICE"}  # fmt: skip
+    assert {s.split("=", 1)[0] for s in statements} >= {
+        "BASE",
+        "TOKEN",
+        "ORG",
+        "START",
+        "END",
+        "DEVICE",
+    }
     assert len(outputs) == 6
 
 
@@ -158,8 +168,12 @@ def test_guide_telemetry(guide_run):
     _, outputs, _ = guide_run
     (body,) = _only(outputs, "/telemetry")
     assert body["deviceId"] == DEMO_DEVICE
-    assert set(body["fields"]) == {"meter.value.processed", "meter.value.raw",
-                                   "battery.voltage", "connection.rssi"}  # fmt: skip
+    assert set(body["fields"]) == {
+        "meter.value.processed",
+        "meter.value.raw",
+        "battery.voltage",
+        "connection.rssi",
+    }
     for points in body["fields"].values():
         assert points and all(set(p) == {"ts", "value"} for p in points)
         assert points[0]["ts"] >= "2026-05-18T22:00:00.000Z"
@@ -180,6 +194,14 @@ def test_guide_changes(guide_run):
     assert set(body) == {"data", "nextCursor"}
     assert 0 < len(body["data"]) <= 200
     first = body["data"][0]
-    assert set(first) == {"id", "deviceId", "field", "timestamp", "previousValue", "newValue",
-                          "actor", "changedAt"}  # fmt: skip
+    assert set(first) == {
+        "id",
+        "deviceId",
+        "field",
+        "timestamp",
+        "previousValue",
+        "newValue",
+        "actor",
+        "changedAt",
+    }
     assert all(r["changedAt"] >= "2026-05-25T00:00:00.000Z" for r in body["data"])

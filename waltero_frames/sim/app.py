@@ -26,8 +26,14 @@ from .app_state import SimState, redact_query
 from .config import SimConfig
 
 ADMIN_PREFIX = "/_sim/"
-_STATUS_CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND",
-                 429: "RATE_LIMITED", 500: "INTERNAL_ERROR"}  # fmt: skip
+_STATUS_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    429: "RATE_LIMITED",
+    500: "INTERNAL_ERROR",
+}
 
 
 class ConnectionDropped(Exception):
@@ -49,13 +55,17 @@ def _error_body(status: int, message: str) -> JSONBytes:
 
 async def _send_error(send: Any, status: int, message: str, headers: dict | None = None) -> None:
     body = _error_body(status, message).body
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode())]
-        + [(k.lower().encode(), str(v).encode()) for k, v in (headers or {}).items()],
-    })  # fmt: skip
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ]
+            + [(k.lower().encode(), str(v).encode()) for k, v in (headers or {}).items()],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -97,9 +107,16 @@ class GatewayMiddleware:
             if rule is not None:
                 status = rule["status"]
                 if status == "drop":
-                    await send({"type": "http.response.start", "status": 200,
-                                "headers": [(b"content-type", b"application/json"),
-                                            (b"content-length", b"4096")]})  # fmt: skip
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": 200,
+                            "headers": [
+                                (b"content-type", b"application/json"),
+                                (b"content-length", b"4096"),
+                            ],
+                        }
+                    )
                     await send({"type": "http.response.body", "body": b'{"da', "more_body": True})
                     raise ConnectionDropped(api_path)
                 await _send_error(send, 500, "injected fault")
@@ -114,8 +131,9 @@ class GatewayMiddleware:
             await self.app(scope, receive, send_capture)
         finally:
             route = scope.get("route") or self._route_for(scope)
-            query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"),
-                                   keep_blank_values=True))  # fmt: skip
+            query = dict(
+                parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+            )
             state.record(
                 scope["method"],
                 api_path,

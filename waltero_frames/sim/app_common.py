@@ -15,7 +15,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Instants the server accepts (pandas' nanosecond range holds them with room to spare).
 MIN_INSTANT_US = (datetime(1900, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
 MAX_INSTANT_US = (datetime(2200, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
 
 
 class ApiError(Exception):
@@ -76,7 +78,6 @@ def parse_instant(value: str, name: str) -> int:
     if not MIN_INSTANT_US <= us < MAX_INSTANT_US:
         raise bad_request(f"{name} is out of the supported range 1900-01-01..2199-12-31: {value!r}")
     return us
-
 
 
 def parse_range(start: str, end: str) -> tuple[int, int]:

@@ -23,27 +23,36 @@ MAX_OFFSET = 10**12
 _INSTANT = {"format": "date-time"}
 StartDate = Annotated[
     str,
-    Query(alias="startDate", description="Inclusive start, ISO-8601 with offset",
-          examples=["2026-05-18T22:00:00.000Z"], json_schema_extra=_INSTANT),
-]  # fmt: skip
+    Query(
+        alias="startDate",
+        description="Inclusive start, ISO-8601 with offset",
+        examples=["2026-05-18T22:00:00.000Z"],
+        json_schema_extra=_INSTANT,
+    ),
+]
 EndDate = Annotated[
     str,
-    Query(alias="endDate", description="Exclusive end, ISO-8601 with offset",
-          examples=["2026-05-25T22:00:00.000Z"], json_schema_extra=_INSTANT),
-]  # fmt: skip
+    Query(
+        alias="endDate",
+        description="Exclusive end, ISO-8601 with offset",
+        examples=["2026-05-25T22:00:00.000Z"],
+        json_schema_extra=_INSTANT,
+    ),
+]
 Resolution = Annotated[
     str,
-    Query(description="Period length: day, week, month or year (UTC periods)", examples=["day"],
-          json_schema_extra={"enum": ["day", "week", "month", "year"]}),
-]  # fmt: skip
+    Query(
+        description="Period length: day, week, month or year (UTC periods)",
+        examples=["day"],
+        json_schema_extra={"enum": ["day", "week", "month", "year"]},
+    ),
+]
 
 
 def _part1_args(start: str, end: str, resolution: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     start_us, end_us = parse_range(start, end)
     if resolution not in ("day", "week", "month", "year"):
-        raise bad_request(
-            f"unsupported resolution {resolution!r}: use day, week, month or year"
-        )
+        raise bad_request(f"unsupported resolution {resolution!r}: use day, week, month or year")
     span_days = (end_us - start_us) / 86_400e6
     periods = span_days / {"day": 1, "week": 7, "month": 28, "year": 365}[resolution]
     if periods > MAX_PERIODS:
@@ -206,8 +215,11 @@ async def changes(
     org_id: Annotated[str, Path(alias="orgId", description="Organization UUID")],
     since: Annotated[
         str,
-        Query(description="Inclusive lower bound on changedAt (ISO-8601 with offset)",
-              examples=["2026-05-25T00:00:00.000Z"], json_schema_extra=_INSTANT),
+        Query(
+            description="Inclusive lower bound on changedAt (ISO-8601 with offset)",
+            examples=["2026-05-25T00:00:00.000Z"],
+            json_schema_extra=_INSTANT,
+        ),
     ],
     limit: Annotated[int, Query(ge=1, description="Page size; values over 200 give 200")] = 100,
     cursor: Annotated[
@@ -217,8 +229,5 @@ async def changes(
     state = sim_state(request)
     since_us = parse_instant(since, "since")
     state.check_org(user, org_id)
-    page, next_cursor = state.changes_page(
-        org_id, since_us, min(limit, CHANGES_PAGE_MAX), cursor
-    )
+    page, next_cursor = state.changes_page(org_id, since_us, min(limit, CHANGES_PAGE_MAX), cursor)
     return JSONBytes({"data": page, "nextCursor": next_cursor})
-

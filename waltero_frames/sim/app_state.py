@@ -320,11 +320,26 @@ class SimState:
         return out
 
     # -- request log -------------------------------------------------------------------
-    def record(self, method: str, path: str, query: dict, status: Any, route: str | None, t: float,
-               ms: float) -> None:
+    def record(
+        self,
+        method: str,
+        path: str,
+        query: dict,
+        status: Any,
+        route: str | None,
+        t: float,
+        ms: float,
+    ) -> None:
         self.log.append(
-            {"method": method, "path": path, "query": query, "status": status, "t": t,
-             "route": route, "ms": round(ms, 3)}
+            {
+                "method": method,
+                "path": path,
+                "query": query,
+                "status": status,
+                "t": t,
+                "route": route,
+                "ms": round(ms, 3),
+            }
         )
         if len(self.log) > LOG_MAX:
             del self.log[: LOG_MAX // 2]

@@ -29,7 +29,9 @@ def _int_limit(text: str) -> int | None:
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="waltero-sim", description="The bundled Waltero API simulator.")
+    ap = argparse.ArgumentParser(
+        prog="waltero-sim", description="The bundled Waltero API simulator."
+    )
     sub = ap.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="serve the simulated API on 127.0.0.1 until interrupted")
     s.add_argument("--port", type=int, default=8765, help="TCP port (0 = any free port)")
@@ -39,14 +41,24 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--speed", type=float, **knob, help="simulated seconds per wall second")
     s.add_argument("--rate", type=_limit, **knob, help="requests/s per token ('none' lifts it)")
     s.add_argument("--burst", type=int, **knob, help="burst of the per-token limit")
-    s.add_argument("--login-limit", type=_int_limit, **knob,
-                   help="logins per username per minute ('none' lifts it)")  # fmt: skip
+    s.add_argument(
+        "--login-limit",
+        type=_int_limit,
+        **knob,
+        help="logins per username per minute ('none' lifts it)",
+    )
     s.add_argument("--token-ttl", type=float, **knob, help="token lifetime in seconds")
     s.add_argument("--latency", type=float, **knob, help="seconds added to every request")
-    s.add_argument("--replication-lag", type=float, **knob,
-                   help="max seconds a change stays invisible")  # fmt: skip
-    s.add_argument("--no-retry-after", dest="retry_after_header", action="store_false", **knob,
-                   help="answer 429 without Retry-After")  # fmt: skip
+    s.add_argument(
+        "--replication-lag", type=float, **knob, help="max seconds a change stays invisible"
+    )
+    s.add_argument(
+        "--no-retry-after",
+        dest="retry_after_header",
+        action="store_false",
+        **knob,
+        help="answer 429 without Retry-After",
+    )
     s.add_argument("--prefix", **knob, help="serve under a base path, e.g. /prod")
     s.add_argument("--config-json", default="{}", help="any SimConfig knobs as a JSON object")
     return ap

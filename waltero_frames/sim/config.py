@@ -108,7 +108,9 @@ class SimConfig:
             or not isinstance(self.login_limit, int)
             or self.login_limit < 1
         ):
-            raise ValueError(f"login_limit must be None or an integer >= 1, got {self.login_limit!r}")
+            raise ValueError(
+                f"login_limit must be None or an integer >= 1, got {self.login_limit!r}"
+            )
         if not isinstance(self.retry_after_header, bool):
             raise ValueError(f"retry_after_header must be a bool, got {self.retry_after_header!r}")
         _non_negative("latency", self.latency)

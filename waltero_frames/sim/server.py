@@ -173,11 +173,21 @@ class InProcessSimulator(Simulator):
         """Knobs back to their start values; log, counters, limits, runtime corrections cleared."""
         self._state.reset()
 
-    def add_correction(self, device_id: str, field: str, timestamp: Any, new_value: Any,
-                       *, actor: str = "user", changed_at: Any = None, lag: float = 0.0) -> Any:
+    def add_correction(
+        self,
+        device_id: str,
+        field: str,
+        timestamp: Any,
+        new_value: Any,
+        *,
+        actor: str = "user",
+        changed_at: Any = None,
+        lag: float = 0.0,
+    ) -> Any:
         """Correct one reading now (see ``World.add_change``); returns the new change rows."""
-        return self._state.add_correction(device_id, field, timestamp, new_value, actor=actor,
-                                          changed_at=changed_at, lag=lag)  # fmt: skip
+        return self._state.add_correction(
+            device_id, field, timestamp, new_value, actor=actor, changed_at=changed_at, lag=lag
+        )
 
     def stop(self) -> None:
         """Shut the server down (idempotent)."""
@@ -218,12 +228,26 @@ class SubprocessSimulator(Simulator):
     def __init__(self, seed: int = 0, *, port: int = 0, **knobs: Any) -> None:
         SimConfig().update(**knobs)  # validate here, with a clear ValueError
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the child
-        cmd = [sys.executable, "-m", "waltero_frames.sim.cli", "serve", "--port", str(port),
-               "--seed", str(seed), "--config-json", json.dumps(knobs)]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "waltero_frames.sim.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--seed",
+            str(seed),
+            "--config-json",
+            json.dumps(knobs),
+        ]
         self._proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL, text=True,
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            stdin=subprocess.DEVNULL,
+            text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )  # fmt: skip
+        )
         lines = [self._proc.stdout.readline() for _ in range(3)]
         if not all(line.startswith("WALTERO_") for line in lines):
             self._proc.kill()
@@ -242,8 +266,12 @@ class SubprocessSimulator(Simulator):
 
     def _admin(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body, default=str).encode()
-        req = urllib.request.Request(self.root_url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
+        req = urllib.request.Request(
+            self.root_url + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(req, timeout=60) as resp:
                 return json.loads(resp.read())
@@ -289,17 +317,36 @@ class SubprocessSimulator(Simulator):
         self._world = None
         self._clock = (None, 1.0)
 
-    def add_correction(self, device_id: str, field: str, timestamp: Any, new_value: Any,
-                       *, actor: str = "user", changed_at: Any = None, lag: float = 0.0) -> Any:
+    def add_correction(
+        self,
+        device_id: str,
+        field: str,
+        timestamp: Any,
+        new_value: Any,
+        *,
+        actor: str = "user",
+        changed_at: Any = None,
+        lag: float = 0.0,
+    ) -> Any:
         """Correct one reading in the server (and in the local ground-truth World)."""
         import pandas as pd
 
         if changed_at is None:  # pin the server's "now" so the local World agrees
-            changed_at = pd.Timestamp(self._admin("GET", "/_sim/now")["now_ms"], unit="ms",
-                                      tz="UTC").isoformat()  # fmt: skip
+            changed_at = pd.Timestamp(
+                self._admin("GET", "/_sim/now")["now_ms"], unit="ms", tz="UTC"
+            ).isoformat()
         kw = {"actor": actor, "changed_at": changed_at, "lag": lag}
-        out = self._admin("POST", "/_sim/corrections", {"device_id": device_id, "field": field,
-                          "timestamp": timestamp, "new_value": new_value, **kw})  # fmt: skip
+        out = self._admin(
+            "POST",
+            "/_sim/corrections",
+            {
+                "device_id": device_id,
+                "field": field,
+                "timestamp": timestamp,
+                "new_value": new_value,
+                **kw,
+            },
+        )
         self._corrections.append(((device_id, field, timestamp, new_value), kw))
         if self._world is not None:
             self._world.add_change(device_id, field, timestamp, new_value, **kw)
@@ -326,8 +373,9 @@ def start(seed: int = 0, *, process: bool = False, port: int = 0, **knobs: Any) 
 
 
 @contextlib.contextmanager
-def running(seed: int = 0, *, process: bool = False, port: int = 0, **knobs: Any
-            ) -> Iterator[Simulator]:  # fmt: skip
+def running(
+    seed: int = 0, *, process: bool = False, port: int = 0, **knobs: Any
+) -> Iterator[Simulator]:
     """Run the simulated Waltero API on 127.0.0.1 for the duration of a ``with`` block.
 
     Parameters
