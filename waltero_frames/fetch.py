@@ -86,7 +86,8 @@ def _run(
     """
     results: dict[Hashable, Any] = {}
     failures: dict[Hashable, BaseException] = {}
-    disable = True if client.progress is False or len(jobs) < 2 else None  # None: auto (tty)
+    # None: tqdm.auto shows it in notebooks and on terminals (not in logs/CI); True: always
+    disable = True if client.progress is False or len(jobs) < 2 else not client.progress and None
     bar = tqdm(total=len(jobs), desc=desc, unit="req", disable=disable, leave=False)
     try:
         if len(jobs) < 2 or client.max_workers == 1:
