@@ -209,7 +209,7 @@ def test_failed_page_rolls_back_everything(seeded, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("killed mid-page")
 
-    monkeypatch.setattr(store, "_write_changes", boom)
+    monkeypatch.setattr(store, "_advance_watermark", boom)  # the last step of the page
     with pytest.raises(RuntimeError, match="mid-page"):
         store.apply_changes(org, changes(("c1", "d1", RAW, 100, 20, 21, 9)))
     monkeypatch.undo()

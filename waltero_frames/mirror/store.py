@@ -139,14 +139,13 @@ def to_ms(values: Any) -> np.ndarray:
     return np.asarray(idx.as_unit("ms").asi8, dtype=np.int64)
 
 
-def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Elementwise equality of two object arrays where missing equals missing."""
-    a_na, b_na = pd.isna(a), pd.isna(b)
-    eq = np.zeros(len(a), dtype=bool)
-    both = ~a_na & ~b_na
-    if both.any():
-        eq[both] = np.asarray([x == y for x, y in zip(a[both], b[both], strict=True)], dtype=bool)
-    return eq | (a_na & b_na)
+def _equal(a: Any, b: Any) -> bool:
+    """Value equality where missing equals missing (None and NaN alike)."""
+    a_na = a is None or (isinstance(a, float) and a != a)
+    b_na = b is None or (isinstance(b, float) and b != b)
+    if a_na or b_na:
+        return a_na and b_na
+    return bool(a == b)
 
 
 def _py(values: Any) -> list:
@@ -203,6 +202,7 @@ class Store:
                 f"{self.path}: mirror schema version {version}, this package reads {SCHEMA_VERSION}"
             )
         self._field_cache: dict[str, int] = {}
+        self._device_cache: dict[str, int] = {}
 
     # -- plumbing -----------------------------------------------------------------------
     def close(self) -> None:
@@ -311,18 +311,19 @@ class Store:
 
     def device_codes(self, device_ids: Sequence[str], *, org: int | None = None) -> np.ndarray:
         """Integer codes of device ids; unknown ids are registered under ``org`` (or -1)."""
-        known = dict(self.query("SELECT device_id, device FROM devices"))
+        known = self._device_cache
         unknown = [d for d in dict.fromkeys(device_ids) if d not in known]
         if unknown:
-            if org is None:
-                return np.asarray([known.get(d, -1) for d in device_ids], dtype=np.int64)
+            known.update(self.query("SELECT device_id, device FROM devices"))
+            unknown = [d for d in unknown if d not in known]
+        if unknown and org is not None:
             with self.transaction() as con:
                 con.executemany(
                     "INSERT OR IGNORE INTO devices(org, device_id) VALUES (?, ?)",
                     [(org, d) for d in unknown],
                 )
-            known = dict(self.query("SELECT device_id, device FROM devices"))
-        return np.asarray([known[d] for d in device_ids], dtype=np.int64)
+            known.update(self.query("SELECT device_id, device FROM devices"))
+        return np.asarray([known.get(d, -1) for d in device_ids], dtype=np.int64)
 
     def devices(self, org: int) -> pd.DataFrame:
         """The stored devices of an organization: index ``device_id``; ``device`` code,
@@ -518,8 +519,9 @@ class Store:
         *,
         run: int | None = None,
         baseline: bool = False,
+        page: int = 200,
     ) -> dict[str, int]:
-        """Apply one page of changes and advance the watermark, in one transaction.
+        """Apply changes page by page; each page and the watermark it reaches commit together.
 
         Parameters
         ----------
@@ -528,10 +530,13 @@ class Store:
         changes : DataFrame
             Columns ``change_id``, ``device_id``, ``field``, ``timestamp``,
             ``previous_value``, ``new_value``, ``actor`` and ``changed_at`` (a column or the
-            index), as :func:`waltero_frames.changes` returns them.
+            index), as :func:`waltero_frames.changes` returns them. Processed in
+            (``changed_at``, ``change_id``) order.
         baseline : bool
             Record the changes as ``baseline`` (already reflected in telemetry fetched
             afterwards) without touching readings.
+        page : int, default 200
+            Rows per transaction (a sync passes one API page at a time).
 
         Returns
         -------
@@ -539,28 +544,52 @@ class Store:
             Count of new changes per outcome (ids seen before are skipped: each change is
             processed exactly once).
         """
-        df = changes.reset_index() if "changed_at" not in changes.columns else changes.copy()
         counts = dict.fromkeys(OUTCOMES, 0)
-        if df.empty:
+        if changes.empty:
             return counts
-        df = pd.DataFrame(
-            {
-                "change_id": df["change_id"].astype(str).to_numpy(dtype=object),
-                "device_id": df["device_id"].astype(str).to_numpy(dtype=object),
-                "field_name": df["field"].astype(str).to_numpy(dtype=object),
-                "ts": to_ms(df["timestamp"]),
-                "previous_value": df["previous_value"].to_numpy(dtype=object),
-                "new_value": df["new_value"].to_numpy(dtype=object),
-                "actor": df["actor"].to_numpy(dtype=object) if "actor" in df else None,
-                "changed_at": to_ms(df["changed_at"]),
-            }
-        )
-        df = df.sort_values(["changed_at", "change_id"], kind="stable")
-        df = df.drop_duplicates("change_id", keep="first")
-        top = int(df["changed_at"].iloc[-1])
-        ids_top = df.loc[df["changed_at"] == top, "change_id"].tolist()
-        df["device"] = self.device_codes(df["device_id"].tolist(), org=org)
-        df["field"] = self.field_codes(df["field_name"].tolist())
+        df = changes.reset_index() if "changed_at" not in changes.columns else changes
+        cid = df["change_id"].astype(str).to_numpy(dtype=object)
+        at = to_ms(df["changed_at"])
+        order = np.lexsort((cid, at))
+        order = order[~pd.Index(cid[order]).duplicated(keep="first")]
+        cols = {
+            "change_id": cid[order],
+            "device": self.device_codes(
+                df["device_id"].astype(str).to_numpy(dtype=object)[order].tolist(), org=org
+            ),
+            "field": self.field_codes(df["field"].astype(str).to_numpy(dtype=object)[order]),
+            "ts": to_ms(df["timestamp"])[order],
+            "previous_value": _py(df["previous_value"].to_numpy(dtype=object)[order]),
+            "new_value": _py(df["new_value"].to_numpy(dtype=object)[order]),
+            "actor": _py(df["actor"].to_numpy(dtype=object)[order]) if "actor" in df else None,
+            "changed_at": at[order],
+        }
+        n = len(order)
+        if cols["actor"] is None:
+            cols["actor"] = [None] * n
+        for lo in range(0, n, page):
+            chunk = {k: v[lo : lo + page] for k, v in cols.items()}
+            for outcome, k in self._apply_page(org, chunk, run, baseline).items():
+                counts[outcome] += k
+        return counts
+
+    def _apply_page(
+        self, org: int, page: dict[str, Any], run: int | None, baseline: bool
+    ) -> dict[str, int]:
+        """One transaction: skip ids seen before, resolve, write readings, record, watermark.
+
+        The rows of a page (at most a few hundred, sorted by (changed_at, change_id)) are
+        resolved one after the other, because each change is judged against the value the
+        previous change of the same reading left.
+        """
+        ids = list(page["change_id"])
+        dev = page["device"].tolist()
+        fld = page["field"].tolist()
+        ts = page["ts"].tolist()
+        at = page["changed_at"].tolist()
+        top = at[-1]
+        ids_top = [i for i, a in zip(ids, at, strict=True) if a == top]
+        counts: dict[str, int] = {}
         with self.transaction() as con:
             con.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS _page (change_id TEXT PRIMARY KEY, "
@@ -568,137 +597,108 @@ class Store:
             )
             con.execute("DELETE FROM _page")
             con.executemany(
-                "INSERT INTO _page VALUES (?, ?, ?, ?)",
-                zip(
-                    df["change_id"], _py(df["device"]), _py(df["field"]), _py(df["ts"]), strict=True
-                ),
+                "INSERT INTO _page VALUES (?, ?, ?, ?)", zip(ids, dev, fld, ts, strict=True)
             )
             seen = {
                 r[0]
                 for r in con.execute("SELECT change_id FROM changes JOIN _page USING (change_id)")
             }
-            df = df[~df["change_id"].isin(seen)].reset_index(drop=True)
-            if not df.empty:
-                df = self._resolve(con, org, df, baseline)
-                self._write_changes(con, org, df, run)
-                for outcome, n in df["outcome"].value_counts().items():
-                    counts[str(outcome)] = int(n)
+            rows = [k for k in range(len(ids)) if ids[k] not in seen]
+            if rows:
+                outcome, mirror_value = (
+                    (["baseline"] * len(rows), [None] * len(rows))
+                    if baseline
+                    else self._resolve(con, org, page, rows)
+                )
+                at_ms = now_ms()
+                con.executemany(
+                    "INSERT INTO changes(change_id, org, device, field, ts, previous_value, "
+                    "new_value, mirror_value, outcome, actor, changed_at, run, applied_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            ids[k],
+                            org,
+                            dev[k],
+                            fld[k],
+                            ts[k],
+                            page["previous_value"][k],
+                            page["new_value"][k],
+                            mirror_value[j],
+                            outcome[j],
+                            page["actor"][k],
+                            at[k],
+                            run,
+                            at_ms,
+                        )  # fmt: skip
+                        for j, k in enumerate(rows)
+                    ],
+                )
+                for o in outcome:
+                    counts[o] = counts.get(o, 0) + 1
             self._advance_watermark(con, org, top, ids_top)
         return counts
 
+    @staticmethod
     def _resolve(
-        self, con: sqlite3.Connection, org: int, df: pd.DataFrame, baseline: bool
-    ) -> pd.DataFrame:
-        """Decide each change's outcome and write the resulting reading values.
-
-        ``df`` holds new changes only, sorted by (``changed_at``, ``change_id``).
-        """
-        if baseline:
-            df["outcome"] = "baseline"
-            df["mirror_value"] = None
-            return df
-        key = ["device", "field", "ts"]
+        con: sqlite3.Connection, org: int, page: dict[str, Any], rows: list[int]
+    ) -> tuple[list[str], list[Any]]:
+        """Outcome and the mirror's value just before, for each new change; writes readings."""
         pages = "(SELECT DISTINCT device, field, ts FROM _page) p"
-        # The mirror's current value and the device's coverage, per affected reading.
-        cur = pd.DataFrame(
-            con.execute(
-                "SELECT p.device, p.field, p.ts, r.value, r.ts IS NOT NULL, s.cov_start, "
-                f"s.cov_end FROM {pages} LEFT JOIN readings r ON r.org=? AND "
-                "r.device=p.device AND r.field=p.field AND r.ts=p.ts "
-                "LEFT JOIN device_state s ON s.device=p.device",
+        current = {
+            (d, f, t): v
+            for d, f, t, v in con.execute(
+                f"SELECT p.device, p.field, p.ts, r.value FROM {pages} JOIN readings r ON "
+                "r.org=? AND r.device=p.device AND r.field=p.field AND r.ts=p.ts",
                 (org,),
-            ).fetchall(),
-            columns=[*key, "value", "present", "cov_start", "cov_end"],
-        )
-        # The latest value-setting change already applied to each affected reading.
-        done = pd.DataFrame(
-            con.execute(
-                f"SELECT c.device, c.field, c.ts, c.changed_at, c.change_id FROM {pages} "
-                "JOIN changes c ON c.device=p.device AND c.field=p.field AND c.ts=p.ts "
-                f"WHERE c.outcome IN ({','.join(repr(o) for o in VALUE_SETTING)})"
-            ).fetchall(),
-            columns=[*key, "last_at", "last_id"],
-        )
-        done = done.sort_values(["last_at", "last_id"]).drop_duplicates(key, keep="last")
-        df = df.merge(cur, on=key, how="left").merge(done, on=key, how="left")
-        in_range = (
-            df["cov_start"].notna()
-            & (df["ts"] >= df["cov_start"].fillna(0))
-            & (df["ts"] < df["cov_end"].fillna(0))
-        ).to_numpy()
-        last_at = df["last_at"].fillna(-1).astype(np.int64)
-        last_id = df["last_id"].fillna("").astype(str)
-        later = (df["changed_at"] > last_at) | (
-            (df["changed_at"] == last_at) & (df["change_id"] > last_id)
-        )
-        superseded = (df["last_at"].notna() & ~later).to_numpy() & in_range
-        live = in_range & ~superseded
-        mirror = np.where(
-            df["present"].fillna(0).astype(bool), df["value"].to_numpy(dtype=object), None
-        )
-        # Value just before each live change: the previous live change's new value for the
-        # same reading (rows are in (changed_at, change_id) order), else the mirror's value.
-        before = mirror.copy()
-        idx = np.flatnonzero(live)
-        if idx.size:
-            sub = df.iloc[idx]
-            grp = sub.groupby(key, sort=False)
-            first = (grp.cumcount() == 0).to_numpy()
-            prev_new = grp["new_value"].shift(1).to_numpy(dtype=object)
-            before[idx] = np.where(first, mirror[idx], prev_new)
-        df["mirror_value"] = before
-        prev = df["previous_value"].to_numpy(dtype=object)
-        new = df["new_value"].to_numpy(dtype=object)
-        matched = _same(prev, before)
-        already = _same(new, before)
-        outcome = np.full(len(df), "conflict", dtype=object)
-        outcome[live & ~matched & already] = "current"
-        outcome[live & matched] = "applied"
-        outcome[superseded] = "superseded"
-        outcome[~in_range] = "out_of_range"
-        df["outcome"] = outcome
-        # Final value per reading: the last live change wins.
-        final = df[live].drop_duplicates(key, keep="last")
-        put = final[final["new_value"].notna()]
-        drop = final[final["new_value"].isna()]
-        self._upsert_readings(con, org, put["device"], put["field"], put["ts"], put["new_value"])
-        if len(drop):
-            con.executemany(
-                "DELETE FROM readings WHERE org=? AND device=? AND field=? AND ts=?",
-                [
-                    (org, *r)
-                    for r in zip(
-                        _py(drop["device"]), _py(drop["field"]), _py(drop["ts"]), strict=True
-                    )
-                ],
             )
-        return df
-
-    def _write_changes(
-        self, con: sqlite3.Connection, org: int, df: pd.DataFrame, run: int | None
-    ) -> None:
-        at = now_ms()
+        }
+        coverage = {
+            d: (lo, hi)
+            for d, lo, hi in con.execute(
+                "SELECT s.device, s.cov_start, s.cov_end FROM device_state s "
+                "WHERE s.device IN (SELECT DISTINCT device FROM _page)"
+            )
+        }
+        last: dict[tuple, tuple] = {}
+        for d, f, t, a, i in con.execute(
+            f"SELECT c.device, c.field, c.ts, c.changed_at, c.change_id FROM {pages} "
+            "JOIN changes c ON c.device=p.device AND c.field=p.field AND c.ts=p.ts "
+            f"WHERE c.outcome IN ({','.join(repr(o) for o in VALUE_SETTING)})"
+        ):
+            last[(d, f, t)] = max(last.get((d, f, t), (a, i)), (a, i))
+        outcome: list[str] = []
+        before: list[Any] = []
+        writes: dict[tuple, Any] = {}
+        for k in rows:
+            key = (int(page["device"][k]), int(page["field"][k]), int(page["ts"][k]))
+            this = (int(page["changed_at"][k]), page["change_id"][k])
+            value = current.get(key)
+            before.append(value)
+            lo_hi = coverage.get(key[0])
+            if lo_hi is None or not lo_hi[0] <= key[2] < lo_hi[1]:
+                outcome.append("out_of_range")
+            elif key in last and this <= last[key]:
+                outcome.append("superseded")
+            else:
+                prev, new = page["previous_value"][k], page["new_value"][k]
+                outcome.append(
+                    "applied" if _equal(prev, value) else "current" if _equal(new, value)
+                    else "conflict"
+                )  # fmt: skip
+                current[key] = writes[key] = new
+                last[key] = this
+        put = [(org, *key, v) for key, v in writes.items() if v is not None]
         con.executemany(
-            "INSERT INTO changes(change_id, org, device, field, ts, previous_value, new_value, "
-            "mirror_value, outcome, actor, changed_at, run, applied_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            zip(
-                df["change_id"],
-                [org] * len(df),
-                _py(df["device"]),
-                _py(df["field"]),
-                _py(df["ts"]),
-                _py(df["previous_value"]),
-                _py(df["new_value"]),
-                _py(df["mirror_value"]),
-                df["outcome"],
-                _py(df["actor"]),
-                _py(df["changed_at"]),
-                [run] * len(df),
-                [at] * len(df),
-                strict=True,
-            ),
+            "INSERT INTO readings(org, device, field, ts, value) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(org, device, field, ts) DO UPDATE SET value=excluded.value",
+            put,
         )
+        con.executemany(
+            "DELETE FROM readings WHERE org=? AND device=? AND field=? AND ts=?",
+            [(org, *key) for key, v in writes.items() if v is None],
+        )
+        return outcome, before
 
     def _advance_watermark(
         self, con: sqlite3.Connection, org: int, top: int, ids_top: list[str]
