@@ -1025,3 +1025,55 @@ def test_sub_millisecond_bounds(api):
         DEMO_ORG, "2026-05-19T00:00:00.001Z", end, "day"
     )
     assert rows != api.sim.world.daily_consumption_rows(DEMO_ORG, reading, end, "day")
+
+
+# -- every device, every field, against the World ------------------------------------------
+def _readable_devices(sim):
+    d = sim.world.devices
+    return [
+        (dev, tuple(d.loc[dev, "fields"])) for dev in d.index[d["organization_id"] != HIDDEN_ORG]
+    ]
+
+
+def _assert_telemetry_matches_truth(api, device, fields, start, end):
+    body = api.get(
+        f"/api/devices/{device}/telemetry", startDate=start, endDate=end, fields=",".join(fields)
+    ).json()
+    truth = api.sim.world.telemetry_truth([device], start, end, fields=list(fields))
+    assert sorted(body["fields"]) == sorted(fields), device
+    for field in fields:
+        col = truth[field].dropna()
+        pts = body["fields"][field]
+        assert [p["ts"] for p in pts] == [
+            t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z" for t in col.index
+        ], (device, field)
+        got = [p["value"] for p in pts]
+        if field == "meta.firmware":
+            assert got == col.tolist(), (device, field)
+        else:
+            np.testing.assert_array_equal(np.asarray(got, float), col.to_numpy(float))
+
+
+def test_every_device_and_field_equals_truth_for_the_guide_week(api):
+    devices = _readable_devices(api.sim)
+    assert len(devices) > 40
+    for device, fields in devices:
+        _assert_telemetry_matches_truth(api, device, fields, *WEEK)
+
+
+@pytest.mark.slow
+def test_every_device_and_field_equals_truth_all_year(api):
+    months = pd.date_range("2025-12-01", "2026-12-01", freq="MS", tz="UTC")
+    for device, fields in _readable_devices(api.sim):
+        for a, b in zip(months[:-1], months[1:], strict=True):
+            _assert_telemetry_matches_truth(api, device, fields, a.isoformat(), b.isoformat())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("org", [DEMO_ORG, SOUTH_ORG])
+@pytest.mark.parametrize("resolution", ["day", "week", "month", "year"])
+def test_part1_whole_year_equals_world(api, org, resolution):
+    start, end = "2025-11-30T22:00:00.000Z", "2026-12-01T00:00:00.000Z"
+    path = PART1.replace(DEMO_ORG, org)
+    rows = api.get(path, startDate=start, endDate=end, resolution=resolution).json()
+    assert rows == api.sim.world.daily_consumption_rows(org, start, end, resolution)
