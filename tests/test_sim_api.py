@@ -1077,3 +1077,30 @@ def test_part1_whole_year_equals_world(api, org, resolution):
     path = PART1.replace(DEMO_ORG, org)
     rows = api.get(path, startDate=start, endDate=end, resolution=resolution).json()
     assert rows == api.sim.world.daily_consumption_rows(org, start, end, resolution)
+
+
+def test_subprocess_server_exits_when_its_parent_dies():
+    # A parent that starts a process=True server and is killed without stopping it.
+    code = (
+        "import sys, time\n"
+        "from waltero_frames.sim import start\n"
+        "sim = start(process=True)\n"
+        "print(sim._proc.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return  # gone
+        with open(f"/proc/{child}/stat") as fh:
+            if fh.read().split()[2] == "Z":  # exited, awaiting its (dead) parent's reaper
+                return
+        time.sleep(0.2)
+    os.kill(child, signal.SIGKILL)
+    pytest.fail("the orphaned simulator kept running")

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import threading
+import time
 from typing import Any
 
 
@@ -61,6 +64,7 @@ def parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--prefix", **knob, help="serve under a base path, e.g. /prod")
     s.add_argument("--config-json", default="{}", help="any SimConfig knobs as a JSON object")
+    s.add_argument("--exit-with-parent", type=int, metavar="PID", help=argparse.SUPPRESS)
     return ap
 
 
@@ -73,6 +77,19 @@ def knobs_from(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError("--config-json must be a JSON object")
     knobs.update({k: v for k, v in vars(args).items() if k in SimConfig.knobs()})
     return knobs
+
+
+def _watch_parent(pid: int, server: Any) -> None:
+    """Stop serving when the process that started us is gone (no orphaned servers)."""
+
+    def watch() -> None:
+        while not server.should_exit:
+            if os.getppid() != pid:
+                server.should_exit = True
+                return
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -100,7 +117,10 @@ def serve(args: argparse.Namespace) -> int:
         f"WALTERO_PASSWORD={DEMO_PASSWORD}\n"
     )
     sys.stdout.flush()
-    make_server(app).run(sockets=[sock])
+    server = make_server(app)
+    if args.exit_with_parent:
+        _watch_parent(args.exit_with_parent, server)
+    server.run(sockets=[sock])
     sock.close()
     print("waltero-sim: stopped", file=sys.stderr, flush=True)
     return 0

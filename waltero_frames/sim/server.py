@@ -237,6 +237,8 @@ class SubprocessSimulator(Simulator):
             str(port),
             "--seed",
             str(seed),
+            "--exit-with-parent",
+            str(os.getpid()),
             "--config-json",
             json.dumps(knobs),
         ]
