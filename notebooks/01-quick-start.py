@@ -33,19 +33,20 @@ import waltero_frames as wf
 pd.set_option("display.width", 120)
 
 if all(os.environ.get(k) for k in ("WALTERO_BASE_URL", "WALTERO_USERNAME", "WALTERO_PASSWORD")):
-    client = wf.Client()  # reads the WALTERO_* settings
+    client = wf.Client(progress=False)  # reads the WALTERO_* settings
     print("tenant:", os.environ["WALTERO_BASE_URL"])
 else:
     _stack = contextlib.ExitStack()
     sim = _stack.enter_context(wf.sim.running())  # the bundled simulator, until the kernel ends
     atexit.register(_stack.close)
-    client = wf.Client(sim.base_url, sim.username, sim.password)
+    client = wf.Client(sim.base_url, sim.username, sim.password, progress=False)
     print("bundled simulator:", sim.base_url)
 
 # %% [markdown]
 # ## Who am I, and which organizations can I read?
 # The client logs in lazily on its first call and reuses its token; it never shows the
-# password or the token (try `client` below).
+# password or the token (try `client` below). In an interactive session leave out
+# `progress=False` to get progress bars on fetches that take many requests.
 
 # %%
 client

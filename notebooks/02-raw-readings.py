@@ -33,7 +33,7 @@ import pandas as pd
 import waltero_frames as wf
 from waltero_frames.report import connect
 
-client, sim = connect()
+client, sim = connect(progress=False)  # no progress bars in reports
 orgs = wf.organizations(client)
 org = org or os.environ.get("WALTERO_ORG") or orgs.index[0]
 tz = orgs.loc[org, "timezone"]
@@ -163,9 +163,12 @@ one["hours"] = (one.index.to_series().shift(-1) - one.index.to_series()).dt.tota
 one[["local day", "consumption", "n_readings", "coverage", "hours"]]
 
 # %%
-utc_view = mine[mine["device_id"] == sample.index[0]]["consumption"]
-print(f"same readings, UTC days sum to {utc_view.sum():.3f}; local days cut them differently:")
-print(one["consumption"].round(3).tolist())
+utc_days = wf.resample_consumption(cons, "D", tz="UTC")
+print(
+    f"all register deltas: {cons['consumption'].sum():.3f}; over UTC days: "
+    f"{utc_days['consumption'].sum():.3f}; over local days: {local['consumption'].sum():.3f}"
+    " — the same water, cut at different instants"
+)
 
 # %% [markdown]
 # ### Hour by hour: carpet plots in local time
@@ -175,6 +178,7 @@ print(one["consumption"].round(3).tolist())
 # %%
 elec = devices.index[devices["meter_type"] == "electricity"][0]
 fig, axes = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")
+grids = []
 for ax, (first, last) in zip(axes, [spring, autumn], strict=True):
     r = wf.telemetry(client, devices.loc[[elec]], first, last, fields=["meter.value.raw"], tz=tz)
     c = wf.readings_to_consumption(
@@ -183,8 +187,13 @@ for ax, (first, last) in zip(axes, [spring, autumn], strict=True):
     wf.plots.carpet(
         c, tz=tz, devices=devices, ax=ax, title=f"{devices.loc[elec, 'name']}: {first} … {last}"
     )
+    grids.append(wf.plots.carpet_matrix(c, tz=tz))
 plt.show()
 
+# %% [markdown]
+# The two DST days, 01:00–03:59 local: on 29 March 02:00 is empty; on 25 October the 02:00
+# cell holds both of its hours.
+
 # %%
-grid = wf.plots.carpet_matrix(c, tz=tz)
-grid.notna().sum(axis=1).rename("hours with data").to_frame().T
+dst = pd.concat(grids).loc[[pd.Timestamp("2026-03-29"), pd.Timestamp("2026-10-25")], [1, 2, 3]]
+dst.round(2)

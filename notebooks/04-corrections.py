@@ -35,7 +35,7 @@ import requests
 import waltero_frames as wf
 from waltero_frames.report import connect
 
-client, sim = connect()
+client, sim = connect(progress=False)  # no progress bars in reports
 orgs = wf.organizations(client)
 org = org or os.environ.get("WALTERO_ORG") or orgs.index[0]
 devices = wf.devices(client, org, details=True)
