@@ -369,7 +369,18 @@ class SubprocessSimulator(Simulator):
 
 
 def start(seed: int = 0, *, process: bool = False, port: int = 0, **knobs: Any) -> Simulator:
-    """Start a simulator and return its handle (call ``.stop()``; prefer :func:`running`)."""
+    """Start a simulator and return its handle; call ``.stop()`` (or prefer :func:`running`).
+
+    Takes the arguments of :func:`running`. Useful where a ``with`` block does not fit,
+    e.g. a notebook that keeps the server across cells.
+
+    Examples
+    --------
+    >>> sim = start(seed=0, rate=None)                       # doctest: +SKIP
+    >>> sim.base_url                                          # doctest: +SKIP
+    'http://127.0.0.1:40123'
+    >>> sim.stop()                                            # doctest: +SKIP
+    """
     cls = SubprocessSimulator if process else InProcessSimulator
     return cls(seed, port=port, **knobs)
 
