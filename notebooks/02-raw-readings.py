@@ -38,6 +38,8 @@ orgs = wf.organizations(client)
 org = org or os.environ.get("WALTERO_ORG") or orgs.index[0]
 tz = orgs.loc[org, "timezone"]
 devices = wf.devices(client, org, details=True)
+# a name for every meter: some have an empty name, then their external id stands in
+devices["name"] = devices["name"].where(devices["name"].fillna("") != "", devices["external_id"])
 if device not in devices.index:  # another tenant: take its first meter
     device = devices.index[0]
 print(f"{orgs.loc[org, 'name']} ({tz}); device {devices.loc[device, 'name']!r}")

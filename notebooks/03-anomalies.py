@@ -35,6 +35,8 @@ orgs = wf.organizations(client)
 org = org or os.environ.get("WALTERO_ORG") or orgs.index[0]
 tz = orgs.loc[org, "timezone"]
 devices = wf.devices(client, org, details=True)
+# a name for every meter: some have an empty name, then their external id stands in
+devices["name"] = devices["name"].where(devices["name"].fillna("") != "", devices["external_id"])
 FLAGS = list(wf.plots.FLAG_STYLES)
 FIELDS = [
     "meter.value.raw",

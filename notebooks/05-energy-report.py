@@ -73,6 +73,8 @@ orgs = wf.organizations(client)
 org = org or os.environ.get("WALTERO_ORG") or orgs.index[0]
 tz = orgs.loc[org, "timezone"]
 devices = wf.devices(client, org, details=True)
+# a name for every meter: some have an empty name, then their external id stands in
+devices["name"] = devices["name"].where(devices["name"].fillna("") != "", devices["external_id"])
 m0 = pd.Period(month, "M")
 this_start, this_end = m0.start_time, (m0 + 1).start_time  # local calendar month
 prev_start = (m0 - 1).start_time
@@ -191,7 +193,7 @@ plt.show()
 
 # %%
 this_raw = this.drop(columns=["meter_type", "unit", "month"])
-wf.plots.completeness(this_raw, devices=devices, title=f"Data completeness — {m0}")
+wf.plots.completeness(this_raw, devices=devices, tz=tz, title=f"Data completeness — {m0}")
 plt.show()
 
 # %%

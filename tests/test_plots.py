@@ -261,6 +261,12 @@ def test_completeness_uses_coverage_of_resampled_frames():
     grid = plots.completeness_matrix(resampled)
     assert list(grid.columns) == list(pd.DatetimeIndex(periods[:2]))
     np.testing.assert_array_equal(grid.to_numpy(), [[1.0, 0.0], [0.25, 0.0]])
+    ax = plots.completeness(resampled, tz="Europe/Berlin")
+    assert ax.get_xlabel() == "day (Europe/Berlin)"
+    # the image starts at local midnight of 28 March and spans the two local days
+    left, right, _, _ = ax.images[0].get_extent()
+    assert matplotlib.dates.num2date(left).replace(tzinfo=None) == pd.Timestamp("2026-03-28")
+    assert right - left == pytest.approx(2.0)
 
 
 # ------------------------------------------------------------------ load duration

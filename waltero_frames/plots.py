@@ -513,6 +513,7 @@ def completeness(
     devices: pd.DataFrame | Sequence[str] | None = None,
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
+    tz: str = "UTC",
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
@@ -523,6 +524,9 @@ def completeness(
     frame, devices, start, end
         As in :func:`completeness_matrix`. Devices are labelled with their name when the
         frame or the ``devices`` frame has one.
+    tz : str
+        Time zone of the day axis: the ``tz`` the frame was resampled in (Part 1 days are
+        UTC days).
 
     Returns
     -------
@@ -538,12 +542,9 @@ def completeness(
     ax = _new_axes(ax, (9.0, max(3.0, min(12.0, 0.17 * len(grid) + 1.5))))
     n_dev, n_per = grid.shape
     if n_per:
-        first = mdates.date2num(grid.columns[0].tz_localize(None))
-        step = (
-            1.0
-            if n_per == 1
-            else float(np.median(np.diff(mdates.date2num(grid.columns.tz_localize(None)))))
-        )
+        local = grid.columns.tz_convert(tz).tz_localize(None)
+        first = mdates.date2num(local[0])
+        step = 1.0 if n_per == 1 else float(np.median(np.diff(mdates.date2num(local))))
         image = ax.imshow(
             grid.to_numpy(),
             aspect="auto",
@@ -559,7 +560,7 @@ def completeness(
     source = devices if isinstance(devices, pd.DataFrame) else None
     labels = [_label(frame, source, d) for d in grid.index]
     ax.set_yticks(np.arange(n_dev) + 0.5, labels, fontsize=7 if n_dev > 20 else 9)
-    ax.set_xlabel("day (UTC)")
+    ax.set_xlabel(f"day ({tz})")
     ax.set_ylabel("device")
     full = float(grid.to_numpy().mean()) if grid.size else float("nan")
     ax.set_title(title or f"Data completeness — {n_dev} devices, {full:.0%} overall")
