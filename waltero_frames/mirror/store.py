@@ -98,9 +98,8 @@ CREATE TABLE IF NOT EXISTS changes (
     changed_at INTEGER NOT NULL,
     run INTEGER,
     applied_at INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS changes_reading ON changes (device, field, ts);
-CREATE INDEX IF NOT EXISTS changes_org_time ON changes (org, changed_at);
 CREATE TABLE IF NOT EXISTS sync_state (
     org INTEGER PRIMARY KEY,
     start INTEGER NOT NULL,          -- default start of the synced range (first sync's start)
