@@ -840,12 +840,19 @@ def test_request_log_has_no_secrets(sim):
 
 
 def test_reset_restores_everything(sim):
-    sim.configure(latency=0.01, fail=[{"status": 500, "path": "nothing-matches"}], token_ttl=5)
-    Api(sim).get("/api/auth/me")
+    n_changes = len(sim.world.changes())
+    sim.configure(latency=0.01, fail=[{"status": 500, "path": "nothing-matches"}], token_ttl=5,
+                  clock="2026-06-01T00:00:00Z", speed=0)  # fmt: skip
+    sim.add_correction(DEMO_DEVICE, RAW, "2026-05-20T06:15:00Z", 1234568)
+    assert len(sim.world.changes()) == n_changes + 2  # raw and processed rows
+    api = Api(sim)
+    api.get("/api/auth/me")
     sim.reset()
-    assert sim.config == SimConfig(rate=10.0)  # the session's start values are the defaults
+    assert sim.config == SimConfig()  # the session's start values are the defaults
     assert sim.log == [] and not sim.counters
-    assert len(sim.world.changes()) == len(sim.world.changes())  # no runtime rows after reset
+    assert len(sim.world.changes()) == n_changes  # runtime corrections gone
+    assert sim.world.now() == pd.Timestamp("2026-12-01T00:00:00Z")  # clock frozen again
+    assert api.get("/api/auth/me").status_code == 200  # tokens stay valid across a reset
 
 
 def test_prefix_serves_under_base_path(sim):
