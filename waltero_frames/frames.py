@@ -85,12 +85,16 @@ def _numbers_or_text(values: Sequence[Any]) -> np.ndarray | Any:
 
     Firmware versions and other text fields stay text; numbers are never parsed from strings.
     """
-    if any(isinstance(v, str) for v in values):
+    # A field's values share one JSON type: look at the first non-null one instead of all.
+    first = next((v for v in values if v is not None), None)
+    if isinstance(first, str):
         return _strings(values)
     try:
         return np.array(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise UnexpectedResponse(f"non-numeric value in a numeric field: {exc}") from exc
+    except (TypeError, ValueError):
+        if any(isinstance(v, str) for v in values):  # mixed: keep every value, as text
+            return _strings(values)
+        raise UnexpectedResponse("non-numeric value in a numeric field") from None
 
 
 def _utc(value: Any) -> pd.Timestamp:
@@ -356,8 +360,10 @@ def parse_telemetry(
     """
     want = list(fields) if fields is not None else []
     device_ids: dict[str, int] = {}
-    # per field: device codes, timestamp strings, values — concatenated across payloads
-    per_field: dict[str, tuple[list[int], list[Any], list[Any]]] = {f: ([], [], []) for f in want}
+    # per field: (device code, count) runs, timestamp strings, values — across payloads
+    per_field: dict[str, tuple[list[tuple[int, int]], list[Any], list[Any]]] = {
+        f: ([], [], []) for f in want
+    }
     ts_of, value_of = itemgetter("ts"), itemgetter("value")
     for device_id, payload in payloads:
         series = payload.get("fields") if isinstance(payload, Mapping) else None
@@ -373,7 +379,7 @@ def parse_telemetry(
                 raise UnexpectedResponse(
                     f"telemetry of {device_id}, field {name!r}: points need 'ts' and 'value'"
                 ) from exc
-            codes += [code] * len(points)
+            codes.append((code, len(points)))
     names = list(per_field)
     with_value = RAW_FIELD in per_field
     if with_value and multipliers is None:
@@ -382,7 +388,11 @@ def parse_telemetry(
     sizes = np.array([len(per_field[f][1]) for f in names], dtype=np.int64)
     stamps_all = [s for f in names for s in per_field[f][1]]
     ts = _timestamps(stamps_all).asi8 if stamps_all else np.empty(0, dtype=np.int64)
-    dev = np.fromiter((c for f in names for c in per_field[f][0]), dtype=np.int64, count=len(ts))
+    runs = [run for f in names for run in per_field[f][0]]
+    dev = np.repeat(
+        np.array([c for c, _ in runs], dtype=np.int64),
+        np.array([n for _, n in runs], dtype=np.int64),
+    )
     # rank devices by id, so sorting by (timestamp, rank) breaks ties by device_id
     sorted_ids = sorted(device_ids)
     rank_of_code = np.empty(len(device_ids), dtype=np.int64)
