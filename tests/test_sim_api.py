@@ -1111,3 +1111,10 @@ def test_subprocess_server_exits_when_its_parent_dies():
         time.sleep(0.2)
     os.kill(child, signal.SIGKILL)
     pytest.fail("the orphaned simulator kept running")
+
+
+def test_no_redirects_for_trailing_slashes(api):
+    resp = api.s.get(api.sim.url("/api/auth/me/"), allow_redirects=False)
+    assert_error(resp, 404, "NOT_FOUND")
+    resp = api.s.post(api.sim.url("/api/auth/me"))
+    assert resp.status_code == 405 and set(resp.json()) == {"code", "message"}

@@ -190,6 +190,7 @@ def create_app(world: Any, config: SimConfig | None = None) -> tuple[Any, SimSta
         description="The bundled simulator of the Waltero metering API (see CONTRACT.md).",
         docs_url="/docs",
         redoc_url=None,
+        redirect_slashes=False,  # a gateway answers 404, never a redirect (tokens in history)
     )
     api.state.sim = state
     api.include_router(app_auth.router)
