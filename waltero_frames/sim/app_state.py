@@ -13,7 +13,6 @@ import bisect
 import copy
 import math
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,7 @@ import orjson
 import pandas as pd
 
 from .app_common import UUID_RE, bad_request, forbidden, iso_ms_array, not_found
-from .config import DEMO_PASSWORD, DEMO_USER_ID, DEMO_USER_NAME, DEMO_USERNAME, SimConfig
+from .config import SimConfig
 from .ratelimit import SlidingWindow, TokenBuckets
 from .tokens import TokenAuthority
 
@@ -102,19 +101,9 @@ class Catalog:
         return cls(orgs, device_org, org_devices, details, grouped, dfields, units, all_fields)
 
 
-def users_from_world(world: Any, orgs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Accounts: the World's ``users`` when it has them, else the demo user on readable orgs."""
-    users = getattr(world, "users", None)
-    if users:
-        return {str(name): dict(u) for name, u in dict(users).items()}
-    return {
-        DEMO_USERNAME: {
-            "id": DEMO_USER_ID,
-            "name": DEMO_USER_NAME,
-            "password": DEMO_PASSWORD,
-            "organizations": {o: "viewer" for o, r in orgs.items() if r.get("readable")},
-        }
-    }
+def users_from_world(world: Any) -> dict[str, dict[str, Any]]:
+    """Accounts by username: ``{"id", "name", "password", "organizations": {org: role}}``."""
+    return {str(name): dict(u) for name, u in dict(world.users).items()}
 
 
 class SimState:
@@ -141,7 +130,7 @@ class SimState:
         self.log: list[dict[str, Any]] = []
         self.counters: Counter = Counter()
         self.catalog = Catalog.from_world(world)
-        self.users = users_from_world(world, self.catalog.orgs)
+        self.users = users_from_world(world)
         self._user_orgs = {u["id"]: dict(u.get("organizations", {})) for u in self.users.values()}
         self._me = {u["id"]: self._me_for(u) for u in self.users.values()}
         self._changes_cache: dict[tuple, Any] = {}
@@ -399,7 +388,3 @@ def redact_query(query: dict[str, str]) -> dict[str, str]:
     return {
         k: ("***" if any(s in k.lower() for s in SECRET_PARAMS) else v) for k, v in query.items()
     }
-
-
-def wall_time() -> float:
-    return time.time()

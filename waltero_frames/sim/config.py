@@ -1,4 +1,4 @@
-"""The simulator's behaviour knobs (`SimConfig`) and the demo credentials.
+"""The simulator's behaviour knobs (`SimConfig`).
 
 Every knob can be passed to :func:`waltero_frames.sim.running` and changed while the
 server runs (``sim.config.rate = None`` or ``sim.configure(rate=None)``).
@@ -13,11 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-
-DEMO_USERNAME = "analyst@example.com"
-DEMO_PASSWORD = "waltero-demo"
-DEMO_USER_ID = "7d0c2b1e-5a4f-4c3e-9b8a-000000000001"
-DEMO_USER_NAME = "Demo Analyst"
 
 
 @dataclass
