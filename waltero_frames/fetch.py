@@ -407,8 +407,9 @@ def telemetry(
     got, failed_jobs = _run(client, jobs, "telemetry")
 
     failures: dict[str, BaseException] = {}
-    for (d, _), exc in failed_jobs.items():  # type: ignore[misc]
-        failures.setdefault(d, exc)
+    for key, _ in jobs:  # job order, not completion order: the first failing call is named
+        if key in failed_jobs:
+            failures.setdefault(key[0], failed_jobs[key])  # type: ignore[index]
     multipliers = dict(given)
     for d in ids:
         if d in failures or d in multipliers or not need_multiplier:
