@@ -908,6 +908,9 @@ def test_keep_alive_small_calls_have_no_nagle_stall(api):
 
 
 def test_clock_runs_on(sim):
+    sim.config.clock = "2026-07-01T00:00:00Z"  # attribute writes count at once, too
+    sim.config.speed = 0
+    assert sim.world.now() == pd.Timestamp("2026-07-01T00:00:00Z")
     sim.configure(clock="2026-06-01T00:00:00Z", speed=3600)  # one simulated hour per second
     t0 = sim.world.now()
     assert pd.Timestamp("2026-06-01T00:00:00Z") <= t0 < pd.Timestamp("2026-06-01T01:00:00Z")

@@ -154,6 +154,7 @@ class InProcessSimulator(Simulator):
 
     @property
     def world(self) -> Any:
+        self._state.sync_clock()  # `sim.config.clock = …` takes effect before any request
         return self._state.world
 
     @property
