@@ -316,3 +316,53 @@ def test_live_clock_syncs_keep_every_device_complete_up_to_its_frontier(sim, tmp
             assert_equals_truth(mirror, sim, start, frontier, devices=list(members))
         time.sleep(1.5)
     assert all(n > 0 for n in added)  # new readings arrived and were fetched each time
+
+
+def assert_complete_to_frontiers(mirror, sim, start):
+    """Per device, the mirror equals the truth on [start, the device's cov_end)."""
+    state = mirror.store.devices(mirror.store.org_code(DEMO_ORG))
+    cov_end = state["cov_end"].astype(int)
+    for frontier_ms, members in state.groupby(cov_end).groups.items():
+        frontier = pd.Timestamp(frontier_ms, unit="ms", tz="UTC")
+        assert_equals_truth(mirror, sim, start, frontier, devices=list(members))
+    return cov_end
+
+
+def test_extending_end_probes_once_and_fetches_only_devices_with_news(sim, tmp_path, monkeypatch):
+    start = "2026-06-01T00:00Z"
+    client = client_for(sim)
+    mirror = wf.Mirror(tmp_path / "m.sqlite")
+    mirror.sync(client, DEMO_ORG, start, "2026-06-02T00:01Z")
+    # No meter reading lies in [00:01, 00:02): the probe says so, nothing is fetched.
+    n0 = len(sim.log)
+    quiet = mirror.sync(client, DEMO_ORG, start, "2026-06-02T00:02Z")
+    paths = [p.rsplit("/", 1)[-1] for p, _ in requests_since(sim, n0)]
+    assert paths == ["devices", "device-daily-consumption", "changes"], paths
+    assert quiet.windows == 0
+    # Until 00:31 the 15- and 30-minute meters have a new reading, the hourly ones not.
+    news = {
+        d
+        for d in org_devices(sim).index
+        if len(sim.world.window(d, RAW, "2026-06-02T00:01Z", "2026-06-02T00:31Z")[0])
+    }
+    assert 0 < len(news) < 48
+    n0 = len(sim.log)
+    busy = mirror.sync(client, DEMO_ORG, start, "2026-06-02T00:31Z")
+    log = sim.log[n0:]
+    assert sum(r["path"].endswith("device-daily-consumption") for r in log) == 1
+    fetched = {r["path"].split("/")[3] for r in log if r["path"].endswith("/telemetry")}
+    assert fetched == news and busy.windows == len(news)
+    cov_end = assert_complete_to_frontiers(mirror, sim, start)
+    end_ms = int(pd.Timestamp("2026-06-02T00:31Z").value // 1_000_000)
+    moved = set(cov_end[cov_end == end_ms].index)
+    assert moved == news  # the skipped ones keep their frontier: fetched later, not lost
+    # A probe the server refuses is skipped: every device is fetched instead.
+    from waltero_frames import fetch
+
+    def refuse(*args, **kwargs):
+        raise wf.BadRequest("range too long", status=400, code="BAD_REQUEST")
+
+    monkeypatch.setattr(fetch, "daily_consumption", refuse)
+    fallback = mirror.sync(client, DEMO_ORG, start, "2026-06-02T01:00Z")
+    assert fallback.windows == 48
+    assert_equals_truth(mirror, sim, start, "2026-06-02T01:00Z")

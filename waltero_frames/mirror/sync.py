@@ -34,6 +34,7 @@ import pandas as pd
 
 from .. import endpoints as ep
 from .. import frames
+from ..errors import BadRequest
 from ..paging import MAX_WINDOW, split_range
 from ..timeargs import TimeLike, to_utc
 from .store import VALUE_SETTING, Store
@@ -421,9 +422,12 @@ class Mirror:
             for lo, members in groups.items():
                 if len(members) < 2:
                     continue
-                daily = fetch.daily_consumption(
-                    client, org, _ms_to_ts(lo), _ms_to_ts(end_ms), resolution="year"
-                )
+                try:
+                    daily = fetch.daily_consumption(
+                        client, org, _ms_to_ts(lo), _ms_to_ts(end_ms), resolution="year"
+                    )
+                except BadRequest:
+                    continue  # e.g. a range the server finds too long: fetch them all
                 with_news = set(daily["device_id"].astype(str))
                 for d in members:
                     if d not in with_news:
