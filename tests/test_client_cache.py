@@ -6,7 +6,7 @@ import sqlite3
 
 import pandas as pd
 import pytest
-from requests_cache import CachedSession
+from requests_cache import EXPIRE_IMMEDIATELY, CachedSession
 
 import waltero_frames as wf
 from waltero_frames.sim import DEMO_ORG
@@ -157,3 +157,52 @@ def test_accept_encoding_is_fixed(live, waltero_sim):
     encodings = {r.request.headers.get("Accept-Encoding") for r in session.cache.responses.values()}
     session.close()
     assert encodings == {"gzip, deflate"}
+
+
+def test_expiry_most_specific_pattern_first(live):
+    path, _, _ = live
+    session = CachedSession(str(path), backend="sqlite")
+    by_kind = {}
+    for r in session.cache.responses.values():
+        ttl = (r.expires - r.created_at).total_seconds() if r.expires else None
+        kind = (
+            "telemetry"
+            if "/telemetry" in r.url
+            else "fields"
+            if r.url.endswith("/fields")
+            else "device"
+            if "/api/devices/" in r.url
+            else "list"
+            if "/devices" in r.url
+            else "daily"
+            if "daily-consumption" in r.url
+            else "me"
+        )
+        by_kind.setdefault(kind, set()).add(round(ttl / 3600) if ttl else None)
+    session.close()
+    # telemetry is under */api/devices/* too: its own (first) pattern must win
+    assert by_kind == {
+        "telemetry": {24},
+        "device": {24},
+        "fields": {1},
+        "list": {1},
+        "daily": {24},
+        "me": {1},
+    }
+
+
+def test_live_path_never_serves_stale_on_error(live, waltero_sim):
+    path, frames, _ = live
+    session = CachedSession(str(path), backend="sqlite")
+    session.cache.reset_expiration(EXPIRE_IMMEDIATELY)  # everything expired
+    session.close()
+    waltero_sim.config.update(rate=None, fail=[{"status": 500, "path": "telemetry"}])
+    client = wf.Client(waltero_sim.base_url, waltero_sim.username, waltero_sim.password, cache=path)
+    with pytest.raises(wf.errors.FetchFailed) as info:
+        wf.telemetry(client, frames["devs"].iloc[:4], *RANGE, tz="Europe/Berlin")
+    assert len(info.value.failures) == 4 and info.value.partial.empty  # no stale 200s
+    assert all(isinstance(e, wf.ServerError) for e in info.value.failures.values())
+    # offline, an expired entry is still the study's replay
+    offline = wf.Client(waltero_sim.base_url, cache=path, offline=True)
+    replay = wf.telemetry(offline, frames["devs"].iloc[:4], *RANGE, tz="Europe/Berlin")
+    pd.testing.assert_frame_equal(replay, frames["tel"])

@@ -200,3 +200,23 @@ def test_fields_per_device(client, waltero_sim):
     for dev in ids:
         assert set(df.loc[df.device_id == dev, "field"]) == set(world.devices.loc[dev, "fields"])
     assert set(df["group"]) <= {"meter", "battery", "connection", "meta"}
+
+
+def test_empty_results_keep_the_layout(client, waltero_sim):
+    ids = list(waltero_sim.world.devices.index[:2])
+    full = wf.telemetry(client, ids, "2026-06-01T00:00Z", "2026-06-01T01:00Z")
+    empty = wf.telemetry(client, ids, "2019-01-01", "2019-01-02")  # before any reading
+    assert empty.empty and list(empty.columns) == list(full.columns)
+    pd.testing.assert_series_equal(empty.dtypes, full.dtypes)
+    assert empty.index.name == "timestamp" and str(empty.index.dtype) == "datetime64[us, UTC]"
+    later = wf.changes(client, DEMO_ORG, "2030-01-01")
+    assert later.empty and later.index.name == "changed_at"
+    assert list(later.columns) == [
+        "change_id",
+        "device_id",
+        "field",
+        "timestamp",
+        "previous_value",
+        "new_value",
+        "actor",
+    ]
