@@ -127,6 +127,8 @@ def test_interleaved_unsorted_devices_and_first_reading_nan():
         (0, "a"), (0, "b"), (1, "a"), (1, "b"), (2, "a"), (2, "b"),
     ]  # fmt: skip
     np.testing.assert_allclose(c["consumption"], [np.nan, np.nan, 10, 20, 15, 10])
+    assert c["interval"].isna().tolist() == [True, True, False, False, False, False]
+    assert (c["interval"].dropna() == pd.Timedelta("1h")).all()
     assert c.index.name == "timestamp" and str(c.index.tz) == "UTC"
 
 
@@ -151,6 +153,7 @@ def test_empty_and_single_reading():
     assert len(c) == 0 and c.index.name == "timestamp"
     assert c.dtypes.astype(str).to_dict() == {
         "device_id": "str", "consumption": "float64", "rollover": "bool", "negative": "bool",
+        "interval": "timedelta64[ns]",
     }  # fmt: skip
     one = wf.readings_to_consumption(readings([("2026-01-01", "a", 7)]), multiplier=1.0)
     assert one["consumption"].isna().all() and not one["rollover"].any()

@@ -246,3 +246,38 @@ def test_utc_periods_reproduce_part1(demo, freq, resolution, start, end):
             keep = ~truth.index.get_level_values(0).isin(mismatch)
             np.testing.assert_allclose(ours[keep], truth[keep], rtol=0, atol=1.5e-6)
             assert (~keep).sum() > 0
+
+
+def test_interval_column_and_linking_give_the_same_periods():
+    stamps = hourly("2026-03-27T00:00Z", "2026-04-02T00:00Z")
+    stamps = stamps[(stamps < "2026-03-29T05:00Z") | (stamps > "2026-03-30T13:00Z")]
+    rng = np.random.default_rng(5)
+    frames = []
+    for k, dev in enumerate(["a", "b"]):
+        idx = pd.DatetimeIndex(stamps + pd.Timedelta(minutes=30 * k), name="timestamp")
+        raw = np.cumsum(rng.integers(0, 9, size=len(idx)))
+        frames.append(pd.DataFrame({"device_id": dev, "meter.value.raw": raw}, index=idx))
+    readings = pd.concat(frames).sort_index(kind="stable")
+    c = wf.readings_to_consumption(readings, multiplier=0.5)
+    assert "interval" in c.columns
+    for freq in ("h", "D", "W"):
+        for method in ("attribute", "interpolate"):
+            with_col = wf.resample_consumption(c, freq, tz="Europe/Berlin", method=method)
+            linked = wf.resample_consumption(
+                c.drop(columns="interval"), freq, tz="Europe/Berlin", method=method
+            )
+            pd.testing.assert_frame_equal(with_col, linked, check_exact=False, rtol=1e-12)
+
+
+def test_locate_matches_binary_search_on_large_arrays():
+    from waltero_frames.analysis.resample import locate, period_boundaries
+
+    rng = np.random.default_rng(2)
+    lo, hi = pd.Timestamp("2025-06-01", tz="UTC").value, pd.Timestamp("2027-02-01", tz="UTC").value
+    ts = np.sort(rng.integers(lo, hi, 50_000))
+    for freq in ("h", "D", "W", "MS", "YS"):
+        for tz in ("Europe/Berlin", "Australia/Sydney", "Asia/Kathmandu"):
+            bounds = period_boundaries(int(ts.min()), int(ts.max()), freq, tz)
+            expected = np.searchsorted(bounds, ts, side="right") - 1
+            np.testing.assert_array_equal(locate(bounds, ts), expected)
+            np.testing.assert_array_equal(locate(bounds, ts[::-1]), expected[::-1])

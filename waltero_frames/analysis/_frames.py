@@ -50,15 +50,19 @@ def to_ns(idx: pd.DatetimeIndex) -> np.ndarray:
 def device_codes(values: Any, what: str) -> tuple[np.ndarray, pd.Index]:
     """Integer codes (int16 when they fit) and the sorted unique device ids (strings)."""
     if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
-        cat = pd.Categorical(values)
+        cat = values.array if isinstance(values, pd.Series) else pd.Categorical(values)
         if (cat.codes < 0).any():
             raise ValueError(f"{what} has missing device_id values")
         cats = pd.Index(cat.categories.astype(str))
-        perm = np.argsort(cats.to_numpy(dtype=object), kind="stable")
-        rank = np.empty(len(perm), dtype=np.int64)
-        rank[perm] = np.arange(len(perm))
-        codes = rank[cat.codes]
-        uniques = pd.Index(cats.to_numpy(dtype=object)[perm], dtype=object, name=DEVICE)
+        if cats.is_monotonic_increasing:  # already in id order: the codes are ours
+            codes = cat.codes
+            uniques = pd.Index(cats.to_numpy(dtype=object), dtype=object, name=DEVICE)
+        else:
+            perm = np.argsort(cats.to_numpy(dtype=object), kind="stable")
+            rank = np.empty(len(perm), dtype=np.int64)
+            rank[perm] = np.arange(len(perm))
+            codes = rank[cat.codes]
+            uniques = pd.Index(cats.to_numpy(dtype=object)[perm], dtype=object, name=DEVICE)
     else:
         codes, uniques = pd.factorize(values, sort=True)
         if (codes < 0).any():
@@ -255,11 +259,7 @@ def make_links(codes: np.ndarray, ts: np.ndarray, devices: pd.Index) -> Links:
     ts_sorted = n < 2 or bool((ts[1:] >= ts[:-1]).all())
     if ts_sorted:
         order = np.argsort(codes, kind="stable")
-        if n > 1:
-            ties = np.flatnonzero(ts[1:] == ts[:-1])
-            public = bool((codes[ties + 1] >= codes[ties]).all())
-        else:
-            public = True
+        public = n < 2 or bool(((ts[1:] > ts[:-1]) | (codes[1:] >= codes[:-1])).all())
     else:
         by_time = np.argsort(ts, kind="stable")
         order = by_time[np.argsort(codes[by_time], kind="stable")]
@@ -281,21 +281,21 @@ def usual_interval_ns(
     """Each device's usual reading interval: the median gap between its readings (ns).
 
     On large frames the median is taken over a fixed-seed random sample of 200 000
-    intervals (exact for devices with fewer than 50 sampled intervals). NaN for devices
+    rows (exact for devices with fewer than 50 sampled intervals). NaN for devices
     with fewer than two readings.
     """
     out = np.full(n_devices, np.nan)
-    idx = np.flatnonzero(has_prev)
-    if not len(idx):
-        return out
-    if len(idx) > 400_000:
-        sample = np.sort(np.random.default_rng(0).choice(idx, 200_000, replace=False))
+    n = len(gaps)
+    if n > 400_000:
+        sample = np.unique(np.random.default_rng(0).integers(0, n, 200_000))
+        sample = sample[has_prev[sample]]
         got = pd.Series(gaps[sample].astype(float)).groupby(codes[sample]).agg(["median", "size"])
         out[got.index.to_numpy()] = got["median"].to_numpy()
-        thin = np.zeros(n_devices, dtype=bool)
-        thin[:] = True
+        thin = np.ones(n_devices, dtype=bool)
         thin[got.index.to_numpy()[got["size"].to_numpy() >= 50]] = False
-        idx = idx[thin[codes[idx]]]
+        idx = np.flatnonzero(has_prev & thin[codes]) if thin.any() else np.zeros(0, np.int64)
+    else:
+        idx = np.flatnonzero(has_prev)
     if len(idx):
         med = pd.Series(gaps[idx].astype(float)).groupby(codes[idx]).median()
         out[med.index.to_numpy()] = med.to_numpy()

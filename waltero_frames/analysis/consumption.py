@@ -89,8 +89,9 @@ def compute_deltas(
     present = links.ends > links.starts
 
     if field == RAW:
-        if (reg != np.floor(reg)).any():
-            bad = reg[reg != np.floor(reg)][0]
+        register = reg.astype(np.int64)
+        if (register != reg).any():
+            bad = reg[register != reg][0]
             raise ValueError(f"{RAW} must hold integer registers, found {bad!r}")
         miss = missing_devices(mult, present, devices)
         if miss:
@@ -98,10 +99,10 @@ def compute_deltas(
                 f"no multiplier for device(s) {miss[:5]}: pass multiplier=, or a frame with a "
                 "'multiplier' column, attrs['multiplier'], or the telemetry 'value' column"
             )
-        register = reg.astype(np.int64)
     else:
         register = reg
-    step = register - register[prev]  # prev = -1 on first rows: fixed just below
+    step = register[prev]  # prev = -1 on first rows: fixed just below
+    np.subtract(register, step, out=step)
     step[first] = 0
     neg_idx = np.flatnonzero(step < 0)
     rollover = np.zeros(len(step), dtype=bool)
@@ -149,7 +150,11 @@ def compute_deltas(
         rollover[neg_idx[wraps]] = True
         step[neg_idx[wraps]] += span[wraps].astype(step.dtype)
     negative = step < 0
-    consumption = step * mult[codes] if field == RAW else step
+    if field == RAW:
+        consumption = mult[codes]
+        consumption *= step
+    else:
+        consumption = step
     consumption[first] = np.nan
     deltas = Deltas(links, register, consumption, rollover, negative, mult, field, codes_all)
     return deltas, keep, times
@@ -198,7 +203,9 @@ def readings_to_consumption(
     DataFrame
         One row per register reading, index ``timestamp`` (time ascending, ties by
         device_id), columns ``device_id``, ``consumption`` (float64, NaN on each device's
-        first reading), ``rollover`` (bool), ``negative`` (bool). ``device_id`` stays
+        first reading), ``rollover`` (bool), ``negative`` (bool) and ``interval``
+        (timedelta64: time since the device's previous reading, NaT on its first; the
+        span the delta covers, used by :func:`resample_consumption`). ``device_id`` stays
         categorical when it was.
 
     Raises
@@ -227,16 +234,21 @@ def readings_to_consumption(
     )
     links = deltas.links
     cons, roll, neg, codes = deltas.consumption, deltas.rollover, deltas.negative, links.codes
+    interval = links.ts[links.prev]
+    np.subtract(links.ts, interval, out=interval)
+    interval[links.prev < 0] = np.iinfo(np.int64).min  # NaT
     index = times if keep.all() else times[keep]
     if not links.public_order:
         perm = np.lexsort((codes, links.ts))
-        cons, roll, neg, codes, index = cons[perm], roll[perm], neg[perm], codes[perm], index[perm]
+        cons, roll, neg, codes = cons[perm], roll[perm], neg[perm], codes[perm]
+        interval, index = interval[perm], index[perm]
     out = pd.DataFrame(
         {
             DEVICE: device_column(codes, links.devices, readings[DEVICE]),
             "consumption": cons,
             "rollover": roll,
             "negative": neg,
+            "interval": interval.view("m8[ns]"),
         },
         index=pd.DatetimeIndex(index, name="timestamp").tz_convert("UTC"),
         copy=False,

@@ -100,6 +100,45 @@ def _empty(like: Any, unit: str) -> pd.DataFrame:
     )
 
 
+def locate(bounds: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """Index of the period holding each instant: ``bounds[k] <= ts < bounds[k + 1]``.
+
+    Periods of one freq are nearly equal in length, so the index is guessed from the
+    mean period length and only wrong guesses are binary-searched (cheaper than a
+    binary search of every instant); ``bounds`` must cover every instant.
+    """
+    n = len(bounds) - 1
+    if len(ts) < 10_000 or n < 2:
+        return np.searchsorted(bounds, ts, side="right") - 1
+    k = ts - bounds[0]
+    k = np.floor_divide(k, max(1, (int(bounds[-1]) - int(bounds[0])) // n), out=k)
+    np.clip(k, 0, n - 1, out=k)
+    # fix the few wrong guesses: DST hours, month lengths
+    wrong = np.flatnonzero((ts < bounds[k]) | (ts >= bounds[1:][k]))
+    if len(wrong):
+        k[wrong] = np.searchsorted(bounds, ts[wrong], side="right") - 1
+    return k
+
+
+def _intervals(
+    frame: pd.DataFrame, codes: np.ndarray, ts: np.ndarray, devices: pd.Index
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's time since its device's previous reading (int64 ns, 0 on first rows)
+    and the first-row mask: from the ``interval`` column that
+    :func:`readings_to_consumption` writes, else by linking the rows."""
+    if "interval" in frame.columns and frame["interval"].dtype.kind == "m":
+        dt = frame["interval"].to_numpy(dtype="m8[ns]").view(np.int64).copy()
+        first = dt == np.iinfo(np.int64).min
+        if (dt[~first] < 0).any():
+            raise ValueError("consumption frame has negative 'interval' values")
+    else:
+        links = make_links(codes, ts, devices)
+        first = links.prev < 0
+        dt = ts - ts[links.prev]
+    dt[first] = 0
+    return dt, first
+
+
 def _spread(
     total: int,
     row: np.ndarray,
@@ -205,46 +244,52 @@ def resample_consumption(
         return _empty(consumption[DEVICE], unit)
     codes, devices = device_codes(consumption[DEVICE], "consumption")
     ts = to_ns(times)
-    links = make_links(codes, ts, devices)
+    dt, first = _intervals(consumption, codes, ts, devices)
     values = consumption["consumption"].to_numpy(dtype=float, na_value=np.nan)
     values = np.nan_to_num(values, nan=0.0)
 
     bounds = period_boundaries(int(ts.min()), int(ts.max()), freq, tz)
-    period = np.searchsorted(bounds, ts, side="right") - 1
-    dev = np.flatnonzero(links.ends > links.starts)
-    p_first = period[links.first_row[dev]]
-    p_last = period[links.last_row[dev]]
+    period = locate(bounds, ts)
+    n_dev = len(devices)
+    p_first = np.full(n_dev, np.iinfo(np.int64).max)
+    p_last = np.full(n_dev, -1)
+    np.minimum.at(p_first, codes, period)
+    np.maximum.at(p_last, codes, period)
+    dev = np.flatnonzero(p_last >= 0)
+    p_first, p_last = p_first[dev], p_last[dev]
     n_per = p_last - p_first + 1
     out_end = np.cumsum(n_per)
     out_start = out_end - n_per
     total = int(out_end[-1])
     # output row of (device d, period k): out_start[d] + k - p_first[d]
-    shift = np.zeros(len(devices), dtype=np.int64)
+    shift = np.zeros(n_dev, dtype=np.int64)
     shift[dev] = out_start - p_first
-    row = shift[codes] + period
+    row = shift[codes]
+    row += period
     out_code = np.repeat(dev, n_per).astype(codes.dtype)
     out_k = np.arange(total) + np.repeat(p_first - out_start, n_per)
     seconds = (bounds[out_k + 1] - bounds[out_k]) / 1e9
 
     n_readings = np.bincount(row, minlength=total).astype(np.int64)
 
-    # each reading's interval from the device's previous reading
-    prev = links.prev
-    first = prev < 0
-    dt = ts - ts[prev]
-    dt[first] = 0
-    steps = period - period[prev]
-    steps[first] = 0
-    cross = np.flatnonzero(steps > 0)
-    c_steps, c_dt = steps[cross], dt[cross] / 1e9
+    # intervals from the device's previous reading that start in an earlier period
+    starts_at = bounds[period]
+    starts_at += dt
+    cross = np.flatnonzero(ts < starts_at)  # ts - dt < period start
+    del starts_at
+    t_prev = ts[cross] - dt[cross]
+    c_steps = period[cross] - locate(bounds, t_prev)
+    c_dt = dt[cross] / 1e9
     head = (ts[cross] - bounds[period[cross]]) / 1e9
-    tail = (bounds[period[prev[cross]] + 1] - ts[prev[cross]]) / 1e9
+    tail = (bounds[period[cross] - c_steps + 1] - t_prev) / 1e9
+    inside_mask = np.ones(len(ts), dtype=bool)
+    inside_mask[cross] = False
 
     if method == "attribute":
         cons = np.bincount(row, weights=values, minlength=total)
         cons[n_readings == 0] = np.nan
     else:
-        inside = np.where(steps == 0, values, 0.0)
+        inside = np.where(inside_mask, values, 0.0)
         density = values[cross] / c_dt
         cons = _spread(total, row, inside, cross, density, head, tail, c_steps, seconds)
 
@@ -253,7 +298,9 @@ def resample_consumption(
         ok = dt <= limit[codes]
     else:
         ok = dt <= float(pd.Timedelta(max_gap).value)
-    covered_inside = np.where(ok & (steps == 0), dt, 0) / 1e9
+    covered_inside = dt.astype(float)
+    covered_inside[~(ok & inside_mask)] = 0.0
+    covered_inside /= 1e9
     ok_cross = ok[cross].astype(float)
     covered = _spread(total, row, covered_inside, cross, ok_cross, head, tail, c_steps, seconds)
     coverage = np.clip(covered / seconds, 0.0, 1.0)
