@@ -83,7 +83,11 @@ def test_naive_and_aware_bounds_reach_the_api_in_utc(client, waltero_sim):
     wf.telemetry(
         client, DEV, pd.Timestamp("2026-06-01 00:00", tz="Asia/Tokyo"), "2026-06-01T00:00Z"
     )
-    queries = [r["query"] for r in waltero_sim.log if r.get("route") in ("daily_consumption_v3", "telemetry")]
+    queries = [
+        r["query"]
+        for r in waltero_sim.log
+        if r.get("route") in ("daily_consumption_v3", "telemetry")
+    ]
     bounds = {(q["startDate"], q["endDate"]) for q in queries}
     assert ("2026-05-31T22:00:00.000Z", "2026-06-01T22:00:00.000Z") in bounds
     assert ("2026-05-31T15:00:00.000Z", "2026-06-01T00:00:00.000Z") in bounds
