@@ -19,11 +19,13 @@ from .analysis.resample import resample_consumption
 from .errors import (
     BadRequest,
     CacheMiss,
+    FetchFailed,
     Forbidden,
     NotFound,
     RateLimited,
     ServerError,
     Unauthenticated,
+    UnexpectedResponse,
     WalteroError,
 )
 from .fetch import changes, daily_consumption, devices, fields, organizations, telemetry
@@ -52,12 +54,14 @@ __all__ = [
     "BadRequest",
     "CacheMiss",
     "Client",
+    "FetchFailed",
     "Forbidden",
     "Mirror",
     "NotFound",
     "RateLimited",
     "ServerError",
     "Unauthenticated",
+    "UnexpectedResponse",
     "WalteroError",
     "apply_changes",
     "changes",
