@@ -11,9 +11,11 @@ The algorithm (documented with the schema in ``docs/mirror.md``):
    log). The watermark starts at the last ``changedAt`` read (or the range start), a
    server-clock instant, so no local clock is trusted.
 3. Telemetry: per device, windows of at most 31 days — backwards from the held coverage
-   to ``start`` and forwards from the device's last reading to ``end`` — fetched
-   concurrently across devices (in order within a device); each window is committed with
-   the coverage it adds.
+   to ``start`` and forwards from the device's certified frontier (up to where the mirror
+   is known to hold every reading) to ``end`` — fetched concurrently across devices (in
+   order within a device); each window is committed with the coverage it adds. A Part 1
+   probe skips devices without new meter readings; a top-up pass leaves the devices with
+   one common frontier.
 4. Changes since ``watermark - lookback`` (the lookback covers the replication lag), page
    by page, deduped by change id; each page is applied with the watermark it reaches in
    one transaction.
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -276,6 +279,13 @@ class Mirror:
         if not isinstance(org, str) or not org.strip():
             raise ValueError(f"org={org!r}: expected an organization id string")
         lookback_td = _lookback(lookback)
+        if lookback_td < REPLICATION_LAG:
+            warnings.warn(
+                f"lookback={lookback!r} is shorter than the changelog's replication lag "
+                f"({REPLICATION_LAG}): changes that become visible late can be missed",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         end_ts = (
             pd.Timestamp.now(tz="UTC").floor("ms") if end is None else to_utc(end, tz, name="end")
         )
