@@ -119,3 +119,30 @@ def test_readme_example_runs_and_draws_the_carpet():
     assert ax.images[0].get_array().shape == (30, 24)  # November, local days x hours
     assert plt.gcf().axes[-1].get_ylabel() == "consumption per hour [kWh]"
     plt.close("all")
+
+
+def test_recorded_study_numbers_match_the_ground_truth(waltero_sim):
+    """The committed study's totals per meter type and local month, recomputed from the
+    simulator's ground truth registers (last reading before each local month boundary)."""
+    import numpy as np
+    import pandas as pd
+
+    recorded = json.loads((ROOT / "data" / "energy-report-demo.json").read_text())
+    world = waltero_sim.world
+    tz = world.orgs.loc[recorded["org"], "timezone"]
+    devices = world.devices[world.devices["organization_id"] == recorded["org"]]
+    month = pd.Period(recorded["month"], "M")
+    expected: dict[str, float] = {}
+    for m in (month - 1, month):
+        lo = m.start_time.tz_localize(tz).value // 10**6
+        hi = (m + 1).start_time.tz_localize(tz).value // 10**6
+        for device_id, dev in devices.iterrows():
+            ts, values = world.series(device_id, "meter.value.processed")
+            before_lo, before_hi = np.searchsorted(ts, [lo, hi]) - 1
+            used = values[before_hi] - values[before_lo]
+            unit, factor = ("kWh", 1000.0) if dev["unit"] == "MWh" else (dev["unit"], 1.0)
+            key = f"{dev['meter_type']}|{unit}|{m}"
+            expected[key] = expected.get(key, 0.0) + used * factor
+    assert expected.keys() == recorded["headline"].keys()
+    for key, value in recorded["headline"].items():
+        assert value == pytest.approx(expected[key], abs=1e-3), key
