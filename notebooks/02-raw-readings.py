@@ -182,10 +182,19 @@ elec = devices.index[devices["meter_type"] == "electricity"][0]
 fig, axes = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")
 grids = []
 for ax, (first, last) in zip(axes, [spring, autumn], strict=True):
-    r = wf.telemetry(client, devices.loc[[elec]], first, last, fields=["meter.value.raw"], tz=tz)
+    day0 = pd.Timestamp(first)  # one day earlier: the first hour's first delta needs it
+    r = wf.telemetry(
+        client,
+        devices.loc[[elec]],
+        day0 - pd.Timedelta("1D"),
+        last,
+        fields=["meter.value.raw"],
+        tz=tz,
+    )
     c = wf.readings_to_consumption(
         r, multiplier=devices["multiplier"], register_digits=devices["register_digits"]
     )
+    c = c[c.index >= day0.tz_localize(tz)]
     wf.plots.carpet(
         c, tz=tz, devices=devices, ax=ax, title=f"{devices.loc[elec, 'name']}: {first} … {last}"
     )
