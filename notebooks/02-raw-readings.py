@@ -208,3 +208,18 @@ plt.show()
 # %%
 dst = pd.concat(grids).loc[[pd.Timestamp("2026-03-29"), pd.Timestamp("2026-10-25")], [1, 2, 3]]
 dst.round(2)
+
+# %% [markdown]
+# ## Explore interactively
+# Pick an organization, search a meter by name or serial number, choose the days and the
+# resolution: the plot and the table follow. (Widgets need a live kernel; in the HTML
+# export only the state at the time of the run shows, so every plot above is an ordinary
+# cell.)
+
+# %%
+explorer = wf.widgets.Explorer(client, org=org, start=spring[0], end=spring[1], resolution="day")
+explorer.search.value = devices.loc[device, "serial_number"]
+explorer
+
+# %%
+explorer.table

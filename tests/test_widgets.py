@@ -274,3 +274,18 @@ def test_explorer_callback_errors_are_raised_and_shown(explorer_widget):
     ex.search.value = "no such meter anywhere"
     assert ex.device.value is None and ex.table is None
     assert "no device matches" in ex.status.value
+
+
+def test_explorer_rejects_bad_arguments_before_any_request(waltero_sim):
+    import waltero_frames as wf
+    from waltero_frames.widgets import Explorer
+
+    client = wf.Client(waltero_sim.base_url, waltero_sim.username, waltero_sim.password)
+    waltero_sim.reset()
+    with pytest.raises(ValueError, match="end date 2026-05-18 is before start date 2026-05-20"):
+        Explorer(client, start="2026-05-20", end="2026-05-18")
+    with pytest.raises(ValueError, match="unknown resolution 'fortnight'"):
+        Explorer(client, resolution="fortnight")
+    with pytest.raises(ValueError, match="unknown method 'guess'"):
+        Explorer(client, method="guess")
+    assert waltero_sim.log == []  # nothing was sent

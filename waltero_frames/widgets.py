@@ -4,8 +4,10 @@ The widget is thin: every number, table and figure comes from the plain function
 :mod:`waltero_frames.explorer`. Callbacks are ordinary ``observe`` handlers (not
 ``interact``), and each refresh leaves its outcome on the object — ``periods``,
 ``table``, ``figure`` and ``error`` — so a test sets a picker's ``.value`` and reads them.
-An error in a refresh is shown in the widget's status line and kept in ``error``; with
-``raise_errors=True`` it is raised to whoever set the value (tests), never swallowed.
+An error in a callback is shown in the widget's status line and kept in ``error``; with
+``raise_errors=True`` it is raised to whoever set the value (tests), never swallowed. The
+first view is computed in the constructor, where an error always raises (so a notebook
+run fails instead of showing a broken widget).
 
 Widget output does not survive an offline HTML export: a report draws its plots in
 ordinary cells (``wf.plots``), the explorer is for interactive use.
@@ -83,6 +85,9 @@ class Explorer:
             )
         if method not in ("interpolate", "attribute"):
             raise ValueError(f"unknown method {method!r}; use 'interpolate' or 'attribute'")
+        last = pd.Timestamp(end).date() if end is not None else dt.date.today() - dt.timedelta(1)
+        first = pd.Timestamp(start).date() if start is not None else last - dt.timedelta(6)
+        explorer.local_range(first, last, "UTC")  # bad dates fail here, before any request
         self.client = client
         self.method = method
         self.raise_errors = raise_errors
@@ -97,8 +102,6 @@ class Explorer:
         self._readings: dict[tuple, pd.DataFrame] = {}
         self._hold = True
 
-        last = pd.Timestamp(end).date() if end is not None else dt.date.today() - dt.timedelta(1)
-        first = pd.Timestamp(start).date() if start is not None else last - dt.timedelta(6)
         self.org = w.Dropdown(
             description="Organization",
             options=list(zip(self._orgs["name"], self._orgs.index, strict=True)),
@@ -130,7 +133,7 @@ class Explorer:
         for picker in (self.device, self.start, self.end, self.resolution):
             picker.observe(self._on_pick, names="value")
         self._hold = False
-        self._on_org()
+        self._fill_devices()  # the first view: an error here fails the cell, never hidden
 
     # ------------------------------------------------------------------ display
 
