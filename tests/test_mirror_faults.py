@@ -77,9 +77,13 @@ def test_telemetry_faults_past_retry_budget_then_resume(sim, tmp_path, status):
     sim.configure(fail=[{"status": status, "path": f"/devices/{bad}/telemetry", "times": None}])
     with pytest.raises((wf.WalteroError, OSError)):
         mirror.sync(client, DEMO_ORG, START, END)
-    assert mirror.runs()["status"].tolist() == ["failed"]
+    runs = mirror.runs()
+    assert runs["status"].tolist() == ["failed"]
     held = mirror.readings(DEMO_ORG)
     assert bad not in set(held["device_id"])  # the failing device committed nothing
+    cells = int(held.drop(columns=["device_id", "value"]).notna().sum().sum())
+    assert 0 < runs["readings_added"].iloc[0] == cells  # the failed run logs what it committed
+    assert "telemetry" in runs["error"].iloc[0] or "Error" in runs["error"].iloc[0]
     sim.configure(fail=[])
     again = mirror.sync(client, DEMO_ORG, START, END)
     assert again.readings_added > 0

@@ -256,9 +256,10 @@ class Mirror:
         tz : str, default "UTC"
             Zone of naive ``start``/``end``.
         probe : bool, default True
-            Before fetching new readings of devices synced before, ask one Part 1 request
-            (``resolution=year``) which devices have any meter reading since their last one,
-            and skip the others (an incremental sync with no news costs a handful of requests).
+            Before fetching new readings of devices synced before, ask Part 1
+            (``resolution=year``, one request per shared frontier) which devices have any
+            meter reading after their frontier, and skip the others this time (an
+            incremental sync with no news costs a handful of requests).
         max_workers : int, optional
             Devices fetched concurrently (default: the client's ``max_workers`` or 8).
 
@@ -289,8 +290,8 @@ class Mirror:
         end_ts = (
             pd.Timestamp.now(tz="UTC").floor("ms") if end is None else to_utc(end, tz, name="end")
         )
-        org_code = self.store.org_code(org)
-        state = self.store.sync_state(org_code)
+        known_org = self.store.org_code(org, create=False)
+        state = None if known_org is None else self.store.sync_state(known_org)
         if start is not None:
             start_ts = to_utc(start, tz, name="start")
         elif state is not None:
@@ -302,8 +303,9 @@ class Mirror:
         start_ms, end_ms = _ts_to_ms(start_ts.ceil("ms")), _ts_to_ms(end_ts.ceil("ms"))
 
         t0 = time.perf_counter()
+        org_code = self.store.org_code(org)
         run = self.store.begin_run(org_code, start_ms, end_ms)
-        added = windows = 0
+        totals = {"added": 0, "windows": 0}
         outcomes: dict[str, int] = {}
         try:
             devices = self._refresh_devices(client, org, org_code)
@@ -316,8 +318,8 @@ class Mirror:
                 since = state["watermark"] if state["watermark"] is not None else state["start"]
                 self._read_changes(client, org, org_code, since, run, baseline=True)
                 self.store.set_phase(org_code, "ready")
-            added, windows = self._fetch_readings(
-                client, org, org_code, devices, start_ms, end_ms, run, probe, max_workers
+            self._fetch_readings(
+                client, org, org_code, devices, start_ms, end_ms, run, probe, max_workers, totals
             )
             state = self.store.sync_state(org_code)
             base = state["watermark"] if state["watermark"] is not None else state["start"]
@@ -327,7 +329,7 @@ class Mirror:
             self.store.finish_run(
                 run,
                 "failed",
-                readings_added=added,
+                readings_added=totals["added"],
                 error=f"{type(exc).__name__}: {exc}"[:2000],
             )
             raise
@@ -337,19 +339,19 @@ class Mirror:
         self.store.finish_run(
             run,
             "ok",
-            readings_added=added,
+            readings_added=totals["added"],
             changes_applied=applied,
             conflicts=conflicts,
             watermark=watermark,
         )
         return SyncReport(
             org=org,
-            readings_added=added,
+            readings_added=totals["added"],
             changes_applied=applied,
             conflicts=conflicts,
             watermark=_ms_to_ts(watermark),
             outcomes={k: v for k, v in outcomes.items() if v},
-            windows=windows,
+            windows=totals["windows"],
             devices=len(devices),
             seconds=round(time.perf_counter() - t0, 3),
             run=run,
@@ -401,7 +403,8 @@ class Mirror:
         run: int,
         probe: bool,
         max_workers: int | None,
-    ) -> tuple[int, int]:
+        totals: dict[str, int],
+    ) -> None:
         """Step 3: backwards windows to ``start``, forwards from each device's coverage end."""
         from .. import fetch
 
@@ -444,12 +447,11 @@ class Mirror:
                         del ahead[d]
         todo = [d for d in devices.index if back[d] or d in ahead]
         if not todo:
-            return 0, 0
+            return
 
         names = sorted({f for d in todo for f in devices.at[d, "fields"]})
         field_code = dict(zip(names, store.field_codes(names).tolist(), strict=True))
         stop = threading.Event()
-        totals = {"added": 0, "windows": 0}
         lock = threading.Lock()
 
         def one_window(device_id: str, lo: int, hi: int) -> int:
@@ -507,7 +509,6 @@ class Mirror:
                 if int(state.at[d, "cov_end"]) < target
             }
             self._run_all(top_up, list(frontier), workers, stop)
-        return totals["added"], totals["windows"]
 
     @staticmethod
     def _run_all(fn: Any, items: list[str], workers: int, stop: threading.Event) -> None:
