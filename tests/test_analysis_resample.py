@@ -281,3 +281,26 @@ def test_locate_matches_binary_search_on_large_arrays():
             expected = np.searchsorted(bounds, ts, side="right") - 1
             np.testing.assert_array_equal(locate(bounds, ts), expected)
             np.testing.assert_array_equal(locate(bounds, ts[::-1]), expected[::-1])
+
+
+def test_cut_consumption_frame_keeps_its_first_deltas_in_place():
+    c = wf.readings_to_consumption(
+        pd.DataFrame(
+            {"device_id": "m", "meter.value.raw": np.arange(0, 96 * 2, 2)},
+            index=pd.DatetimeIndex(
+                hourly("2026-01-01T00:00Z", "2026-01-04T23:00Z"), name="timestamp"
+            ),
+        ),
+        multiplier=1.0,
+    )
+    cut = c[c.index >= "2026-01-02T12:00Z"]
+    for method in ("attribute", "interpolate"):
+        d = wf.resample_consumption(cut, "D", method=method)
+        assert d.index[0] == pd.Timestamp("2026-01-02", tz="UTC")
+        assert d["consumption"].sum() == pytest.approx(cut["consumption"].sum())
+        linked = wf.resample_consumption(cut.drop(columns="interval"), "D", method=method)
+        pd.testing.assert_frame_equal(d, linked)
+    # interpolate: the cut's first delta (11:00→12:00) stays on Jan 2 (2 + 12 × 2), nothing
+    # leaks earlier; Jan 4 ends at its last reading (23 intervals)
+    d = wf.resample_consumption(cut, "D", method="interpolate")
+    np.testing.assert_allclose(d["consumption"], [2 + 2 * 12, 2 * 24, 2 * 23])

@@ -104,7 +104,8 @@ def compute_deltas(
     step = register[prev]  # prev = -1 on first rows: fixed just below
     np.subtract(register, step, out=step)
     step[first] = 0
-    neg_idx = np.flatnonzero(step < 0)
+    negative = step < 0
+    neg_idx = np.flatnonzero(negative)
     rollover = np.zeros(len(step), dtype=bool)
     if len(neg_idx):
         neg_dev = np.zeros(len(devices), dtype=bool)
@@ -148,8 +149,8 @@ def compute_deltas(
             unwrapped = (step[neg_idx] + span) * scale
             wraps &= ~(unwrapped > rate[dcodes] * hours)  # NaN bound (no rate): no veto
         rollover[neg_idx[wraps]] = True
+        negative[neg_idx[wraps]] = False
         step[neg_idx[wraps]] += span[wraps].astype(step.dtype)
-    negative = step < 0
     if field == RAW:
         consumption = mult[codes]
         consumption *= step

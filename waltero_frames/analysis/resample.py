@@ -131,6 +131,12 @@ def _intervals(
         first = dt == np.iinfo(np.int64).min
         if (dt[~first] < 0).any():
             raise ValueError("consumption frame has negative 'interval' values")
+        # a frame cut from a longer one: an interval reaching back before the device's
+        # first row here is treated like a first reading's (its start is not in the frame)
+        t_first = np.full(len(devices), np.iinfo(np.int64).max)
+        np.minimum.at(t_first, codes, ts)
+        dt[first] = 0
+        first |= ts - dt < t_first[codes]
     else:
         links = make_links(codes, ts, devices)
         first = links.prev < 0
