@@ -235,7 +235,9 @@ class Store:
         with self._lock:
             return self._con.execute(sql, params).fetchall()
 
-    def frame(self, sql: str, params: Sequence = (), columns: Sequence[str] | None = None):
+    def frame(
+        self, sql: str, params: Sequence = (), columns: Sequence[str] | None = None
+    ) -> pd.DataFrame:
         """A read-only query as a DataFrame."""
         with self._lock:
             cur = self._con.execute(sql, params)
@@ -463,7 +465,7 @@ class Store:
         end: int | None = None,
         devices: Sequence[int] | None = None,
     ) -> pd.DataFrame:
-        """Long readings ``device, field, ts, value`` (codes and ms), sorted by the key."""
+        """Long readings ``device, field, ts, value`` (codes and ms), in no particular order."""
         if devices is None:
             devices = [d for (d,) in self.query("SELECT device FROM devices WHERE org=?", (org,))]
         fields = [f for (f,) in self.query("SELECT field FROM fields")]
