@@ -220,3 +220,27 @@ def test_empty_single_and_bad_thresholds():
     assert list(ev.columns) == ["device_id", "rule", "start", "end", "n_readings", "detail"]
     with pytest.raises(ValueError, match="nonsense"):
         anomaly_events(one, ["nonsense"])
+
+
+@pytest.mark.parametrize(
+    "tz",
+    [
+        "Europe/Berlin",
+        "Australia/Sydney",
+        "Australia/Lord_Howe",
+        "Asia/Kathmandu",
+        "America/St_Johns",
+        "UTC",
+    ],
+)
+def test_local_wall_clock_table_matches_pandas(tz):
+    from waltero_frames.analysis._frames import local_wall_ns
+
+    rng = np.random.default_rng(1)
+    lo, hi = pd.Timestamp("2025-01-01", tz="UTC").value, pd.Timestamp("2027-01-01", tz="UTC").value
+    ts = np.sort(rng.integers(lo, hi, 20_000))
+    ts[:50] = pd.date_range("2026-04-04T14:00Z", periods=50, freq="6min").asi8  # around DST ends
+    expected = (
+        pd.DatetimeIndex(ts.view("M8[ns]")).tz_localize("UTC").tz_convert(tz).tz_localize(None).asi8
+    )
+    np.testing.assert_array_equal(local_wall_ns(ts, tz), expected)

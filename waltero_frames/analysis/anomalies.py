@@ -60,7 +60,8 @@ from ._frames import (
     RAW,
     device_codes,
     frame_times,
-    make_panel,
+    local_wall_ns,
+    make_links,
     per_device_str,
     to_ns,
     usual_interval_ns,
@@ -251,14 +252,18 @@ def flag_anomalies(
     flags = {rule: np.zeros(n_all, dtype=bool) for rule in RULES}
     if not n_all:
         has_register = False
+    order = None
     if has_register:
-        codes, devices = _register_rules(
+        codes, devices, order = _register_rules(
             readings, flags, th, meter_type, tz, multiplier, register_digits
         )
     elif n_all:
         codes, devices = device_codes(readings[DEVICE], "readings")
-    if n_all:
+    aux = [c for c in ("battery.level", "battery.voltage", "connection.rssi") if c in readings]
+    if n_all and aux:
         ts = to_ns(times)
+        if order is None:  # register rows were not all rows: sort all rows once
+            order = make_links(codes, ts, devices).order
         level = _col(readings, "battery.level")
         volts = _col(readings, "battery.voltage")
         low = (level < th["low_battery_level"]) | (volts < th["low_battery_v"])
@@ -266,11 +271,11 @@ def flag_anomalies(
             volts < th["low_battery_v"] + th["low_battery_release_v"]
         )
         seen = np.isfinite(level) | np.isfinite(volts)
-        flags["low_battery"] = _latched(codes, ts, devices, low, fine & seen, seen)
+        flags["low_battery"] = _latched(order, codes, low, fine & seen, seen)
         rssi = _col(readings, "connection.rssi")
         weak = rssi < th["weak_rssi"]
         strong = rssi >= th["weak_rssi"] + th["weak_release_db"]
-        flags["weak_signal"] = _latched(codes, ts, devices, weak, strong, np.isfinite(rssi))
+        flags["weak_signal"] = _latched(order, codes, weak, strong, np.isfinite(rssi))
     out = readings.copy(deep=False)
     for rule in RULES:
         out[rule] = flags[rule]
@@ -286,7 +291,7 @@ def _register_rules(readings, flags, th, meter_type, tz, multiplier, register_di
     panel = deltas.links.panel()  # the rules below work in (device, time) order
     n = len(panel.ts)
     if n == 0:
-        return deltas.codes_all, panel.devices
+        return deltas.codes_all, panel.devices, None
     codes, ts, first = panel.codes, panel.ts, panel.first
     order = panel.order
     where = order if keep.all() else np.flatnonzero(keep)[order]  # sorted row → input row
@@ -352,23 +357,25 @@ def _register_rules(readings, flags, th, meter_type, tz, multiplier, register_di
         ("multiplier_mismatch", mismatch),
     ):
         flags[rule][where] = arr
-    return deltas.codes_all, panel.devices
+    order_if_all = panel.order if keep.all() else None
+    return deltas.codes_all, panel.devices, order_if_all
 
 
-def _latched(codes, ts, devices, enter, leave, relevant) -> np.ndarray:
-    """Hysteresis on the ``relevant`` rows of each device (in time order): True from a
-    row where ``enter`` holds until the next row where ``leave`` holds; rows in the band
-    between (neither) keep the state."""
+def _latched(order, codes, enter, leave, relevant) -> np.ndarray:
+    """Hysteresis on the ``relevant`` rows of each device in time order (``order``: all
+    rows in (device, time) order): True from a row where ``enter`` holds until the next
+    row where ``leave`` holds; rows in the band between (neither) keep the state."""
     out = np.zeros(len(enter), dtype=bool)
-    rows = np.flatnonzero(relevant)
+    rows = order[relevant[order]]
     if not len(rows):
         return out
-    panel = make_panel(codes[rows], ts[rows], devices)
-    sorted_rows = rows[panel.order]
-    e, lv = enter[sorted_rows], leave[sorted_rows]
-    last = np.maximum.accumulate(np.where(e | lv, np.arange(len(e)), -1))
-    state = (last >= panel.starts[panel.codes]) & e[np.maximum(last, 0)]
-    out[sorted_rows] = state
+    e, lv, c = enter[rows], leave[rows], codes[rows]
+    pos = np.arange(len(rows))
+    new_dev = np.ones(len(rows), dtype=bool)
+    new_dev[1:] = c[1:] != c[:-1]
+    dev_start = np.maximum.accumulate(np.where(new_dev, pos, 0))
+    last = np.maximum.accumulate(np.where(e | lv, pos, -1))
+    out[rows] = (last >= dev_start) & e[np.maximum(last, 0)]
     return out
 
 
@@ -381,8 +388,7 @@ def _night_flow(readings, panel, cons, first, types, unit, tz, th) -> np.ndarray
         return np.zeros(n, dtype=bool)
     tz = check_tz(tz if tz is not None else readings.attrs.get("tz", "UTC"))
     codes = panel.codes
-    local = pd.DatetimeIndex(pd.to_datetime(panel.ts, unit="ns", utc=True)).tz_convert(tz)
-    wall = local.tz_localize(None).as_unit("ns").asi8
+    wall = local_wall_ns(panel.ts, tz)
     hour_ns, day_ns = 3_600 * 10**9, 86_400 * 10**9
     # a "night cycle" runs from night_start on one local day to night_start the next;
     # a step counts as night flow when its whole interval lies inside the window
