@@ -239,7 +239,9 @@ def test_local_wall_clock_table_matches_pandas(tz):
     rng = np.random.default_rng(1)
     lo, hi = pd.Timestamp("2025-01-01", tz="UTC").value, pd.Timestamp("2027-01-01", tz="UTC").value
     ts = np.sort(rng.integers(lo, hi, 20_000))
-    ts[:50] = pd.date_range("2026-04-04T14:00Z", periods=50, freq="6min").asi8  # around DST ends
+    ts[:50] = (
+        pd.date_range("2026-04-04T14:00Z", periods=50, freq="6min").as_unit("ns").asi8
+    )  # DST ends
     expected = (
         pd.DatetimeIndex(ts.view("M8[ns]")).tz_localize("UTC").tz_convert(tz).tz_localize(None).asi8
     )
