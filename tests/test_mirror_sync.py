@@ -369,3 +369,40 @@ def test_extending_end_probes_once_and_fetches_only_devices_with_news(sim, tmp_p
     fallback = mirror.sync(client, DEMO_ORG, start, "2026-06-02T01:00Z")
     assert fallback.windows == 48
     assert_equals_truth(mirror, sim, start, "2026-06-02T01:00Z")
+
+
+def test_corrections_made_during_the_first_backfill_are_not_missed(sim, tmp_path, monkeypatch):
+    """The watermark starts at the baseline's last changedAt, read before any telemetry:
+    a correction made while the backfill runs is applied by the same sync when its reading
+    was fetched before it, and found already current when fetched after it."""
+    from waltero_frames import fetch
+
+    start, end = "2026-06-01T00:00Z", "2026-06-02T00:00Z"
+    sim.configure(clock="2026-12-01T00:00:00Z", speed=60.0)
+    real = fetch.telemetry
+    calls: list[str] = []
+    made = {}
+
+    def telemetry(client, devices, *args, **kwargs):
+        out = real(client, devices, *args, **kwargs)
+        calls.append(devices.index[0])
+        if len(calls) == 10:  # mid-backfill: correct one fetched and one not yet fetched
+            for name, dev in (("fetched", calls[0]), ("later", None)):
+                dev = dev or next(d for d in org_devices(sim).index if d not in calls)
+                ts, raw = sim.world.window(dev, RAW, start, end)
+                when = pd.Timestamp(int(ts[3]), unit="ms", tz="UTC")
+                rows = sim.add_correction(dev, RAW, when, int(raw[3]) + 11)
+                made[name] = (dev, when, int(raw[3]) + 11, rows)
+        return out
+
+    monkeypatch.setattr(fetch, "telemetry", telemetry)
+    mirror = wf.Mirror(tmp_path / "m.sqlite")
+    report = mirror.sync(client_for(sim), DEMO_ORG, start, end, max_workers=1)
+    assert len(made) == 2
+    log = mirror.changes(DEMO_ORG).set_index("change_id")
+    for name, expected in (("fetched", "applied"), ("later", "current")):
+        dev, when, value, rows = made[name]
+        assert reading_at(mirror, dev, RAW, when) == value
+        assert (log.loc[[r["change_id"] for r in rows], "outcome"] == expected).all(), name
+    assert report.conflicts == 0
+    assert_equals_truth(mirror, sim, start, end)
