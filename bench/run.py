@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small sizes only (CI smoke)")
     ap.add_argument("--only", action="append", default=[], help="run only these bench modules")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="folder for the JSON results")
     args = ap.parse_args(argv)
     rows: list[dict] = []
     failed: list[str] = []
@@ -80,13 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         "results": rows,
         "failed": failed,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"run-{stamp}.json").write_text(json.dumps(doc, indent=2, default=str))
-    (RESULTS / "latest.json").write_text(json.dumps(rows, indent=2, default=str))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"run-{stamp}.json").write_text(json.dumps(doc, indent=2, default=str))
+    (args.out / "latest.json").write_text(json.dumps(rows, indent=2, default=str))
     text = table(rows)
     print()
     print(text)
-    if not args.quick and not args.only:
+    if not args.quick and not args.only and args.out == RESULTS:
         readme = HERE / "README.md"
         body = readme.read_text() if readme.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
         head, _, rest = body.partition(BEGIN)
