@@ -8,11 +8,15 @@
   request. ``Accept-Encoding`` is fixed by the client so installed codecs cannot change keys.
 - Offline: only-if-cached (an expired entry is still a valid replay) and a transport
   adapter that refuses to send, so a miss can never reach the network.
+- One file per (base URL, user): keys hold the URL but not the user, so two principals
+  sharing a file would read each other's answers. A cache file remembers who filled it
+  and refuses another principal.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,7 @@ from requests_cache.policy.settings import DEFAULT_IGNORED_PARAMS
 
 from ..errors import CacheMiss, safe_url
 
-__all__ = ["EXPIRY", "IGNORED_PARAMS", "OfflineAdapter", "make_session"]
+__all__ = ["EXPIRY", "IGNORED_PARAMS", "OfflineAdapter", "claim_cache_file", "make_session"]
 
 IGNORED_PARAMS = tuple(DEFAULT_IGNORED_PARAMS) + (
     "authorization",
@@ -113,3 +117,27 @@ def make_session(cache: Any, *, offline: bool) -> tuple[requests.Session, bool]:
         session.settings.only_if_cached = True
         session.settings.stale_if_error = True  # offline: an expired entry is still the replay
     return session, owned
+
+
+def claim_cache_file(path: str | os.PathLike[str], base_url: str, username: str | None) -> None:
+    """Record (base URL, user) in a SQLite cache file, or refuse a file of another principal.
+
+    Offline clients may not know the user (``username=None``): only the base URL is checked.
+
+    Raises
+    ------
+    ValueError
+        The file was filled for another base URL or user.
+    """
+    with sqlite3.connect(Path(path).expanduser(), timeout=30) as con:
+        con.execute("CREATE TABLE IF NOT EXISTS waltero_principal (base_url TEXT, username TEXT)")
+        row = con.execute("SELECT base_url, username FROM waltero_principal").fetchone()
+        if row is None:
+            if username is not None:
+                con.execute("INSERT INTO waltero_principal VALUES (?, ?)", (base_url, username))
+            return
+        if row[0] != base_url or (username is not None and row[1] != username):
+            raise ValueError(
+                f"cache file {str(path)!r} holds answers for {row[1]!r} at {row[0]!r}, not for "
+                f"{username!r} at {base_url!r}: use one cache file per tenant and user"
+            )
