@@ -8,9 +8,9 @@
   request. ``Accept-Encoding`` is fixed by the client so installed codecs cannot change keys.
 - Offline: only-if-cached (an expired entry is still a valid replay) and a transport
   adapter that refuses to send, so a miss can never reach the network.
-- One file per (base URL, user): keys hold the URL but not the user, so two principals
-  sharing a file would read each other's answers. A cache file remembers who filled it
-  and refuses another principal.
+- One file per user: keys hold the URL but not the user, so two users sharing a file
+  would read each other's answers. A cache file remembers who filled it and refuses
+  another user.
 """
 
 from __future__ import annotations
@@ -119,25 +119,26 @@ def make_session(cache: Any, *, offline: bool) -> tuple[requests.Session, bool]:
     return session, owned
 
 
-def claim_cache_file(path: str | os.PathLike[str], base_url: str, username: str | None) -> None:
-    """Record (base URL, user) in a SQLite cache file, or refuse a file of another principal.
+def claim_cache_file(path: str | os.PathLike[str], username: str | None) -> None:
+    """Record the user in a SQLite cache file, or refuse a file filled by another user.
 
-    Offline clients may not know the user (``username=None``): only the base URL is checked.
+    Keys hold the full URL, so tenants (base URLs) never collide; users of one tenant
+    would. Offline clients may not know the user (``username=None``) and are not checked.
 
     Raises
     ------
     ValueError
-        The file was filled for another base URL or user.
+        The file was filled for another user.
     """
     with sqlite3.connect(Path(path).expanduser(), timeout=30) as con:
-        con.execute("CREATE TABLE IF NOT EXISTS waltero_principal (base_url TEXT, username TEXT)")
-        row = con.execute("SELECT base_url, username FROM waltero_principal").fetchone()
-        if row is None:
-            if username is not None:
-                con.execute("INSERT INTO waltero_principal VALUES (?, ?)", (base_url, username))
+        con.execute("CREATE TABLE IF NOT EXISTS waltero_principal (username TEXT)")
+        row = con.execute("SELECT username FROM waltero_principal").fetchone()
+        if username is None:
             return
-        if row[0] != base_url or (username is not None and row[1] != username):
+        if row is None:
+            con.execute("INSERT INTO waltero_principal VALUES (?)", (username,))
+        elif row[0] != username:
             raise ValueError(
-                f"cache file {str(path)!r} holds answers for {row[1]!r} at {row[0]!r}, not for "
-                f"{username!r} at {base_url!r}: use one cache file per tenant and user"
+                f"cache file {str(path)!r} holds answers for {row[0]!r}, not for {username!r}: "
+                "use one cache file per tenant and user"
             )

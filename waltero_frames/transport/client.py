@@ -201,7 +201,7 @@ class Client:
         self._session, self._owns_session = make_session(cache, offline=self.offline)
         if isinstance(cache, str | os.PathLike):
             try:
-                claim_cache_file(cache, self.base_url, self.username)
+                claim_cache_file(cache, self.username)
             except ValueError:
                 self._session.close()
                 raise
