@@ -100,18 +100,21 @@ def _run(
             return results, failures
         with ThreadPoolExecutor(max_workers=min(client.max_workers, len(jobs))) as pool:
             futures = {pool.submit(fn): key for key, fn in jobs}
-            for future in as_completed(futures):
-                key = futures[future]
-                exc = future.exception()
-                if exc is None:
-                    results[key] = future.result()
-                elif isinstance(exc, WalteroError):
-                    failures[key] = exc
-                else:
-                    for f in futures:
-                        f.cancel()
-                    raise exc
-                bar.update()
+            try:
+                for future in as_completed(futures):
+                    key = futures[future]
+                    exc = future.exception()
+                    if exc is None:
+                        results[key] = future.result()
+                    elif isinstance(exc, WalteroError):
+                        failures[key] = exc
+                    else:
+                        raise exc
+                    bar.update()
+            except BaseException:  # a bug or Ctrl-C: do not start the queued requests
+                for f in futures:
+                    f.cancel()
+                raise
         return results, failures
     finally:
         bar.close()
