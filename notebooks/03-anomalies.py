@@ -17,7 +17,7 @@
 
 # %% tags=["parameters"]
 org = None  # None: $WALTERO_ORG, else the first organization you can read
-scan_window = ("2026-10-05", "2026-11-12")  # local days scanned across the portfolio
+scan_window = ("2026-10-10", "2026-11-09T22:00")  # local time; under 31 days: 1 call/meter
 leak_window = ("2026-09-01", "2026-09-15")  # local days scanned for leaks (water meters)
 
 # %%

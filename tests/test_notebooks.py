@@ -13,11 +13,17 @@ from waltero_frames import report
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = report.notebook_paths(ROOT / "notebooks")
+SOUTH_ORG = "00000000-0000-0000-0000-000000000002"  # Harbour View Strata, Australia/Sydney
 
 
 @pytest.fixture
 def tenant_env(waltero_sim, monkeypatch):
-    """The kernels reach the session's simulator through the WALTERO_* settings."""
+    """The kernels reach the session's simulator through the WALTERO_* settings.
+
+    Its rate limits are lifted here to keep CI fast (one login per kernel would soon meet
+    the 5-per-minute login limit); `make report` runs the notebooks under the defaults.
+    """
+    waltero_sim.configure(rate=None, login_limit=None)
     monkeypatch.setenv("WALTERO_BASE_URL", waltero_sim.base_url)
     monkeypatch.setenv("WALTERO_USERNAME", waltero_sim.username)
     monkeypatch.setenv("WALTERO_PASSWORD", waltero_sim.password)
@@ -31,6 +37,10 @@ def failure(nb, error) -> str:
     ]
     source = cells[0].source if cells else "?"
     return f"{error}\n--- failing cell ---\n{source}"
+
+
+def output_text(nb) -> str:
+    return json.dumps([o for c in nb.cells for o in c.get("outputs", [])], ensure_ascii=False)
 
 
 def test_all_five_notebooks_are_there():
@@ -53,12 +63,13 @@ def test_study_records_then_replays_offline(tenant_env, tmp_path, monkeypatch):
     reproduces the recorded numbers."""
     path = next(p for p in NOTEBOOKS if "report" in p.stem)
     cache = tmp_path / "study.sqlite"
-    params = {"cache_file": str(cache), "month": "2026-10"}
+    params = {"cache_file": str(cache), "month": "2026-10", "org": SOUTH_ORG}
     nb, error = report.execute(path, parameters=params, timeout=300)
     assert error is None, failure(nb, error)
-    assert "October 2026" in json.dumps([o for c in nb.cells for o in c.get("outputs", [])])
+    text = output_text(nb)
+    assert "Harbour View Strata — October 2026 (Australia/Sydney)" in text
     recorded = json.loads(cache.with_suffix(".json").read_text())
-    assert recorded["month"] == "2026-10"
+    assert (recorded["month"], recorded["org"]) == ("2026-10", SOUTH_ORG)
     assert recorded["base_url"] == tenant_env.base_url
     assert recorded["versions"]["requests-cache"]
     assert any(k.startswith("electricity|") for k in recorded["headline"])
@@ -68,7 +79,7 @@ def test_study_records_then_replays_offline(tenant_env, tmp_path, monkeypatch):
         monkeypatch.delenv(var)
     nb, error = report.execute(path, parameters=params, timeout=300)
     assert error is None, failure(nb, error)
-    text = json.dumps([o for c in nb.cells for o in c.get("outputs", [])])
+    text = output_text(nb)
     assert "offline replay of" in text
     assert "replay reproduces the recorded numbers exactly" in text
 
