@@ -246,3 +246,21 @@ def test_local_wall_clock_table_matches_pandas(tz):
         pd.DatetimeIndex(ts.view("M8[ns]")).tz_localize("UTC").tz_convert(tz).tz_localize(None).asi8
     )
     np.testing.assert_array_equal(local_wall_ns(ts, tz), expected)
+
+
+def test_device_blocks_give_the_same_flags(monkeypatch):
+    import waltero_frames.analysis.anomalies as an
+
+    parts = []
+    for k in range(7):
+        raw = ramp(300, per_step=3 + k).astype(float)
+        raw[50 + k] += 400_000  # a misread per device
+        raw[200:240] = raw[200]  # stuck: 39 zero steps over 39 h
+        frame = meter(raw, device=f"d{k}", **{"battery.level": np.linspace(60, 10 + k, 300)})
+        parts.append(frame.drop(frame.index[100:106]))  # a gap
+    readings = pd.concat(parts).sort_index(kind="stable")
+    whole = flag(readings)
+    monkeypatch.setattr(an, "BLOCK_ROWS", 500)
+    assert len(list(an._blocks(np.arange(0, 7 * 294, 294), np.arange(294, 8 * 294, 294)))) > 1
+    pd.testing.assert_frame_equal(flag(readings), whole)
+    assert whole["spike"].sum() == 7 and whole["gap"].sum() == 7 and whole["stuck"].sum() == 7 * 39

@@ -252,18 +252,18 @@ def flag_anomalies(
     flags = {rule: np.zeros(n_all, dtype=bool) for rule in RULES}
     if not n_all:
         has_register = False
-    order = None
+    shared = None
     if has_register:
-        codes, devices, order = _register_rules(
+        codes, devices, shared = _register_rules(
             readings, flags, th, meter_type, tz, multiplier, register_digits
         )
     elif n_all:
         codes, devices = device_codes(readings[DEVICE], "readings")
     aux = [c for c in ("battery.level", "battery.voltage", "connection.rssi") if c in readings]
     if n_all and aux:
-        ts = to_ns(times)
-        if order is None:  # register rows were not all rows: sort all rows once
-            order = make_links(codes, ts, devices).order
+        if shared is None:  # register rows were not all rows: sort all rows once
+            shared = make_links(codes, to_ns(times), devices)
+        order, starts, ends = shared.order, shared.starts, shared.ends
         level = _col(readings, "battery.level")
         volts = _col(readings, "battery.voltage")
         low = (level < th["low_battery_level"]) | (volts < th["low_battery_v"])
@@ -271,11 +271,11 @@ def flag_anomalies(
             volts < th["low_battery_v"] + th["low_battery_release_v"]
         )
         seen = np.isfinite(level) | np.isfinite(volts)
-        flags["low_battery"] = _latched(order, codes, low, fine & seen, seen)
+        flags["low_battery"] = _latched(order, starts, ends, codes, low, fine & seen, seen)
         rssi = _col(readings, "connection.rssi")
         weak = rssi < th["weak_rssi"]
         strong = rssi >= th["weak_rssi"] + th["weak_release_db"]
-        flags["weak_signal"] = _latched(order, codes, weak, strong, np.isfinite(rssi))
+        flags["weak_signal"] = _latched(order, starts, ends, codes, weak, strong, np.isfinite(rssi))
     out = readings.copy(deep=False)
     for rule in RULES:
         out[rule] = flags[rule]
@@ -284,128 +284,159 @@ def flag_anomalies(
     return out
 
 
+#: Rows per block: every rule is per device, so devices are processed in blocks of
+#: about this many rows (each block vectorized over its devices) to bound memory.
+BLOCK_ROWS = 1 << 20
+
+
+def _blocks(starts: np.ndarray, ends: np.ndarray, size: int | None = None):
+    """Slices ``[a, b)`` of a (device, time)-sorted order, cut at device boundaries."""
+    size = size or BLOCK_ROWS
+    n = int(ends[-1]) if len(ends) else 0
+    cuts = np.unique(ends[np.searchsorted(ends, np.arange(size, n, size))]) if n > size else []
+    a = 0
+    for b in [*(int(c) for c in cuts if 0 < c < n), n]:
+        if b > a:
+            yield a, b
+        a = b
+
+
 def _register_rules(readings, flags, th, meter_type, tz, multiplier, register_digits):
     deltas, keep, _ = compute_deltas(
         readings, multiplier=multiplier, register_digits=register_digits
     )
-    panel = deltas.links.panel()  # the rules below work in (device, time) order
-    n = len(panel.ts)
-    if n == 0:
-        return deltas.codes_all, panel.devices, None
-    codes, ts, first = panel.codes, panel.ts, panel.first
-    order = panel.order
-    where = order if keep.all() else np.flatnonzero(keep)[order]  # sorted row → input row
+    links = deltas.links
+    links.prev = None  # not needed here: free it
+    devices, ndev = links.devices, len(links.devices)
+    if len(links.ts) == 0:
+        return deltas.codes_all, devices, None
+    kept_rows = None if keep.all() else np.flatnonzero(keep)
     raw_field = deltas.field == RAW
-    mult_row = deltas.multiplier[codes] if deltas.multiplier is not None else np.ones(n)
-    step = deltas.consumption[order]
-    if raw_field:
-        step /= mult_row
-    step[first] = 0.0
-    unit = 1.0 if raw_field else np.nan_to_num(mult_row, nan=1e-6)
-    types = per_device_str(meter_type, "meter_type", readings, deltas.codes_all, panel.devices)
+    mult = deltas.multiplier
+    known = mult is not None
+    # one register unit in the step's units, and in display units
+    unit_step = np.ones(ndev) if raw_field else np.nan_to_num(mult if known else 1e-6, nan=1e-6)
+    unit_disp = np.nan_to_num(mult, nan=1e-6) if known else np.full(ndev, 1e-6)
+    types = per_device_str(meter_type, "meter_type", readings, deltas.codes_all, devices)
+    stuck_h = np.array([th["stuck_hours"].get(t, th["stuck_hours"][""]) for t in types])
+    water = np.isin(types, WATER)
+    zone = (
+        check_tz(tz if tz is not None else readings.attrs.get("tz", "UTC")) if water.any() else None
+    )
 
-    spike, back = _spikes(step, codes, ts, first, unit, th)
-    negative = deltas.negative[order] & ~spike & ~back
-    rollover = deltas.rollover[order]
+    for a, b in _blocks(links.starts, links.ends):
+        idx = links.order[a:b]  # register rows of whole devices, (device, time) order
+        codes, ts = links.codes[idx], links.ts[idx]
+        n = len(idx)
+        first = np.ones(n, dtype=bool)
+        first[1:] = codes[1:] != codes[:-1]
+        step = deltas.step[idx].astype(float)
+        step[first] = 0.0
+        spike, back = _spikes(step, codes, ts, first, unit_step[codes], th)
+        negative = deltas.negative[idx] & ~spike & ~back
+        gaps = np.zeros(n, dtype=np.int64)
+        gaps[1:] = np.diff(ts)
+        gaps[first] = 0
+        usual = usual_interval_ns(codes, gaps, ~first, ndev)
+        gap = ~first & (gaps > th["gap_factor"] * usual[codes])
+        del gaps
+        stuck = _stuck(step, codes, ts, first, spike | back, stuck_h, th)
+        night = np.zeros(n, dtype=bool)
+        if water[codes].any():
+            flow = deltas.consumption[idx]
+            flow[first | spike | back] = 0.0
+            night = _night_flow(ts, codes, ndev, flow, first, water, unit_disp[codes], zone, th)
+        rows = idx if kept_rows is None else kept_rows[idx]
+        for rule, arr in (
+            ("spike", spike),
+            ("negative", negative),
+            ("rollover", deltas.rollover[idx]),
+            ("gap", gap),
+            ("stuck", stuck),
+            ("night_flow", night),
+        ):
+            flags[rule][rows] = arr
 
-    gaps = np.zeros(n, dtype=np.int64)
-    gaps[1:] = np.diff(ts)
-    gaps[first] = 0
-    usual = usual_interval_ns(codes, gaps, ~first, len(panel.devices))
-    gap = ~first & (gaps > th["gap_factor"] * usual[codes])
+    if RAW in readings.columns and PROCESSED in readings.columns and known:
+        raw = _col(readings, RAW)
+        proc = _col(readings, PROCESSED)
+        step = BLOCK_ROWS
+        for a in range(0, len(raw), step):
+            sl = slice(a, a + step)
+            expect = raw[sl] * mult[deltas.codes_all[sl]]
+            bad = np.abs(proc[sl] - expect) > th["mismatch_atol"] + th["mismatch_rtol"] * np.abs(
+                expect
+            )
+            flags["multiplier_mismatch"][sl] = bad & np.isfinite(proc[sl]) & np.isfinite(expect)
+    shared = links if kept_rows is None else None
+    return deltas.codes_all, devices, shared
 
-    # stuck: runs of zero steps lasting long enough for the device's mean rate
-    ndev = len(panel.devices)
-    moving = np.where(spike | back | first, 0.0, np.maximum(step, 0.0))
+
+def _stuck(step, codes, ts, first, jumps, stuck_h, th) -> np.ndarray:
+    """Runs of zero steps lasting long enough for the device's mean rate."""
+    n, ndev = len(step), len(stuck_h)
+    moving = np.where(jumps | first, 0.0, np.maximum(step, 0.0))
     total_units = np.bincount(codes, weights=moving, minlength=ndev)
+    del moving
     span_h = np.zeros(ndev)
-    nonempty = panel.ends > panel.starts
-    span_h[nonempty] = (ts[panel.ends[nonempty] - 1] - ts[panel.starts[nonempty]]) / 3.6e12
+    starts = np.flatnonzero(first)
+    ends = np.append(starts[1:], n) - 1
+    span_h[codes[starts]] = (ts[ends] - ts[starts]) / 3.6e12
     with np.errstate(divide="ignore", invalid="ignore"):
         hours_per_unit = np.where(total_units > 0, span_h / total_units, np.inf)
-    stuck_h = np.array([th["stuck_hours"].get(t, th["stuck_hours"][""]) for t in types])
     limit_h = np.maximum(stuck_h, th["stuck_units"] * hours_per_unit)
-    zero = (step == 0) & ~first
-    s, e = _runs_of(zero, codes)
+    s, e = _runs_of((step == 0) & ~first, codes)
     long = (ts[e] - ts[s - 1]) / 3.6e12 >= limit_h[codes[s]] if len(s) else np.zeros(0, bool)
-    mark = np.zeros(n + 1, dtype=np.int64)
+    mark = np.zeros(n + 1, dtype=np.int32)
     np.add.at(mark, s[long], 1)
     np.add.at(mark, e[long] + 1, -1)
-    stuck = np.cumsum(mark[:n]) > 0
-
-    flow = np.where(spike | back, 0.0, step * (mult_row if raw_field else 1.0))
-    unit_disp = np.nan_to_num(mult_row, nan=1e-6) if deltas.multiplier is not None else 1e-6
-    night = _night_flow(readings, panel, flow, first, types, unit_disp, tz, th)
-
-    mismatch = np.zeros(n, dtype=bool)
-    if RAW in readings.columns and PROCESSED in readings.columns and deltas.multiplier is not None:
-        raw = _col(readings, RAW)[where]
-        proc = _col(readings, PROCESSED)[where]
-        expect = raw * mult_row
-        mismatch = np.abs(proc - expect) > th["mismatch_atol"] + th["mismatch_rtol"] * np.abs(
-            expect
-        )
-        mismatch &= np.isfinite(proc) & np.isfinite(expect)
-
-    for rule, arr in (
-        ("spike", spike),
-        ("negative", negative),
-        ("rollover", rollover),
-        ("gap", gap),
-        ("stuck", stuck),
-        ("night_flow", night),
-        ("multiplier_mismatch", mismatch),
-    ):
-        flags[rule][where] = arr
-    order_if_all = panel.order if keep.all() else None
-    return deltas.codes_all, panel.devices, order_if_all
+    return np.cumsum(mark[:n]) > 0
 
 
-def _latched(order, codes, enter, leave, relevant) -> np.ndarray:
+def _latched(order, starts, ends, codes, enter, leave, relevant) -> np.ndarray:
     """Hysteresis on the ``relevant`` rows of each device in time order (``order``: all
     rows in (device, time) order): True from a row where ``enter`` holds until the next
     row where ``leave`` holds; rows in the band between (neither) keep the state."""
     out = np.zeros(len(enter), dtype=bool)
-    rows = order[relevant[order]]
-    if not len(rows):
-        return out
-    e, lv, c = enter[rows], leave[rows], codes[rows]
-    pos = np.arange(len(rows))
-    new_dev = np.ones(len(rows), dtype=bool)
-    new_dev[1:] = c[1:] != c[:-1]
-    dev_start = np.maximum.accumulate(np.where(new_dev, pos, 0))
-    last = np.maximum.accumulate(np.where(e | lv, pos, -1))
-    out[rows] = (last >= dev_start) & e[np.maximum(last, 0)]
+    for a, b in _blocks(starts, ends):
+        block = order[a:b]
+        rows = block[relevant[block]]
+        if not len(rows):
+            continue
+        e, c = enter[rows], codes[rows]
+        pos = np.arange(len(rows), dtype=np.int32)
+        new_dev = np.ones(len(rows), dtype=bool)
+        new_dev[1:] = c[1:] != c[:-1]
+        dev_start = np.maximum.accumulate(np.where(new_dev, pos, 0))
+        last = np.maximum.accumulate(np.where(e | leave[rows], pos, -1))
+        out[rows] = (last >= dev_start) & e[np.maximum(last, 0)]
     return out
 
 
-def _night_flow(readings, panel, cons, first, types, unit, tz, th) -> np.ndarray:
-    """The night-flow rule on sorted register rows (``cons``: display units per step,
-    ``unit``: one register unit in display units, per row)."""
-    n = len(panel.ts)
-    water_dev = np.isin(types, WATER)
-    if not water_dev.any():
-        return np.zeros(n, dtype=bool)
-    tz = check_tz(tz if tz is not None else readings.attrs.get("tz", "UTC"))
-    codes = panel.codes
-    wall = local_wall_ns(panel.ts, tz)
+def _night_flow(ts, codes, ndev, cons, first, water, unit, tz, th) -> np.ndarray:
+    """The night-flow rule on (device, time)-sorted register rows (``cons``: display
+    units per step, ``unit``: one register unit in display units, per row)."""
+    n = len(ts)
+    wall = local_wall_ns(ts, tz)
     hour_ns, day_ns = 3_600 * 10**9, 86_400 * 10**9
     # a "night cycle" runs from night_start on one local day to night_start the next;
     # a step counts as night flow when its whole interval lies inside the window
-    shifted = wall - th["night_start"] * hour_ns
-    cycle = shifted // day_ns
-    offset = shifted - cycle * day_ns
+    wall -= th["night_start"] * hour_ns
+    cycle = wall // day_ns
+    wall -= cycle * day_ns  # now: the offset into the cycle
     width = (th["night_end"] - th["night_start"]) * hour_ns
     same_cycle = np.zeros(n, dtype=bool)
     same_cycle[1:] = cycle[1:] == cycle[:-1]
-    ok = ~first & water_dev[codes] & np.isfinite(cons)
-    nightly = ok & same_cycle & (offset <= width)
+    water_row = water[codes]
+    ok = ~first & water_row & np.isfinite(cons)
+    nightly = ok & same_cycle & (wall <= width)
+    del wall, same_cycle
     dt_h = np.zeros(n)
-    dt_h[1:] = np.diff(panel.ts) / hour_ns
+    dt_h[1:] = np.diff(ts) / hour_ns
+    water_dev = water
     d0 = int(cycle.min())
     k = (cycle - d0).astype(np.int64)
     ndays = int(k.max()) + 1
-    ndev = len(panel.devices)
     flat = codes.astype(np.int64) * ndays + k
     size = ndev * ndays
     night_sum = np.bincount(flat[nightly], weights=cons[nightly], minlength=size)

@@ -33,7 +33,7 @@ class Deltas:
     """Per-reading deltas of one register, on the register rows in input order."""
 
     links: Links
-    register: np.ndarray  # the register as read (raw ints as int64, or processed floats)
+    step: np.ndarray  # register step after unwrapping: raw units (int64) or display units
     consumption: np.ndarray  # display units; NaN on each device's first reading
     rollover: np.ndarray
     negative: np.ndarray
@@ -157,7 +157,7 @@ def compute_deltas(
     else:
         consumption = step
     consumption[first] = np.nan
-    deltas = Deltas(links, register, consumption, rollover, negative, mult, field, codes_all)
+    deltas = Deltas(links, step, consumption, rollover, negative, mult, field, codes_all)
     return deltas, keep, times
 
 

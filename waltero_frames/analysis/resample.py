@@ -131,12 +131,14 @@ def _intervals(
         first = dt == np.iinfo(np.int64).min
         if (dt[~first] < 0).any():
             raise ValueError("consumption frame has negative 'interval' values")
+        dt[first] = 0
         # a frame cut from a longer one: an interval reaching back before the device's
         # first row here is treated like a first reading's (its start is not in the frame)
-        t_first = np.full(len(devices), np.iinfo(np.int64).max)
-        np.minimum.at(t_first, codes, ts)
-        dt[first] = 0
-        first |= ts - dt < t_first[codes]
+        present = np.bincount(codes, minlength=len(devices)) > 0
+        if (np.bincount(codes[first], minlength=len(devices))[present] == 0).any():
+            t_first = np.full(len(devices), np.iinfo(np.int64).max)
+            np.minimum.at(t_first, codes, ts)
+            first |= ts - dt < t_first[codes]
     else:
         links = make_links(codes, ts, devices)
         first = links.prev < 0
@@ -251,8 +253,6 @@ def resample_consumption(
     codes, devices = device_codes(consumption[DEVICE], "consumption")
     ts = to_ns(times)
     dt, first = _intervals(consumption, codes, ts, devices)
-    values = consumption["consumption"].to_numpy(dtype=float, na_value=np.nan)
-    values = np.nan_to_num(values, nan=0.0)
 
     bounds = period_boundaries(int(ts.min()), int(ts.max()), freq, tz)
     period = locate(bounds, ts)
@@ -270,45 +270,53 @@ def resample_consumption(
     # output row of (device d, period k): out_start[d] + k - p_first[d]
     shift = np.zeros(n_dev, dtype=np.int64)
     shift[dev] = out_start - p_first
-    row = shift[codes]
-    row += period
     out_code = np.repeat(dev, n_per).astype(codes.dtype)
     out_k = np.arange(total) + np.repeat(p_first - out_start, n_per)
     seconds = (bounds[out_k + 1] - bounds[out_k]) / 1e9
 
-    n_readings = np.bincount(row, minlength=total).astype(np.int64)
-
     # intervals from the device's previous reading that start in an earlier period
-    starts_at = bounds[period]
-    starts_at += dt
-    cross = np.flatnonzero(ts < starts_at)  # ts - dt < period start
-    del starts_at
+    # (few: one per device and period boundary); the big arrays are freed early
+    scratch = bounds[period]
+    scratch += dt
+    cross = np.flatnonzero(ts < scratch)  # ts - dt < period start
+    del scratch
     t_prev = ts[cross] - dt[cross]
-    c_steps = period[cross] - locate(bounds, t_prev)
+    p_cross = period[cross]
+    row = shift[codes]
+    row += period
+    del period
+    c_steps = p_cross - locate(bounds, t_prev)
     c_dt = dt[cross] / 1e9
-    head = (ts[cross] - bounds[period[cross]]) / 1e9
-    tail = (bounds[period[cross] - c_steps + 1] - t_prev) / 1e9
-    inside_mask = np.ones(len(ts), dtype=bool)
-    inside_mask[cross] = False
+    head = (ts[cross] - bounds[p_cross]) / 1e9
+    tail = (bounds[p_cross - c_steps + 1] - t_prev) / 1e9
+    n_readings = np.bincount(row, minlength=total).astype(np.int64)
+    outside = np.zeros(len(ts), dtype=bool)
+    outside[cross] = True
 
+    values = consumption["consumption"].to_numpy(dtype=float, na_value=np.nan).copy()
+    values[np.isnan(values)] = 0.0
     if method == "attribute":
         cons = np.bincount(row, weights=values, minlength=total)
         cons[n_readings == 0] = np.nan
     else:
-        inside = np.where(inside_mask, values, 0.0)
         density = values[cross] / c_dt
-        cons = _spread(total, row, inside, cross, density, head, tail, c_steps, seconds)
+        values[outside] = 0.0  # now: the part of each delta inside its reading's period
+        cons = _spread(total, row, values, cross, density, head, tail, c_steps, seconds)
+    del values
 
     if max_gap is None:
         limit = GAP_FACTOR * usual_interval_ns(codes, dt, ~first, len(devices))
         ok = dt <= limit[codes]
     else:
         ok = dt <= float(pd.Timedelta(max_gap).value)
-    covered_inside = dt.astype(float)
-    covered_inside[~(ok & inside_mask)] = 0.0
-    covered_inside /= 1e9
     ok_cross = ok[cross].astype(float)
-    covered = _spread(total, row, covered_inside, cross, ok_cross, head, tail, c_steps, seconds)
+    ok &= ~outside
+    del outside
+    covered = dt.astype(float)
+    del dt
+    covered[~ok] = 0.0
+    covered /= 1e9
+    covered = _spread(total, row, covered, cross, ok_cross, head, tail, c_steps, seconds)
     coverage = np.clip(covered / seconds, 0.0, 1.0)
 
     order = np.argsort(out_k, kind="stable")  # period ascending, ties by device code
