@@ -44,6 +44,8 @@ FLAG_STYLES: dict[str, dict] = {
 }
 
 _FALLBACK_UNIT = "display units"
+_HOUR_NS = 3_600_000_000_000
+_DAY_NS = 24 * _HOUR_NS
 
 
 def _new_axes(ax: Axes | None, figsize: tuple[float, float] = (9.0, 4.0)) -> Axes:
@@ -175,14 +177,21 @@ def carpet_matrix(consumption: pd.DataFrame, *, tz: str = "UTC") -> pd.DataFrame
     --------
     >>> m = carpet_matrix(cons, tz="Europe/Berlin")  # doctest: +SKIP
     """
-    local = consumption.index.tz_convert(tz)
-    day = local.tz_localize(None).normalize()
-    values = pd.Series(consumption["consumption"].to_numpy(dtype=float), index=local)
-    grid = values.groupby([day, local.hour]).sum(min_count=1).unstack()
-    if grid.empty:
+    values = consumption["consumption"].to_numpy(dtype=float)
+    seen = ~np.isnan(values)
+    if not seen.any():
         return pd.DataFrame(columns=range(24), dtype=float)
-    days = pd.date_range(grid.index.min(), grid.index.max(), freq="D")
-    return grid.reindex(index=days, columns=range(24))
+    # local wall-clock nanoseconds → (day, hour) cell codes; one bincount sums every cell
+    local = consumption.index.tz_convert(tz).tz_localize(None).as_unit("ns").asi8[seen]
+    day = local // _DAY_NS
+    first = day.min()
+    code = (day - first) * 24 + (local // _HOUR_NS) % 24
+    n_cells = int(code.max()) // 24 * 24 + 24
+    sums = np.bincount(code, weights=values[seen], minlength=n_cells)
+    counts = np.bincount(code, minlength=n_cells)
+    grid = np.where(counts > 0, sums, np.nan).reshape(-1, 24)
+    days = pd.date_range(pd.Timestamp(int(first) * _DAY_NS), periods=len(grid), freq="D")
+    return pd.DataFrame(grid, index=days, columns=range(24))
 
 
 def carpet(
