@@ -220,3 +220,47 @@ def test_empty_results_keep_the_layout(client, waltero_sim):
         "new_value",
         "actor",
     ]
+
+
+@pytest.mark.parametrize(("day", "hours"), [("2026-03-29", 23), ("2026-10-25", 25)])
+def test_local_dst_day_as_range(client, waltero_sim, day, hours):
+    """A Berlin DST day is 23 or 25 h: two cut UTC days, numbers as the truth for that range."""
+    end = (pd.Timestamp(day) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    df = wf.daily_consumption(client, DEMO_ORG, day, end, tz="Europe/Berlin")
+    start_utc, end_utc = df.attrs["start"], df.attrs["end"]
+    assert end_utc - start_utc == pd.Timedelta(hours=hours)
+    assert sorted(set(df.index)) == [
+        pd.Timestamp(day, tz="UTC") - pd.Timedelta(days=1),
+        pd.Timestamp(day, tz="UTC"),
+    ]
+    assert df["partial"].all()  # both UTC days are cut by the local day
+    rows = waltero_sim.world.daily_consumption_rows(DEMO_ORG, start_utc, end_utc, "day")
+    truth = {
+        (r["deviceId"], r["date"]): r["consumption"] for r in rows if r["consumption"] is not None
+    }
+    got = {
+        (d, t.strftime("%Y-%m-%d")): c
+        for t, d, c in zip(df.index, df["device_id"], df["consumption"], strict=True)
+    }
+    assert got == truth
+    tel = wf.telemetry(
+        client, df["device_id"].iloc[0], day, end, ["meter.value.raw"], tz="Europe/Berlin"
+    )
+    assert tel.index.min() >= start_utc and tel.index.max() < end_utc
+
+
+@pytest.mark.slow
+def test_whole_org_seven_months_equals_truth(client, waltero_sim):
+    """Exhaustive: every demo device over 7 months (7 windows each), all default fields."""
+    world = waltero_sim.world
+    ids = sorted(world.devices[world.devices.organization_id == DEMO_ORG].index)
+    start, end = "2026-04-01T00:00Z", "2026-11-01T00:00Z"
+    df = wf.telemetry(client, wf.devices(client, DEMO_ORG, details=True), start, end)
+    pd.testing.assert_frame_equal(df, world.telemetry_truth(ids, start, end), check_exact=True)
+    for resolution in ("day", "week", "month", "year"):
+        part1 = wf.daily_consumption(client, DEMO_ORG, start, end, resolution)
+        rows = world.daily_consumption_rows(DEMO_ORG, start, end, resolution)
+        assert len(part1) + int(part1.attrs["missing_periods"].sum()) == len(rows)
+        assert part1["consumption"].sum() == pytest.approx(
+            sum(r["consumption"] for r in rows if r["consumption"] is not None), rel=1e-12
+        )
