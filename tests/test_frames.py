@@ -262,6 +262,8 @@ def test_telemetry_refuses_bad_payloads():
         parse_telemetry([(D1, bad)], fields=DEFAULT_FIELDS, multipliers=MULT)
     with pytest.raises(ValueError, match="multipliers"):
         parse_telemetry(telemetry_payloads(), fields=DEFAULT_FIELDS)
+    with pytest.raises(ValueError, match=DA):
+        parse_telemetry(telemetry_payloads(), fields=DEFAULT_FIELDS, multipliers={D1: 0.001})
 
 
 # ---------------------------------------------------------------- devices, orgs, fields

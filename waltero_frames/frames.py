@@ -429,7 +429,11 @@ def parse_telemetry(
             col[rows[ok]] = values[ok]
         columns[name] = col
     if with_value:
-        mult = np.array([float(multipliers.get(d, np.nan)) for d in sorted_ids], dtype=np.float64)  # type: ignore[union-attr]
+        assert multipliers is not None
+        missing = [d for d in sorted_ids if multipliers.get(d) is None]
+        if missing:
+            raise ValueError(f"no multiplier for device(s) {missing}: cannot compute 'value'")
+        mult = np.array([float(multipliers[d]) for d in sorted_ids], dtype=np.float64)
         # rounded to 6 decimals like the API's processed value: drops float noise only
         columns["value"] = np.round(columns[RAW_FIELD] * mult[row_rank], 6)
     index = pd.DatetimeIndex(ts_s[new_row].astype("datetime64[us]"), name="timestamp").tz_localize(
