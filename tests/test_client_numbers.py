@@ -118,6 +118,7 @@ def test_telemetry_day_sums_equal_part1(client, waltero_sim):
         end,
         ["meter.value.raw", "meter.value.processed"],
     )
+    assert tel.attrs["org_id"] == DEMO_ORG  # carried over from the devices frame
     part1 = wf.daily_consumption(client, DEMO_ORG, start, end)
     part1 = part1[part1["device_id"].isin(ids)]
 

@@ -428,10 +428,12 @@ def telemetry(
         payloads, fields=field_list, start=start_utc, end=end_utc, multipliers=multipliers
     )
     df = _settle(df, failures, errors, len(ids), "telemetry")
+    org_id = devices.attrs.get("org_id") if isinstance(devices, pd.DataFrame) else None
     return _provenance(
         df,
         client,
         ep.TELEMETRY,
+        org_id=org_id,
         start=start_utc,
         end=end_utc,
         fields=field_list,
