@@ -77,13 +77,17 @@ def ours(readings: pd.DataFrame, devices: pd.DataFrame) -> pd.DataFrame:
 
 
 def per_device(readings: pd.DataFrame, devices: pd.DataFrame) -> pd.DataFrame:
-    """The same rules, one device at a time (groupby.apply, numpy inside)."""
+    """The same rules, one device at a time (groupby.apply, numpy inside): deltas with
+    the rollover rule, local-day sums and counts with ``Series.resample``, coverage by
+    interpolating the cumulative covered time (intervals <= 3 x the median) at the
+    local-day edges."""
     mult = devices["multiplier"]
     size = 10 ** devices["register_digits"]
 
     def one(g: pd.DataFrame) -> pd.DataFrame:
         dev = g.name
         g = g.sort_index()
+        t = g.index.as_unit("ns").asi8
         raw = g[RAW].to_numpy(dtype=np.int64)
         step = np.diff(raw)
         span = int(size[dev])
@@ -93,6 +97,12 @@ def per_device(readings: pd.DataFrame, devices: pd.DataFrame) -> pd.DataFrame:
             np.concatenate([[0.0], step * float(mult[dev])]), index=g.index.tz_convert(TZ)
         )
         daily = cons.resample("D").agg(["sum", "count"])
+        edges = daily.index.append(daily.index[-1:] + pd.offsets.Day(1))
+        edges = edges.tz_convert("UTC").as_unit("ns").asi8
+        dt = np.diff(t)
+        covered = np.concatenate([[0], np.cumsum(np.where(dt <= 3 * np.median(dt), dt, 0))])
+        at = np.interp(edges.astype(float), t.astype(float), covered.astype(float))
+        daily["coverage"] = np.diff(at) / np.diff(edges)
         daily.index = daily.index.tz_convert("UTC")
         daily.loc[daily["count"] == 0, "sum"] = np.nan
         return daily.rename(columns={"sum": "consumption", "count": "n_readings"})
@@ -127,6 +137,7 @@ def check_same(a: pd.DataFrame, b: pd.DataFrame) -> int:
     ref = ref.reindex(ours_s.index)
     np.testing.assert_allclose(ours_s["consumption"], ref["consumption"], rtol=1e-9, atol=1e-9)
     np.testing.assert_array_equal(ours_s["n_readings"], ref["n_readings"])
+    np.testing.assert_allclose(ours_s["coverage"], ref["coverage"], rtol=0, atol=1e-6)
     assert len(a) == len(b)
     return len(a)
 

@@ -225,3 +225,21 @@ def test_property_totals_telescope(digits, mult, start_frac, steps, backs):
     assert raw_sum == pytest.approx(expected, abs=1e-6 * max(1, abs(expected)))
     # every wrap of the true register (it crosses a multiple of 10**digits) is found
     assert int(c["rollover"].sum()) == int((np.diff(true // size) > 0).sum())
+
+
+def test_previous_reading_links_agree_between_fast_and_sorting_paths():
+    from waltero_frames.analysis._frames import _prev_from_order, _prev_in_time_order, make_links
+
+    rng = np.random.default_rng(4)
+    codes = rng.integers(0, 37, 5_000).astype(np.int16)
+    fast = _prev_in_time_order(codes, 37)
+    slow = _prev_from_order(np.argsort(codes, kind="stable"), codes, 37)
+    np.testing.assert_array_equal(fast, slow)
+    # shuffled (not time-sorted) rows link by time, not by position
+    ts = np.sort(rng.integers(0, 10**12, 5_000))
+    perm = rng.permutation(5_000)
+    links = make_links(codes[perm], ts[perm], pd.Index(range(37)))
+    back = np.empty(5_000, dtype=np.int64)
+    back[perm] = np.arange(5_000)  # original row → shuffled row
+    expected = np.where(slow >= 0, back[np.maximum(slow, 0)], -1)[np.argsort(back)]
+    np.testing.assert_array_equal(links.prev, expected)

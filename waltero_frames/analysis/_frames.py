@@ -212,67 +212,74 @@ def missing_devices(param: np.ndarray | None, need: np.ndarray, devices: pd.Inde
     return list(devices[need & ~np.isfinite(param)])
 
 
-@dataclass
 class Links:
     """Each row's previous reading of the same device, rows kept in input order.
 
     ``prev[i]`` is the row of the device's reading just before row ``i`` in time (-1 on
-    its first reading); ``order`` lists rows in (device, time) order, ``starts[d]:ends[d]``
-    being device code ``d``'s slice of it.
+    its first reading); ``order`` lists rows in (device, time) order (computed on first
+    use), ``starts[d]:ends[d]`` being device code ``d``'s slice of it.
     """
 
-    codes: np.ndarray
-    ts: np.ndarray
-    devices: pd.Index
-    prev: np.ndarray
-    order: np.ndarray
-    starts: np.ndarray
-    ends: np.ndarray
-    public_order: bool
+    def __init__(self, codes, ts, devices, prev, order, public_order):
+        self.codes, self.ts, self.devices = codes, ts, devices
+        self.prev, self._order, self.public_order = prev, order, public_order
+        counts = np.bincount(codes, minlength=len(devices))
+        self.ends = np.cumsum(counts)
+        self.starts = self.ends - counts
 
     @property
-    def first_row(self) -> np.ndarray:
-        """Row of each device's first reading (-1 for devices without rows)."""
-        out = np.full(len(self.devices), -1, dtype=np.int64)
-        has = self.ends > self.starts
-        out[has] = self.order[self.starts[has]]
-        return out
-
-    @property
-    def last_row(self) -> np.ndarray:
-        out = np.full(len(self.devices), -1, dtype=np.int64)
-        has = self.ends > self.starts
-        out[has] = self.order[self.ends[has] - 1]
-        return out
+    def order(self) -> np.ndarray:
+        if self._order is None:  # rows are in time order: a stable sort by device
+            self._order = np.argsort(self.codes, kind="stable")
+        return self._order
 
     def panel(self) -> Panel:
         """The same rows as a (device, time)-sorted :class:`Panel`."""
+        order = self.order
         return Panel(
-            self.order, self.codes[self.order], self.ts[self.order], self.devices,
+            order, self.codes[order], self.ts[order], self.devices,
             self.starts, self.ends, self.public_order,
         )  # fmt: skip
 
 
+def _prev_in_time_order(codes: np.ndarray, n_devices: int) -> np.ndarray:
+    """For rows already in time order: the previous row of the same device (-1: none).
+
+    One pass in pandas' compiled groupby shift; falls back to a stable radix sort by
+    device if that (internal) routine is unavailable.
+    """
+    try:
+        from pandas._libs.groupby import group_shift_indexer
+
+        prev = np.empty(len(codes), dtype=np.int64)
+        group_shift_indexer(prev, codes.astype(np.intp), n_devices, 1)
+        return prev
+    except (ImportError, TypeError, ValueError):  # pragma: no cover - pandas internals moved
+        return _prev_from_order(np.argsort(codes, kind="stable"), codes, n_devices)
+
+
+def _prev_from_order(order: np.ndarray, codes: np.ndarray, n_devices: int) -> np.ndarray:
+    prev = np.empty(len(codes), dtype=np.int64)
+    if len(codes):
+        prev[order[1:]] = order[:-1]
+        counts = np.bincount(codes, minlength=n_devices)
+        starts = np.cumsum(counts) - counts
+        prev[order[starts[counts > 0]]] = -1
+    return prev
+
+
 def make_links(codes: np.ndarray, ts: np.ndarray, devices: pd.Index) -> Links:
-    """Link each row to its device's previous reading (one stable radix sort by code)."""
+    """Link each row to its device's previous reading (one pass if rows are time-sorted,
+    else a stable sort by time then device)."""
     n = len(ts)
     ts_sorted = n < 2 or bool((ts[1:] >= ts[:-1]).all())
     if ts_sorted:
-        order = np.argsort(codes, kind="stable")
         public = n < 2 or bool(((ts[1:] > ts[:-1]) | (codes[1:] >= codes[:-1])).all())
-    else:
-        by_time = np.argsort(ts, kind="stable")
-        order = by_time[np.argsort(codes[by_time], kind="stable")]
-        public = False
-    counts = np.bincount(codes, minlength=len(devices))
-    ends = np.cumsum(counts)
-    starts = ends - counts
-    prev = np.empty(n, dtype=np.int64)
-    if n:
-        prev[order[1:]] = order[:-1]
-        has = counts > 0
-        prev[order[starts[has]]] = -1
-    return Links(codes, ts, devices, prev, order, starts, ends, public)
+        prev = _prev_in_time_order(codes, len(devices))
+        return Links(codes, ts, devices, prev, None, public)
+    by_time = np.argsort(ts, kind="stable")
+    order = by_time[np.argsort(codes[by_time], kind="stable")]
+    return Links(codes, ts, devices, _prev_from_order(order, codes, len(devices)), order, False)
 
 
 def usual_interval_ns(
