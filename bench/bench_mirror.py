@@ -7,7 +7,8 @@
    one transaction, no bookkeeping).
 2. ``mirror_incremental_no_news``: a second sync of the demo organization right after the
    first, against the simulator over real HTTP: the requests it makes, counted from the
-   simulator's log (target: a handful), and its wall time next to the first sync's.
+   simulator's log (target: a handful), next to the naive way (re-download the range: the
+   first sync's requests) and the floor (one changelog page), and its wall time.
 """
 
 from __future__ import annotations
@@ -215,6 +216,8 @@ def bench_incremental_no_news(quick: bool) -> dict:
         target="<= 6",
         size=f"demo org, {first.devices} devices, {days} days, end={'now' if live else 'T1'}",
         requests=requests,
+        naive_requests=first_requests,  # a stateless re-download of the range
+        floor_requests=1,  # one changelog page
         request_paths=",".join(paths),
         first_sync_requests=first_requests,
         first_sync_seconds=round(first_s, 2),
