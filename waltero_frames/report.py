@@ -175,6 +175,8 @@ def execute(
                 cwd=str(path.parent),
                 progress_bar=False,
                 execution_timeout=timeout,
+                # ipykernel warns on every start that loopback ZMQ is unencrypted: noise here
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
         except papermill.PapermillExecutionError as exc:
             error = exc
