@@ -4,6 +4,7 @@ main job's plumbing: HTML export, README image, non-zero exit on a cell error.""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -157,3 +158,42 @@ def test_recorded_study_numbers_match_the_ground_truth(waltero_sim):
     assert expected.keys() == recorded["headline"].keys()
     for key, value in recorded["headline"].items():
         assert value == pytest.approx(expected[key], abs=1e-3), key
+
+
+def test_notebook_starts_its_own_simulator_without_settings(monkeypatch):
+    """With no WALTERO_* settings a notebook starts the bundled simulator itself."""
+    for var in report.ENV_VARS:
+        monkeypatch.delenv(var, raising=False)
+    path = next(p for p in NOTEBOOKS if "quick-start" in p.stem)
+    nb, error = report.execute(path, timeout=300)
+    assert error is None, failure(nb, error)
+    text = output_text(nb)
+    assert "bundled simulator: http://127.0.0.1:" in text
+    assert "logged in as analyst@example.com" in text
+
+
+def test_api_environment_starts_a_simulator_and_restores_the_settings(monkeypatch):
+    import requests
+
+    for var in report.ENV_VARS:
+        monkeypatch.delenv(var, raising=False)
+    assert not report.tenant_configured()
+    with report.api_environment() as where:
+        assert where.startswith("bundled simulator at http://127.0.0.1:")
+        assert report.tenant_configured()
+        base = os.environ["WALTERO_BASE_URL"]
+        login = requests.post(
+            f"{base}/api/auth/login",
+            json={
+                "username": os.environ["WALTERO_USERNAME"],
+                "password": os.environ["WALTERO_PASSWORD"],
+            },
+            timeout=10,
+        )
+        assert login.status_code == 200
+    assert not report.tenant_configured()
+    monkeypatch.setenv("WALTERO_BASE_URL", "https://tenant.example")
+    monkeypatch.setenv("WALTERO_USERNAME", "u")
+    monkeypatch.setenv("WALTERO_PASSWORD", "p")
+    with report.api_environment() as where:  # a configured tenant: nothing started
+        assert where == "tenant https://tenant.example (from WALTERO_* settings)"
