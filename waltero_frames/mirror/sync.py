@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from .. import endpoints as ep
 from .. import frames
@@ -453,6 +454,16 @@ class Mirror:
         field_code = dict(zip(names, store.field_codes(names).tolist(), strict=True))
         stop = threading.Event()
         lock = threading.Lock()
+        planned = sum(len(back[d]) for d in todo) + sum(
+            len(_windows(ahead[d], end_ms)) for d in todo if d in ahead
+        )
+        bar = tqdm(
+            total=planned,
+            desc="mirror sync",
+            unit="window",
+            leave=False,
+            disable=True if getattr(client, "progress", None) is False or planned < 2 else None,
+        )
 
         def one_window(device_id: str, lo: int, hi: int) -> int:
             """Fetch and commit ``[lo, hi)``; return the end it is certified complete to."""
@@ -475,6 +486,7 @@ class Mirror:
             with lock:
                 totals["added"] += n
                 totals["windows"] += 1
+                bar.update()
             return certified
 
         def work(device_id: str) -> None:
@@ -494,7 +506,10 @@ class Mirror:
             one_window(device_id, frontier[device_id], target)
 
         workers = max_workers or int(getattr(client, "max_workers", 8) or 8)
-        self._run_all(work, todo, workers, stop)
+        try:
+            self._run_all(work, todo, workers, stop)
+        finally:
+            bar.close()
         # Top-up: a device fetched before the server's clock was known to pass ``E`` (the
         # latest reading or changedAt seen) is certified only to its own last reading. One
         # short window [its frontier, E] each gives every device the same frontier, so the
