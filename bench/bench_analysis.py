@@ -185,8 +185,8 @@ def run(quick: bool) -> list[dict]:
     a = ours(readings, devices)
     b = per_device(readings, devices)
     rows = check_same(a, b)
-    t_ours = best_time(lambda: ours(readings, devices), repeat=3)
-    t_naive = best_time(lambda: per_device(readings, devices), repeat=1 if not quick else 2)
+    t_ours = best_time(lambda: ours(readings, devices), repeat=5)
+    t_naive = best_time(lambda: per_device(readings, devices), repeat=3)
     t_floor = best_time(lambda: floor(readings, devices), repeat=3)
     out = [
         result(

@@ -129,9 +129,9 @@ def _intervals(
     if "interval" in frame.columns and frame["interval"].dtype.kind == "m":
         dt = frame["interval"].to_numpy(dtype="m8[ns]").view(np.int64).copy()
         first = dt == np.iinfo(np.int64).min
-        if (dt[~first] < 0).any():
-            raise ValueError("consumption frame has negative 'interval' values")
         dt[first] = 0
+        if (dt < 0).any():
+            raise ValueError("consumption frame has negative 'interval' values")
         # a frame cut from a longer one: an interval reaching back before the device's
         # first row here is treated like a first reading's (its start is not in the frame)
         present = np.bincount(codes, minlength=len(devices)) > 0
@@ -259,7 +259,7 @@ def resample_consumption(
     n_dev = len(devices)
     p_first = np.full(n_dev, np.iinfo(np.int64).max)
     p_last = np.full(n_dev, -1)
-    np.minimum.at(p_first, codes, period)
+    np.minimum.at(p_first, codes[first], period[first])  # a device's earliest row is first
     np.maximum.at(p_last, codes, period)
     dev = np.flatnonzero(p_last >= 0)
     p_first, p_last = p_first[dev], p_last[dev]
@@ -306,9 +306,13 @@ def resample_consumption(
 
     if max_gap is None:
         limit = GAP_FACTOR * usual_interval_ns(codes, dt, ~first, len(devices))
-        ok = dt <= limit[codes]
     else:
-        ok = dt <= float(pd.Timedelta(max_gap).value)
+        limit = np.full(n_dev, float(pd.Timedelta(max_gap).value))
+    # intervals longer than the device's limit are not covered: only intervals longer
+    # than the smallest limit need the per-device comparison
+    ok = np.ones(len(ts), dtype=bool)
+    longer = np.flatnonzero(dt > np.nanmin(limit, initial=np.inf))
+    ok[longer[~(dt[longer] <= limit[codes[longer]])]] = False
     ok_cross = ok[cross].astype(float)
     ok &= ~outside
     del outside
