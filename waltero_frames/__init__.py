@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .analysis.anomalies import flag_anomalies
+from .analysis.anomalies import anomaly_events, flag_anomalies
 from .analysis.audit import apply_changes, diff_readings
 from .analysis.consumption import readings_to_consumption
 from .analysis.resample import resample_consumption
@@ -63,6 +63,7 @@ __all__ = [
     "Unauthenticated",
     "UnexpectedResponse",
     "WalteroError",
+    "anomaly_events",
     "apply_changes",
     "changes",
     "daily_consumption",
