@@ -220,10 +220,11 @@ class Links:
     use), ``starts[d]:ends[d]`` being device code ``d``'s slice of it.
     """
 
-    def __init__(self, codes, ts, devices, prev, order, public_order):
+    def __init__(self, codes, ts, devices, prev, order, public_order, ids=None):
         self.codes, self.ts, self.devices = codes, ts, devices
         self.prev, self._order, self.public_order = prev, order, public_order
-        counts = np.bincount(codes, minlength=len(devices))
+        self.ids = codes.astype(np.intp) if ids is None else ids  # codes as gather indices
+        counts = np.bincount(self.ids, minlength=len(devices))
         self.ends = np.cumsum(counts)
         self.starts = self.ends - counts
 
@@ -242,7 +243,7 @@ class Links:
         )  # fmt: skip
 
 
-def _prev_in_time_order(codes: np.ndarray, n_devices: int) -> np.ndarray:
+def _prev_in_time_order(codes: np.ndarray, n_devices: int, ids=None) -> np.ndarray:
     """For rows already in time order: the previous row of the same device (-1: none).
 
     One pass in pandas' compiled groupby shift; falls back to a stable radix sort by
@@ -252,7 +253,7 @@ def _prev_in_time_order(codes: np.ndarray, n_devices: int) -> np.ndarray:
         from pandas._libs.groupby import group_shift_indexer
 
         prev = np.empty(len(codes), dtype=np.int64)
-        group_shift_indexer(prev, codes.astype(np.intp), n_devices, 1)
+        group_shift_indexer(prev, codes.astype(np.intp) if ids is None else ids, n_devices, 1)
         return prev
     except (ImportError, TypeError, ValueError):  # pragma: no cover - pandas internals moved
         return _prev_from_order(np.argsort(codes, kind="stable"), codes, n_devices)
@@ -275,8 +276,9 @@ def make_links(codes: np.ndarray, ts: np.ndarray, devices: pd.Index) -> Links:
     ts_sorted = n < 2 or bool((ts[1:] >= ts[:-1]).all())
     if ts_sorted:
         public = n < 2 or bool(((ts[1:] > ts[:-1]) | (codes[1:] >= codes[:-1])).all())
-        prev = _prev_in_time_order(codes, len(devices))
-        return Links(codes, ts, devices, prev, None, public)
+        ids = codes.astype(np.intp)
+        prev = _prev_in_time_order(codes, len(devices), ids)
+        return Links(codes, ts, devices, prev, None, public, ids)
     by_time = np.argsort(ts, kind="stable")
     order = by_time[np.argsort(codes[by_time], kind="stable")]
     return Links(codes, ts, devices, _prev_from_order(order, codes, len(devices)), order, False)

@@ -152,7 +152,7 @@ def compute_deltas(
         negative[neg_idx[wraps]] = False
         step[neg_idx[wraps]] += span[wraps].astype(step.dtype)
     if field == RAW:
-        consumption = mult[codes]
+        consumption = np.take(mult, links.ids)
         consumption *= step
     else:
         consumption = step
