@@ -255,9 +255,15 @@ def test_corrections_after_sync_each_applied_once(sim, tmp_path):
             ]
         )
 
-    # extending the range backwards brings the old reading, corrected, from the server
+    # the twice-corrected reading is corrected a third time, between syncs; and extending
+    # the range backwards brings the old reading, corrected, from the server
+    third_fix = sim.add_correction(d2, RAW, t2, int(raw2[10]) + 8)
     third = mirror.sync(client, DEMO_ORG, "2026-05-31T00:00Z", end)
     assert third.readings_added > 0
+    assert third.outcomes == {"applied": 2}  # raw + processed, the mirror held raw + 7
+    assert reading_at(mirror, d2, RAW, t2) == raw2[10] + 8
+    assert mirror.changes(DEMO_ORG).loc[lambda c: c["change_id"] == third_fix[0]["change_id"],
+                                        "mirror_value"].item() == raw2[10] + 7  # fmt: skip
     assert reading_at(mirror, d4, RAW, t4) == raw4[3] + 9
     assert_equals_truth(mirror, sim, "2026-05-31T00:00Z", end)
 
