@@ -412,3 +412,35 @@ def test_corrections_made_during_the_first_backfill_are_not_missed(sim, tmp_path
         assert (log.loc[[r["change_id"] for r in rows], "outcome"] == expected).all(), name
     assert report.conflicts == 0
     assert_equals_truth(mirror, sim, start, end)
+
+
+def test_a_diverged_mirror_gets_the_server_value_and_records_the_conflict(sim, tmp_path):
+    start, end = "2026-06-01T00:00Z", "2026-06-02T00:00Z"
+    client = client_for(sim)
+    mirror = wf.Mirror(tmp_path / "m.sqlite")
+    mirror.sync(client, DEMO_ORG, start, end)
+    dev = org_devices(sim).index[3]
+    ts, raw = sim.world.window(dev, RAW, start, end)
+    when = pd.Timestamp(int(ts[7]), unit="ms", tz="UTC")
+    # the local copy diverges (someone edited the file) ...
+    store = mirror.store
+    (code,) = store.device_codes([dev])
+    (raw_code,) = store.field_codes([RAW])
+    with store.transaction() as con:
+        con.execute(
+            "UPDATE readings SET value=? WHERE device=? AND field=? AND ts=?",
+            (12345.0, int(code), int(raw_code), int(ts[7])),
+        )
+    # ... and the server corrects that reading
+    rows = sim.add_correction(dev, RAW, when, int(raw[7]) + 2)
+    report = mirror.sync(client, DEMO_ORG, start, end)
+    assert report.conflicts == 1 and report.changes_applied == 2  # raw conflicts, processed not
+    log = mirror.changes(DEMO_ORG).set_index("change_id").loc[rows[0]["change_id"]]
+    assert (log["outcome"], log["mirror_value"], log["previous_value"], log["new_value"]) == (
+        "conflict",
+        12345.0,
+        raw[7],
+        raw[7] + 2,
+    )
+    assert reading_at(mirror, dev, RAW, when) == raw[7] + 2
+    assert_equals_truth(mirror, sim, start, end)
