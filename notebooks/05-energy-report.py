@@ -159,11 +159,12 @@ top.groupby("meter_type").head(3).round(2)
 
 # %%
 elec = devices.index[devices["meter_type"] == "electricity"]
-top_elec = per_meter.loc[per_meter.index.intersection(elec)].nlargest(min(top_n, 6), "consumption")
+top_elec = per_meter.loc[per_meter.index.intersection(elec)].nlargest(min(top_n, 4), "consumption")
 wf.plots.daily_bars(
     this[this["device_id"].isin(top_elec.index)],
-    devices=top_elec.index.tolist(),
+    devices=devices.loc[top_elec.index],
     unit="kWh",
+    tz=tz,
     title=f"Daily electricity, top meters — {m0}",
 )
 plt.show()

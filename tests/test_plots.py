@@ -160,6 +160,21 @@ def test_daily_bars_top_and_units_from_devices_frame():
         plots.daily_bars(daily_frame(), top=0)
 
 
+def test_daily_bars_labels_local_days_of_a_resampled_frame():
+    # local days in Berlin start at 22:00Z in summer; the labels are the local dates
+    local = daily_frame()
+    local.index = local.index - pd.Timedelta(hours=2)
+    ax = plots.daily_bars(local, unit="m3", tz="Europe/Berlin")
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "2026-05-18",
+        "2026-05-19",
+        "2026-05-20",
+    ]
+    assert ax.get_xlabel() == "period start (Europe/Berlin)"
+    ax = plots.daily_bars(local, unit="m3")  # seen from UTC they are not midnights
+    assert ax.get_xticklabels()[0].get_text() == "05-17 22:00"
+
+
 # ------------------------------------------------------------------ register
 
 

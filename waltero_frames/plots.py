@@ -271,6 +271,7 @@ def daily_bars(
     devices: pd.DataFrame | Sequence[str] | None = None,
     unit: str | None = None,
     top: int = 8,
+    tz: str = "UTC",
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
@@ -289,6 +290,9 @@ def daily_bars(
         The meters' display unit; the meters drawn must share one.
     top : int
         How many meters at most when ``devices`` is None.
+    tz : str
+        Time zone of the period labels: ``"UTC"`` for Part 1, the ``tz`` a
+        ``resample_consumption`` frame was cut in otherwise.
 
     Returns
     -------
@@ -330,10 +334,11 @@ def daily_bars(
             if is_partial:
                 bar.set_hatch("//")
                 bar.set_alpha(0.5)
-    fmt = "%Y-%m-%d" if len(periods) and (periods == periods.normalize()).all() else "%m-%d %H:%M"
-    ax.set_xticks(np.arange(len(periods)), [p.strftime(fmt) for p in periods])
+    local = periods.tz_convert(tz)
+    fmt = "%Y-%m-%d" if len(local) and (local == local.normalize()).all() else "%m-%d %H:%M"
+    ax.set_xticks(np.arange(len(periods)), [p.strftime(fmt) for p in local])
     ax.tick_params(axis="x", labelrotation=45 if len(periods) > 7 else 0)
-    ax.set_xlabel("period start (UTC)")
+    ax.set_xlabel(f"period start ({tz})")
     ax.set_ylabel(f"consumption [{u}]")
     if ids:
         ax.legend(fontsize="small", ncols=2 if len(ids) > 4 else 1)
