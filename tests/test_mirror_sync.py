@@ -156,6 +156,8 @@ def test_bad_arguments_fail_before_any_request(sim, tmp_path):
     n0 = len(sim.log)
     with pytest.raises(ValueError, match="org="):
         mirror.sync(client, "", "2026-06-01", "2026-06-02")
+    with pytest.raises(ValueError, match="client="):
+        mirror.sync(sim.base_url, DEMO_ORG, "2026-06-01", "2026-06-02")
     with pytest.raises(ValueError, match="lookback="):
         mirror.sync(client, DEMO_ORG, "2026-06-01", "2026-06-02", lookback="-5min")
     with pytest.raises(ValueError, match="end="):
@@ -163,6 +165,7 @@ def test_bad_arguments_fail_before_any_request(sim, tmp_path):
     with pytest.raises(ValueError, match="start="):
         mirror.sync(client, DEMO_ORG, "not a date", "2026-06-01")
     assert len(sim.log) == n0
+    assert mirror.runs().empty  # nothing was started
 
 
 def test_corrections_after_sync_each_applied_once(sim, tmp_path):

@@ -278,6 +278,10 @@ class Mirror:
             API errors once the client's retries are exhausted; everything committed
             before stays, the next sync resumes.
         """
+        from ..transport.client import Client
+
+        if not isinstance(client, Client):
+            raise ValueError(f"client={client!r}: expected a waltero_frames.Client")
         if not isinstance(org, str) or not org.strip():
             raise ValueError(f"org={org!r}: expected an organization id string")
         lookback_td = _lookback(lookback)
