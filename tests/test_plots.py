@@ -312,3 +312,18 @@ def test_load_duration_labels_the_interval():
     days = pd.date_range("2026-01-05", periods=3, freq="D", tz="UTC")
     ax = plots.load_duration(consumption_frame(days, [1, 2, 3]), unit="m3")
     assert ax.get_ylabel() == "consumption per day [m3]"
+
+
+def test_every_plot_draws_an_empty_frame_with_its_labels():
+    empty = consumption_frame(pd.DatetimeIndex([], tz="UTC"), [])
+    cases = {
+        "carpet": plots.carpet(empty, unit="kWh"),
+        "daily_bars": plots.daily_bars(empty.assign(partial=False), unit="kWh"),
+        "load_duration": plots.load_duration(empty, unit="kWh"),
+        "completeness": plots.completeness(empty),
+        "register": plots.register(empty.assign(value=1.0), unit="kWh"),
+    }
+    for name, ax in cases.items():
+        assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel(), name
+        assert not ax.images and not ax.patches, name
+    assert "[kWh]" in cases["register"].get_ylabel()
