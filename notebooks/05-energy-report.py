@@ -55,6 +55,7 @@ record = cache.with_suffix(".json") if cache else None
 if cache is not None and refresh_cache:
     for stale in (cache, record):
         stale.unlink(missing_ok=True)
+org = org or os.environ.get("WALTERO_ORG")
 recorded = json.loads(record.read_text()) if cache and cache.exists() and record.exists() else None
 replay = recorded is not None and recorded["month"] == month and org in (None, recorded["org"])
 if recorded is not None and not replay and cache == DEMO_CACHE:
