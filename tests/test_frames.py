@@ -155,6 +155,20 @@ def test_daily_refuses_other_shapes():
     undated = [{"deviceId": D1, "deviceName": "a", "serialNumber": "s", "consumption": 2.0}]
     with pytest.raises(UnexpectedResponse, match=D1):
         parse_daily_consumption(undated, "2026-05-18", "2026-05-19")
+    with pytest.raises(UnexpectedResponse, match="YYYY-MM-DD"):
+        parse_daily_consumption(
+            [
+                {
+                    "deviceId": D1,
+                    "deviceName": "a",
+                    "serialNumber": "s",
+                    "date": "19/05/2026",
+                    "consumption": 1.0,
+                }
+            ],
+            "2026-05-18",
+            "2026-05-25",
+        )
     with pytest.raises(ValueError, match="'fortnight'"):
         parse_daily_consumption([], "2026-05-18", "2026-05-19", "fortnight")
 
@@ -260,6 +274,10 @@ def test_telemetry_refuses_bad_payloads():
     }
     with pytest.raises(UnexpectedResponse, match="'ts' and 'value'"):
         parse_telemetry([(D1, bad)], fields=DEFAULT_FIELDS, multipliers=MULT)
+    with pytest.raises(UnexpectedResponse, match="answered for device"):
+        parse_telemetry(
+            [(D1, load("telemetry_other.json"))], fields=DEFAULT_FIELDS, multipliers=MULT
+        )
     with pytest.raises(ValueError, match="multipliers"):
         parse_telemetry(telemetry_payloads(), fields=DEFAULT_FIELDS)
     with pytest.raises(ValueError, match=DA):

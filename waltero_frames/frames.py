@@ -279,9 +279,15 @@ def parse_daily_consumption(
     missing_periods = counted.groupby(level=0, sort=True).sum().rename("missing_periods")
 
     kept = np.flatnonzero(keep)
-    period = pd.DatetimeIndex(
-        pd.to_datetime([dates[i] for i in kept], format="%Y-%m-%d", utc=True), name="period_start"
-    ).as_unit("us")
+    try:
+        period = pd.DatetimeIndex(
+            pd.to_datetime([dates[i] for i in kept], format="%Y-%m-%d", utc=True),
+            name="period_start",
+        ).as_unit("us")
+    except (ValueError, TypeError) as exc:
+        raise UnexpectedResponse(
+            f"device-daily-consumption: 'date' is not YYYY-MM-DD: {exc}"
+        ) from None
     period_end = period + RESOLUTIONS[resolution]
     names = _device_names(
         [rows[i].get("deviceName") for i in kept],
@@ -369,6 +375,10 @@ def parse_telemetry(
         series = payload.get("fields") if isinstance(payload, Mapping) else None
         if not isinstance(series, Mapping):
             raise UnexpectedResponse(f"telemetry of {device_id}: no 'fields' object")
+        if payload.get("deviceId", device_id) != device_id:
+            raise UnexpectedResponse(
+                f"telemetry of {device_id} answered for device {payload.get('deviceId')!r}"
+            )
         code = device_ids.setdefault(device_id, len(device_ids))
         for name, points in series.items():
             codes, stamps, values = per_field.setdefault(name, ([], [], []))

@@ -82,6 +82,7 @@ class SecretFilter(logging.Filter):
 
 _FILTERED_LOGGERS = (
     "waltero_frames",
+    "waltero_frames.retry",
     "http.client",
     "urllib3",
     "urllib3.connectionpool",

@@ -14,6 +14,7 @@ urllib3's ``Retry`` shares one counter across statuses and fires its first retry
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import requests
 from tenacity import (
     RetryCallState,
     Retrying,
+    before_sleep_log,
     retry_if_exception_type,
     retry_if_result,
     stop_after_attempt,
@@ -31,6 +33,8 @@ from tenacity import (
 __all__ = ["RetryPolicy", "retry_after_seconds"]
 
 # a connection dropped mid-body surfaces as ChunkedEncodingError
+logger = logging.getLogger("waltero_frames.retry")
+
 TRANSIENT_ERRORS = (
     requests.ConnectionError,
     requests.Timeout,
@@ -116,6 +120,7 @@ class RetryPolicy:
             | stop_after_delay(self.rate_limit_max_wait),
             retry_error_callback=_last_result,
             reraise=True,
+            before_sleep=before_sleep_log(logger, logging.INFO),  # long waits are visible
             **extra,
         )
         server_errors = Retrying(
@@ -124,6 +129,7 @@ class RetryPolicy:
             stop=stop_after_attempt(self.server_error_attempts),
             retry_error_callback=_last_result,
             reraise=True,
+            before_sleep=before_sleep_log(logger, logging.WARNING),
             **extra,
         )
         return server_errors(rate_limited, send)
