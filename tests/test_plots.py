@@ -327,3 +327,32 @@ def test_every_plot_draws_an_empty_frame_with_its_labels():
         assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel(), name
         assert not ax.images and not ax.patches, name
     assert "[kWh]" in cases["register"].get_ylabel()
+
+
+def test_completeness_of_the_guide_week_matches_the_injected_gap(waltero_sim):
+    """Part 1 for the guide's week through the client: the one device-day without readings
+    is the simulator's injected gap (ground truth), every other cell is full."""
+    import waltero_frames as wf
+
+    org = "00000000-0000-0000-0000-000000000001"
+    client = wf.Client(
+        waltero_sim.base_url, waltero_sim.username, waltero_sim.password, progress=False
+    )
+    daily = wf.daily_consumption(client, org, "2026-05-18T22:00Z", "2026-05-25T22:00Z")
+    world = waltero_sim.world
+    devices = world.devices.index[world.devices["organization_id"] == org]
+    grid = plots.completeness_matrix(daily, devices=list(devices))
+    assert grid.shape == (len(devices), 8)  # 8 UTC days, the first and last partial
+    days = grid.columns
+    expected = pd.DataFrame(1.0, index=grid.index, columns=days)
+    gaps = world.anomalies[
+        (world.anomalies["kind"] == "gap") & world.anomalies["device_id"].isin(devices)
+    ]
+    for gap in gaps.itertuples():
+        # a UTC day with no reading at all: [day, day + 1) inside the gap's hole
+        hole_start, hole_end = pd.Timestamp(gap.start), pd.Timestamp(gap.end)
+        for day in days:
+            if day > hole_start and day + pd.Timedelta("1D") <= hole_end:
+                expected.loc[gap.device_id, day] = 0.0
+    assert (expected == 0).to_numpy().sum() == 1  # the 31 h gap of the main water inlet
+    pd.testing.assert_frame_equal(grid, expected, check_names=False, check_freq=False)
