@@ -304,3 +304,13 @@ def test_cut_consumption_frame_keeps_its_first_deltas_in_place():
     # leaks earlier; Jan 4 ends at its last reading (23 intervals)
     d = wf.resample_consumption(cut, "D", method="interpolate")
     np.testing.assert_allclose(d["consumption"], [2 + 2 * 12, 2 * 24, 2 * 23])
+
+
+def test_locate_with_shared_clocks():
+    from waltero_frames.analysis.resample import locate, period_boundaries
+
+    ts = np.repeat(
+        pd.date_range("2026-03-01", periods=2000, freq="h", tz="UTC").as_unit("ns").asi8, 30
+    )
+    bounds = period_boundaries(int(ts.min()), int(ts.max()), "D", "Europe/Berlin")
+    np.testing.assert_array_equal(locate(bounds, ts), np.searchsorted(bounds, ts, side="right") - 1)

@@ -105,11 +105,19 @@ def locate(bounds: np.ndarray, ts: np.ndarray) -> np.ndarray:
 
     Periods of one freq are nearly equal in length, so the index is guessed from the
     mean period length and only wrong guesses are binary-searched (cheaper than a
-    binary search of every instant); ``bounds`` must cover every instant.
+    binary search of every instant); runs of equal instants are located once.
+    ``bounds`` must cover every instant.
     """
     n = len(bounds) - 1
     if len(ts) < 10_000 or n < 2:
         return np.searchsorted(bounds, ts, side="right") - 1
+    # devices that share a clock repeat each instant in consecutive rows: locate each
+    # run of equal instants once
+    new_run = np.flatnonzero(ts[1:] != ts[:-1]) + 1
+    if len(new_run) < len(ts) // 4:
+        run_start = np.concatenate([[0], new_run])
+        lengths = np.diff(np.append(run_start, len(ts)))
+        return np.repeat(locate(bounds, ts[run_start]), lengths)
     k = ts - bounds[0]
     k = np.floor_divide(k, max(1, (int(bounds[-1]) - int(bounds[0])) // n), out=k)
     np.clip(k, 0, n - 1, out=k)
