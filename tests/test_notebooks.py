@@ -40,6 +40,23 @@ def failure(nb, error) -> str:
     return f"{error}\n--- failing cell ---\n{source}"
 
 
+def assert_no_secrets(cache: Path, password: str) -> None:
+    """Neither the password nor a bearer token in any stored response (decompressed)."""
+    import sqlite3
+    import zlib
+
+    with sqlite3.connect(cache) as con:
+        rows = [zlib.decompress(v) for (v,) in con.execute("SELECT value FROM responses")]
+    assert rows
+    for raw in rows:
+        assert password.encode() not in raw
+        assert b"Bearer" not in raw and b"eyJ" not in raw  # no JWT (base64 of '{"')
+
+
+def test_committed_study_cache_holds_no_secrets():
+    assert_no_secrets(ROOT / "data" / "energy-report-demo.sqlite", "waltero-demo")
+
+
 def output_text(nb) -> str:
     return json.dumps([o for c in nb.cells for o in c.get("outputs", [])], ensure_ascii=False)
 
@@ -74,8 +91,7 @@ def test_study_records_then_replays_offline(tenant_env, tmp_path, monkeypatch):
     assert recorded["base_url"] == tenant_env.base_url
     assert recorded["versions"]["requests-cache"]
     assert any(k.startswith("electricity|") for k in recorded["headline"])
-    blob = cache.read_bytes()
-    assert tenant_env.password.encode() not in blob
+    assert_no_secrets(cache, tenant_env.password)
     for var in report.ENV_VARS:  # no address, no credentials: the replay must not need them
         monkeypatch.delenv(var)
     nb, error = report.execute(path, parameters=params, timeout=300)
