@@ -186,6 +186,10 @@ def test_changes_follow_cursor_to_the_end(client, waltero_sim):
     assert waltero_sim.counters[("changes", 200)] == -(-len(df) // 200)
     # since is inclusive, until exclusive
     cut = df.index[len(df) // 2]
+    pages_before = waltero_sim.counters[("changes", 200)]
+    early = wf.changes(client, DEMO_ORG, df.index[0], until=df.index[5])
+    assert early["change_id"].tolist() == df.loc[df.index < df.index[5], "change_id"].tolist()
+    assert waltero_sim.counters[("changes", 200)] == pages_before + 1  # stopped after page 1
     later = wf.changes(client, DEMO_ORG, cut, until=df.index[-1])
     assert later.index.min() == cut and (later.index < df.index[-1]).all()
     assert (

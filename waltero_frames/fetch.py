@@ -442,6 +442,13 @@ def telemetry(
 
 
 # ---------------------------------------------------------------- Part 3
+def _changed_at(row: Any) -> pd.Timestamp:
+    try:
+        return pd.Timestamp(row["changedAt"])
+    except (KeyError, TypeError, ValueError):
+        return pd.Timestamp.min.tz_localize("UTC")  # unreadable: keep paging, parse decides
+
+
 def changes(
     client: Client, org: str, since: Any, until: Any = None, *, tz: Any = "UTC"
 ) -> pd.DataFrame:
@@ -482,5 +489,10 @@ def changes(
     pages = cursor_pages(
         lambda cursor: ep.changes_page(client, org, since_utc, cursor, ep.CHANGES_PAGE_LIMIT)
     )
-    df = frames.parse_changes((row for page in pages for row in page), until=until_utc)
+    rows: list[Any] = []
+    for page in pages:
+        rows += page
+        if until_utc is not None and page and _changed_at(page[-1]) >= until_utc:
+            break  # rows come ordered by changedAt: later pages lie past `until`
+    df = frames.parse_changes(rows, until=until_utc)
     return _provenance(df, client, ep.CHANGES, org_id=org, start=since_utc, end=until_utc)
