@@ -219,26 +219,33 @@ def test_wrong_password_is_unauthenticated_without_secret(waltero_sim):
     assert waltero_sim.counters[("login", 401)] == 1  # not retried
 
 
-def test_failing_device_does_not_lose_the_others(waltero_sim):
+def test_failing_devices_do_not_lose_the_others(waltero_sim):
     waltero_sim.config.update(rate=None)
     ids = demo_ids(waltero_sim, 6)
-    bad = ids[2]
-    waltero_sim.config.update(fail=[{"status": 500, "path": f"{bad}/telemetry"}])  # forever
+    bad = [ids[2], ids[4]]
+    waltero_sim.config.update(
+        fail=[
+            {"status": 500, "path": f"{bad[0]}/telemetry"},  # forever
+            {"status": 500, "path": f"devices/{bad[1]}$"},  # its detail call
+        ]
+    )
     client = make_client(waltero_sim)
-    with pytest.raises(wf.errors.FetchFailed) as info:
-        wf.telemetry(client, ids, *DAY)
+    with pytest.raises(wf.FetchFailed) as info:
+        wf.telemetry(client, ids, "2026-05-01", "2026-06-15")  # two windows per device
     err = info.value
-    assert list(err.failures) == [bad] and bad in str(err)
-    assert isinstance(err.failures[bad], wf.ServerError)
-    good = [d for d in ids if d != bad]
-    truth = waltero_sim.world.telemetry_truth(good, *DAY)
+    assert sorted(err.failures) == sorted(bad)
+    assert all(d in str(err) for d in bad) and "2 of 6 devices failed" in str(err)
+    assert all(isinstance(e, wf.ServerError) for e in err.failures.values())
+    good = [d for d in ids if d not in bad]
+    truth = waltero_sim.world.telemetry_truth(good, "2026-05-01", "2026-06-15")
     pd.testing.assert_frame_equal(err.partial, truth)  # every other device completed
+    assert waltero_sim.counters[("telemetry", 200)] >= 2 * len(good)  # and ran to the end
 
-    with pytest.warns(RuntimeWarning, match=bad):
-        df = wf.telemetry(client, ids, *DAY, errors="warn")
+    with pytest.warns(RuntimeWarning, match="2 of 6 devices failed"):
+        df = wf.telemetry(client, ids, "2026-05-01", "2026-06-15", errors="warn")
     pd.testing.assert_frame_equal(df, truth)
-    assert list(df.attrs["failures"]) == [bad]
-    assert "ServerError" in df.attrs["failures"][bad]
+    assert sorted(df.attrs["failures"]) == sorted(bad)
+    assert all("ServerError" in m for m in df.attrs["failures"].values())
 
 
 def test_pool_is_bounded_by_max_workers(waltero_sim):
