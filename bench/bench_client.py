@@ -97,11 +97,14 @@ def run(quick: bool) -> list[dict]:
     months = 1 if quick else 3
     start = pd.Timestamp("2026-05-01", tz="UTC")
     end = start + pd.DateOffset(months=months)
-    with wf.sim.running(process=True, rate=None, login_limit=None, latency=0.02) as sim:
+    with (
+        wf.sim.running(process=True, rate=None, login_limit=None, latency=0.02) as sim,
+        tempfile.TemporaryDirectory(prefix="bench-client-") as tmp,
+    ):
         n_org = int((sim.world.devices.organization_id == org).sum())
         n_dev = 16 if quick else n_org
         size = f"{n_dev} meters x {months} month(s), 20 ms latency"
-        cache_dir = Path(tempfile.mkdtemp(prefix="bench-client-"))
+        cache_dir = Path(tmp)
 
         # (1) ours vs naive, live, no cache
         def ours_live():
