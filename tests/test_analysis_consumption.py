@@ -243,3 +243,13 @@ def test_previous_reading_links_agree_between_fast_and_sorting_paths():
     back[perm] = np.arange(5_000)  # original row → shuffled row
     expected = np.where(slow >= 0, back[np.maximum(slow, 0)], -1)[np.argsort(back)]
     np.testing.assert_array_equal(links.prev, expected)
+
+
+@pytest.mark.parametrize("module", ["consumption", "resample", "anomalies", "audit"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"waltero_frames.analysis.{module}")
+    result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
