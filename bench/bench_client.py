@@ -220,7 +220,7 @@ def run(quick: bool) -> list[dict]:
         sim.configure(rate=limit, burst=burst, latency=0.0)
         n_windows = 3 if quick else 9
         t_end = start + pd.Timedelta(days=31 * n_windows)
-        n_devices = 15 if quick else 45
+        n_devices = 30 if quick else 45
         with wf.Client(sim.base_url, sim.username, sim.password, progress=False) as c:
             devs = wf.devices(c, org, details=True).iloc[:n_devices]
             c.me()
