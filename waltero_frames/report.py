@@ -32,14 +32,16 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 ENV_VARS = ("WALTERO_BASE_URL", "WALTERO_USERNAME", "WALTERO_PASSWORD")
 README_TAG = "readme-image"
 KERNEL = "python3"
-ROOT = Path(__file__).resolve().parent.parent
+# The project folder: where `make report` runs (notebooks/, data/, docs/, reports/); an
+# editable install's source tree otherwise.
+ROOT = Path.cwd() if (Path.cwd() / "notebooks").is_dir() else Path(__file__).resolve().parents[1]
 
 #: Versions a reproducible study records (the cache format and the numbers depend on them).
 STUDY_PACKAGES = ("waltero_frames", "pandas", "numpy", "requests", "requests-cache", "urllib3")
@@ -48,7 +50,7 @@ STUDY_PACKAGES = ("waltero_frames", "pandas", "numpy", "requests", "requests-cac
 # --------------------------------------------------------------------------- for notebooks
 
 
-def tenant_configured(environ: os._Environ | dict | None = None) -> bool:
+def tenant_configured(environ: Mapping[str, str] | None = None) -> bool:
     """True when all ``WALTERO_*`` settings are present (a real or external tenant)."""
     env = os.environ if environ is None else environ
     return all(env.get(k) for k in ENV_VARS)
