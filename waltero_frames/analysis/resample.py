@@ -343,6 +343,7 @@ def resample_consumption(
             "coverage": coverage[order],
         },
         index=index,
+        copy=False,
     )
     out.attrs = {**consumption.attrs, "freq": freq, "tz": str(tz), "method": method}
     return out
