@@ -2,15 +2,14 @@
 per-device parameters, and the ordering/dtype conventions of the public frames.
 
 Everything here is vectorized over all devices at once: a frame's ``device_id`` becomes
-small integer codes (in sorted device-id order, so code order == id order), rows are put
-in (device, time) order with one stable radix sort, and per-device quantities are arrays
-indexed by code.
+small integer codes (in sorted device-id order, so code order == id order), each row is
+linked to its device's previous reading (one compiled pass over time-sorted rows, else a
+stable sort), and per-device quantities are arrays indexed by code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -77,55 +76,6 @@ def device_column(codes: np.ndarray, uniques: pd.Index, like: Any) -> Any:
     if isinstance(getattr(like, "dtype", None), pd.CategoricalDtype):
         return pd.Categorical.from_codes(codes, categories=uniques.astype(str))
     return pd.array(uniques.to_numpy(dtype=object)[codes], dtype="str")
-
-
-@dataclass
-class Panel:
-    """Rows of one frame in (device, time) order.
-
-    ``order[i]`` is the input row (position) of sorted row ``i``; ``starts[d]:ends[d]``
-    is device code ``d``'s slice of the sorted arrays.
-    """
-
-    order: np.ndarray
-    codes: np.ndarray
-    ts: np.ndarray
-    devices: pd.Index
-    starts: np.ndarray
-    ends: np.ndarray
-    public_order: bool
-
-    @property
-    def first(self) -> np.ndarray:
-        """True on each device's first sorted row."""
-        out = np.zeros(len(self.codes), dtype=bool)
-        nonempty = self.ends > self.starts
-        out[self.starts[nonempty]] = True
-        return out
-
-    def output_order(self) -> np.ndarray:
-        """Sorted rows → the public order (time ascending, ties by device_id)."""
-        return np.lexsort((self.codes, self.ts))
-
-
-def make_panel(codes: np.ndarray, ts: np.ndarray, devices: pd.Index) -> Panel:
-    """Sort rows by (device code, time) with stable sorts (radix sort for int16 codes)."""
-    n = len(ts)
-    if n > 1:
-        dts = np.diff(ts)
-        ts_sorted = bool((dts >= 0).all())
-        public = ts_sorted and bool(((dts > 0) | (np.diff(codes.astype(np.int32)) >= 0)).all())
-    else:
-        ts_sorted = public = True
-    if ts_sorted:
-        order = np.argsort(codes, kind="stable")
-    else:
-        by_time = np.argsort(ts, kind="stable")
-        order = by_time[np.argsort(codes[by_time], kind="stable")]
-    counts = np.bincount(codes, minlength=len(devices))
-    ends = np.cumsum(counts)
-    starts = ends - counts
-    return Panel(order, codes[order], ts[order], devices, starts, ends, public)
 
 
 def per_device(
@@ -233,14 +183,6 @@ class Links:
         if self._order is None:  # rows are in time order: a stable sort by device
             self._order = np.argsort(self.codes, kind="stable")
         return self._order
-
-    def panel(self) -> Panel:
-        """The same rows as a (device, time)-sorted :class:`Panel`."""
-        order = self.order
-        return Panel(
-            order, self.codes[order], self.ts[order], self.devices,
-            self.starts, self.ends, self.public_order,
-        )  # fmt: skip
 
 
 def _prev_in_time_order(codes: np.ndarray, n_devices: int, ids=None) -> np.ndarray:
