@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._attrs import for_attrs
 from .errors import UnexpectedResponse
 
 __all__ = [
@@ -306,7 +307,7 @@ def parse_daily_consumption(
         index=period,
     )
     df = _sort_by_time_then_device(df)
-    df.attrs["missing_periods"] = missing_periods
+    df.attrs["missing_periods"] = for_attrs(missing_periods)  # concat-safe (see _attrs)
     return df
 
 

@@ -1,0 +1,62 @@
+"""Frames whose attrs carry a Series/DataFrame still concatenate (pandas compares attrs)."""
+
+import pandas as pd
+
+import waltero_frames as wf
+from waltero_frames._attrs import AttrFrame, AttrSeries, for_attrs
+from waltero_frames.frames import parse_daily_consumption
+
+START, MID, END = (pd.Timestamp(s, tz="UTC") for s in ("2026-05-01", "2026-05-02", "2026-05-03"))
+
+
+def _daily(date: str, missing: int) -> pd.DataFrame:
+    rows = [
+        {"deviceId": "d1", "deviceName": "A", "serialNumber": "S", "date": date, "consumption": 1.5}
+    ]
+    rows += [
+        {"deviceId": "d2", "deviceName": "B", "serialNumber": "T", "consumption": None}
+    ] * missing
+    day = pd.Timestamp(date, tz="UTC")
+    return parse_daily_consumption(
+        rows, start=day, end=day + pd.Timedelta(days=1), resolution="day"
+    )
+
+
+def test_concat_of_daily_frames_keeps_equal_and_drops_differing_attrs():
+    a, b = _daily("2026-05-01", 1), _daily("2026-05-02", 1)
+    both = pd.concat([a, b])
+    assert both["consumption"].tolist() == [1.5, 1.5]
+    # equal attrs are kept whole (pandas keeps all attrs or none; fetched frames differ in
+    # start/end/fetched_at, so their concatenation carries none) ...
+    assert both.attrs["missing_periods"].to_dict() == {"d1": 0, "d2": 1}
+    # ... differing ones are dropped instead of raising "truth value ... ambiguous"
+    c = _daily("2026-05-03", 2)
+    assert "missing_periods" not in pd.concat([a, c]).attrs
+
+
+def test_attr_objects_stay_pandas_objects():
+    s = for_attrs(pd.Series([1, 2], index=["x", "y"], name="n"))
+    assert isinstance(s, AttrSeries) and isinstance(s, pd.Series)
+    assert (s == 1).tolist() == [True, False]  # elementwise against scalars and plain objects
+    assert (s == pd.Series([1, 3], index=["x", "y"])).tolist() == [True, False]
+    assert (s == s.copy()) is True and (s != s.copy()) is False
+    f = for_attrs(pd.DataFrame({"a": [1.0]}))
+    assert isinstance(f, AttrFrame) and (f == f.copy()) is True
+    assert isinstance(f["a"], AttrSeries)
+    # deep copies (pandas copies attrs on most operations) keep the type
+    frame = pd.DataFrame({"v": [1]})
+    frame.attrs["s"] = s
+    assert isinstance(frame.copy().attrs["s"], AttrSeries)
+
+
+def test_live_daily_frames_concatenate(waltero_sim):
+    client = wf.Client(
+        waltero_sim.base_url, waltero_sim.username, waltero_sim.password, progress=False
+    )
+    org = "00000000-0000-0000-0000-000000000001"
+    a = wf.daily_consumption(client, org, "2026-05-18", "2026-05-20")
+    b = wf.daily_consumption(client, org, "2026-05-20", "2026-05-26")
+    whole = wf.daily_consumption(client, org, "2026-05-18", "2026-05-26")
+    both = pd.concat([a, b])
+    pd.testing.assert_frame_equal(both, whole)
+    assert both.attrs == {}  # different provenance: dropped, never raised on
