@@ -1121,3 +1121,20 @@ def test_no_redirects_for_trailing_slashes(api):
     assert_error(resp, 404, "NOT_FOUND")
     resp = api.s.post(api.sim.url("/api/auth/me"))
     assert resp.status_code == 405 and set(resp.json()) == {"code", "message"}
+
+
+def test_assigning_a_knob_validates_and_normalises_it(waltero_sim):
+    waltero_sim.config.fail = [{"status": 500, "path": "/api/auth/me"}]
+    assert waltero_sim.config.fail == [{"status": 500, "path": "/api/auth/me", "times": None}]
+    with pytest.raises(ValueError, match="rate"):
+        waltero_sim.config.rate = -1
+    assert waltero_sim.config.rate == 10.0  # unchanged by the refused assignment
+    token = requests.post(
+        waltero_sim.url("/api/auth/login"),
+        json={"username": waltero_sim.username, "password": waltero_sim.password},
+        timeout=10,
+    ).json()["token"]
+    r = requests.get(
+        waltero_sim.url("/api/auth/me"), headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert r.status_code == 500 and r.json()["code"] == "INTERNAL_ERROR"

@@ -71,6 +71,14 @@ class SimConfig:
 
     def __post_init__(self) -> None:
         self.validate()
+        object.__setattr__(self, "_ready", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # `sim.config.fail = [...]` must be checked and normalised like `update(fail=...)`:
+        # an unchecked rule would otherwise crash the server on its first request.
+        if getattr(self, "_ready", False) and name in self.knobs():
+            value = getattr(dataclasses.replace(self, **{name: value}), name)
+        object.__setattr__(self, name, value)
 
     @classmethod
     def knobs(cls) -> tuple[str, ...]:
