@@ -43,7 +43,8 @@ def frame_times(frame: pd.DataFrame, what: str) -> pd.DatetimeIndex:
 
 def to_ns(idx: pd.DatetimeIndex) -> np.ndarray:
     """int64 nanoseconds since the epoch (UTC) of a tz-aware index."""
-    return np.asarray(idx.tz_convert("UTC").as_unit("ns").asi8)
+    idx = idx.tz_convert("UTC")
+    return np.asarray(idx.asi8 if idx.unit == "ns" else idx.as_unit("ns").asi8)  # no copy
 
 
 def device_codes(values: Any, what: str) -> tuple[np.ndarray, pd.Index]:

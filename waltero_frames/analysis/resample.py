@@ -142,8 +142,9 @@ def _intervals(
             raise ValueError("consumption frame has negative 'interval' values")
         # a frame cut from a longer one: an interval reaching back before the device's
         # first row here is treated like a first reading's (its start is not in the frame)
-        present = np.bincount(codes, minlength=len(devices)) > 0
-        if (np.bincount(codes[first], minlength=len(devices))[present] == 0).any():
+        present = np.zeros(len(devices), dtype=np.int64)
+        np.maximum.at(present, codes, 1)
+        if (np.bincount(codes[first], minlength=len(devices))[present > 0] == 0).any():
             t_first = np.full(len(devices), np.iinfo(np.int64).max)
             np.minimum.at(t_first, codes, ts)
             first |= ts - dt < t_first[codes]
