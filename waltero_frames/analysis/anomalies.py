@@ -2,15 +2,21 @@
 
 Each flag is one documented rule with tunable thresholds (``DEFAULTS``), in the spirit
 of SaQC's flag columns, pecos' event table and utility VEE (validation, estimation,
-editing) rule sets:
+editing) rule sets. The defaults were checked against the simulator's injected anomalies
+(``bench/anomaly_recovery.py``: precision and recall 1.0 for every kind on seeds 0–3).
+All rules are per device and vectorized over many devices at once (devices are taken in
+blocks of about ``BLOCK_ROWS`` readings to bound memory).
 
 ``spike``
-    A digit misread: a big register jump that *comes back*. A step is big when it
-    exceeds ``spike_factor`` × the device's 95th percentile step (at least one register
-    unit); a big step followed by the device's next big step of the opposite sign that
-    cancels it to within ``spike_return`` of its size, within ``spike_max_hours``, marks
-    the readings from the first jump up to the return as misread. A real surge (or a
-    meter swap) never comes back and is not a spike.
+    A digit misread: a big register jump that *comes back*. On a cumulative register a
+    misread shows as a pair of opposite steps, so instead of a Hampel filter on values
+    (window 5–12, 3–6 MADs) the robust scale is taken on the steps: a step is big when
+    it exceeds ``spike_factor`` × the device's 95th percentile step (at least one
+    register unit); a big step followed by the device's next big step of the opposite
+    sign that cancels it to within ``spike_return`` of its size, within
+    ``spike_max_hours``, marks the readings from the first jump up to the return as
+    misread (one reading, or a whole episode of them). A real surge (or a meter swap)
+    never comes back and is not a spike.
 ``negative``
     A negative step that is neither a rollover nor part of a spike (e.g. a meter swap
     or backflow; CONTRACT §4).
@@ -37,9 +43,14 @@ editing) rule sets:
     night flow is above the bound are flagged.
 ``low_battery``
     ``battery.level`` below ``low_battery_level`` % or ``battery.voltage`` below
-    ``low_battery_v`` V.
+    ``low_battery_v`` V (a 3.6 V lithium cell near its end), with hysteresis: the flag
+    holds until the level is back above ``low_battery_level + low_battery_release_level``
+    (voltage above ``low_battery_v + low_battery_release_v``), so noise around the
+    threshold does not split one episode into dozens.
 ``weak_signal``
-    ``connection.rssi`` below ``weak_rssi`` dBm.
+    ``connection.rssi`` below ``weak_rssi`` dBm (the "poor coverage" band of NB-IoT /
+    LoRa radios starts around -105 to -110 dBm), held until the RSSI is
+    ``weak_release_db`` above it.
 ``multiplier_mismatch``
     ``meter.value.processed`` differs from ``meter.value.raw`` × multiplier by more
     than ``mismatch_atol`` + ``mismatch_rtol`` × |value| (processed is rounded to 6
