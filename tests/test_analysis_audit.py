@@ -217,3 +217,14 @@ def test_world_changelog_replays_to_the_corrected_series():
     pd.testing.assert_frame_equal(
         again.drop(columns="value"), final.drop(columns="value"), check_like=True
     )
+
+
+def test_text_fields_diff_and_apply():
+    old = BASE.assign(**{"meta.firmware": ["1.8.2", "1.8.2", "2.3.1", "1.8.2"]})
+    new = old.assign(**{"meta.firmware": ["1.8.2", "1.9.0", "2.3.1", None]})
+    d = wf.diff_readings(old, new)
+    assert d["field"].tolist() == ["meta.firmware", "meta.firmware"]
+    assert d["new_value"].tolist()[0] == "1.9.0" and pd.isna(d["new_value"].tolist()[1])
+    back = wf.apply_changes(old, d)
+    assert back["meta.firmware"].tolist()[:2] == ["1.8.2", "1.9.0"]
+    assert pd.isna(back["meta.firmware"].iloc[3])

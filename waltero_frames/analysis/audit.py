@@ -53,8 +53,8 @@ def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     try:
         af, bf = a.astype(float), b.astype(float)
         eq = np.isclose(af, bf, rtol=1e-9, atol=0.0)
-    except (TypeError, ValueError):
-        eq = np.array([x == y for x, y in zip(a, b, strict=True)], dtype=bool)
+    except (TypeError, ValueError):  # text fields (meta.firmware): compare as objects
+        eq = np.asarray(pd.Series(a, dtype=object).eq(pd.Series(b, dtype=object)), dtype=bool)
     return (a_na & b_na) | (~a_na & ~b_na & eq)
 
 
