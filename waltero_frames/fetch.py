@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from . import endpoints as ep
 from . import frames
+from ._attrs import for_attrs
 from .errors import BadRequest, CacheMiss, FetchFailed, WalteroError
 from .paging import cursor_pages, offset_pages, split_range
 from .timeargs import time_range, to_utc
@@ -423,6 +424,8 @@ def telemetry(
             failures[d] = WalteroError(f"device {d} has no numeric multiplier")
             continue
         multipliers[d] = float(multiplier)
+    details = {d: got.get((d, "detail")) for d in ids if d not in failures}
+    info = _device_info(devices, details)
     payloads = [(d, got[(d, i)]) for d in ids if d not in failures for i in range(len(windows))]
     df = frames.parse_telemetry(
         payloads, fields=field_list, start=start_utc, end=end_utc, multipliers=multipliers
@@ -438,7 +441,33 @@ def telemetry(
         end=end_utc,
         fields=field_list,
         multipliers={d: multipliers[d] for d in ids if d in multipliers},
+        devices=info,
     )
+
+
+_INFO_COLUMNS = ("meter_type", "unit", "multiplier", "register_digits")
+
+
+def _device_info(devices: Any, details: dict[str, Any]) -> pd.DataFrame | None:
+    """What the helpers need per device (meter type, unit, multiplier, register size).
+
+    From the caller's ``wf.devices`` frame where it has the columns, completed by the
+    device details fetched for the multiplier. Kept in ``attrs["devices"]`` so
+    ``readings_to_consumption``/``flag_anomalies`` need no extra arguments.
+    """
+    parts = []
+    if isinstance(devices, pd.DataFrame):
+        have = [c for c in _INFO_COLUMNS if c in devices.columns]
+        parts.append(devices.loc[devices.index.isin(list(details)), have])
+    fetched = [d for d in details.values() if isinstance(d, dict)]
+    if fetched:
+        parts.append(frames.parse_devices(fetched, details=True).loc[:, list(_INFO_COLUMNS)])
+    if not parts:
+        return None
+    info = parts[0]
+    for more in parts[1:]:
+        info = info.combine_first(more)
+    return for_attrs(info.reindex(columns=[c for c in _INFO_COLUMNS if c in info.columns]))
 
 
 # ---------------------------------------------------------------- Part 3
