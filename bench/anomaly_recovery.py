@@ -49,16 +49,17 @@ def recorded_readings(world, device_ids) -> pd.DataFrame:
     log = log[log["device_id"].isin(list(device_ids))]
     if len(log) == 0:
         return now
-    first = log.sort_values(["changed_at", "change_id"]).drop_duplicates(
-        ["device_id", "field", "timestamp"], keep="first"
-    )
+    ordered = log.sort_values(["changed_at", "change_id"])
+    key = ["device_id", "field", "timestamp"]
+    first = ordered.drop_duplicates(key, keep="first")
+    current = ordered.drop_duplicates(key, keep="last").set_index(key)["new_value"]
     undo = pd.DataFrame(
         {
             "change_id": first["change_id"].to_numpy(),
             "device_id": first["device_id"].to_numpy(),
             "field": first["field"].to_numpy(),
             "timestamp": first["timestamp"].to_numpy(),
-            "previous_value": np.nan,
+            "previous_value": current.reindex(pd.MultiIndex.from_frame(first[key])).to_numpy(),
             "new_value": first["previous_value"].to_numpy(),
             "actor": "undo",
         },
@@ -67,6 +68,8 @@ def recorded_readings(world, device_ids) -> pd.DataFrame:
         ),
     )
     out = wf.apply_changes(now, undo)
+    if len(out.attrs["conflicts"]):
+        raise RuntimeError("the World's telemetry disagrees with its own changelog")
     out.attrs = {}
     return out
 

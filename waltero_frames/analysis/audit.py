@@ -111,9 +111,10 @@ def apply_changes(
         The corrected frame, same columns (plus any new field column), sorted by time
         then device. ``attrs["conflicts"]`` lists the changes whose ``previous_value``
         did not match the value they replaced (the frame's value for the first change of
-        a reading, the preceding change's ``new_value`` for later ones), with that value
-        in ``expected_previous``: the frame had diverged from the log. They are still
-        applied (the log is authoritative), but reported, not hidden.
+        a reading — NaN when the frame lacks it —, the preceding change's ``new_value``
+        for later ones), with that value in ``expected_previous``: the frame had
+        diverged from the log. They are still applied (the log is authoritative), but
+        reported, not hidden. Without a ``previous_value`` column nothing is reported.
 
     Raises
     ------
@@ -177,7 +178,9 @@ def apply_changes(
     prev_in_group = pd.Series(new_vals).groupby(group).shift(1).to_numpy(dtype=object)
     expected[~first_of_group] = prev_in_group[~first_of_group]
     previous = ch["previous_value"].to_numpy(dtype=object)
-    conflict = ~_same(previous, expected) & ch["previous_value"].notna().to_numpy()
+    conflict = ~_same(previous, expected)
+    if "previous_value" not in changes.columns:  # the log does not say: nothing to check
+        conflict[:] = False
 
     last = ~pd.Series(group).duplicated(keep="last").to_numpy()
     raw_changed = np.zeros(len(out), dtype=bool)
