@@ -602,7 +602,12 @@ class Store:
             )
             seen = {
                 r[0]
-                for r in con.execute("SELECT change_id FROM changes JOIN _page USING (change_id)")
+                # CROSS JOIN keeps the page as the outer loop: a key lookup per row, never a
+                # scan of the (growing) changes table
+                for r in con.execute(
+                    "SELECT p.change_id FROM _page p CROSS JOIN changes c "
+                    "ON c.change_id = p.change_id"
+                )
             }
             rows = [k for k in range(len(ids)) if ids[k] not in seen]
             if rows:
@@ -649,7 +654,7 @@ class Store:
         current = {
             (d, f, t): v
             for d, f, t, v in con.execute(
-                f"SELECT p.device, p.field, p.ts, r.value FROM {pages} JOIN readings r ON "
+                f"SELECT p.device, p.field, p.ts, r.value FROM {pages} CROSS JOIN readings r ON "
                 "r.org=? AND r.device=p.device AND r.field=p.field AND r.ts=p.ts",
                 (org,),
             )
@@ -664,7 +669,7 @@ class Store:
         last: dict[tuple, tuple] = {}
         for d, f, t, a, i in con.execute(
             f"SELECT c.device, c.field, c.ts, c.changed_at, c.change_id FROM {pages} "
-            "JOIN changes c ON c.device=p.device AND c.field=p.field AND c.ts=p.ts "
+            "CROSS JOIN changes c ON c.device=p.device AND c.field=p.field AND c.ts=p.ts "
             f"WHERE c.outcome IN ({','.join(repr(o) for o in VALUE_SETTING)})"
         ):
             last[(d, f, t)] = max(last.get((d, f, t), (a, i)), (a, i))
