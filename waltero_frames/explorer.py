@@ -167,7 +167,12 @@ def fetch_readings(
     """The register readings of ``device_ids`` in ``[start, end)`` (one ``wf.telemetry`` call).
 
     ``devices`` is a ``wf.devices(..., details=True)`` frame: it gives the multipliers, so
-    no per-device detail call is made.
+    no per-device detail call is made. ``ValueError`` for an id not in ``devices``.
+
+    Examples
+    --------
+    >>> lo, hi = local_range("2026-05-18", "2026-05-24", "Europe/Berlin")
+    >>> readings = fetch_readings(client, devs, [devs.index[0]], lo, hi)  # doctest: +SKIP
     """
     ids = [str(d) for d in device_ids]
     unknown = [d for d in ids if d not in devices.index]
@@ -240,6 +245,10 @@ def summary_table(periods: pd.DataFrame, devices: pd.DataFrame, *, tz: str) -> p
         Columns ``device``, ``period`` (local start, text), ``consumption``, ``unit``,
         ``n_readings``, ``coverage``; the ``period`` of each device's total row is
         ``"total"``.
+
+    Examples
+    --------
+    >>> summary_table(periods, devs, tz="Europe/Berlin").tail(1)  # doctest: +SKIP
     """
     label = {dev: lab for lab, dev in device_options(devices)}
     unit = devices["unit"] if "unit" in devices.columns else pd.Series(dtype=object)
@@ -281,6 +290,10 @@ def plot_periods(
 
     Periods with less than half their duration covered by readings are drawn hatched.
     The devices must share a unit (``ValueError`` otherwise).
+
+    Examples
+    --------
+    >>> plot_periods(periods, devs, resolution="day", tz="Europe/Berlin")  # doctest: +SKIP
     """
     ids = list(pd.unique(periods["device_id"]))
     units: list[str] = []

@@ -490,6 +490,11 @@ def completeness_matrix(
     -------
     DataFrame
         Index ``device_id``; columns the UTC period starts.
+
+    Examples
+    --------
+    >>> daily = wf.daily_consumption(client, org, "2026-05-18T22:00Z", "2026-05-25T22:00Z")  # doctest: +SKIP
+    >>> completeness_matrix(daily, devices=wf.devices(client, org)).mean(axis=1)  # doctest: +SKIP
     """
     _require(frame, ["device_id"], "completeness")
     if "coverage" in frame.columns:
