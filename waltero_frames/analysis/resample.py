@@ -233,6 +233,12 @@ def resample_consumption(
         ``coverage < 0.5``. With ``"attribute"``, the first period also holds only the
         deltas whose later reading falls in it.
 
+    Notes
+    -----
+    Sums are float64 sums of the per-reading deltas: UTC days, weeks and months equal the
+    API's Part 1 values to 6 decimals; a whole year of readings (tens of thousands of
+    additions, misreads of ± thousands included) can differ in the 6th decimal.
+
     Raises
     ------
     ValueError
