@@ -25,7 +25,8 @@ def test_quick_benchmarks_run_and_write_json(tmp_path):
         timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    latest = json.loads((tmp_path / "latest.json").read_text())
+    latest = json.loads((tmp_path / "latest-quick.json").read_text())
+    assert not (tmp_path / "latest.json").exists(), "a quick run must not replace latest.json"
     runs = list(tmp_path.glob("run-*.json"))
     assert len(runs) == 1
     doc = json.loads(runs[0].read_text())
@@ -39,5 +40,9 @@ def test_quick_benchmarks_run_and_write_json(tmp_path):
         assert isinstance(row["met"], bool)
         assert row["target"].split(" ")[0] in {">=", "<=", ">", "<"}
         assert row["ratio"] == row["ratio"], f"{row['name']}: ratio is NaN"
+        assert row["module_peak_rss_mb"] > 0 and row["module_seconds"] >= 0, row
+    # every target of the client, helpers and mirror issues (and the scaling one) has a record
+    assert doc["missing_targets"] == [], doc["missing_targets"]
+    assert all(t["found"] for t in doc["issue_targets"])
     # The committed README table is not touched by a quick run.
     assert "results:begin" in (ROOT / "bench" / "README.md").read_text()

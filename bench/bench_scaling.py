@@ -1,0 +1,239 @@
+"""How cost grows with devices × days: the main pure pipelines at three sizes.
+
+Pipelines (each timed best-of-N at a small, a medium and a large size, all in one run):
+
+- ``parse``: telemetry JSON bytes → frame, the way the client does it (``orjson`` decode +
+  ``frames.parse_telemetry``), on the simulator's own response bodies
+  (``SimState.telemetry_body`` of seed-0 World devices, one body per device and 31-day
+  window, as the client requests them).
+- ``consumption+resample_D``: ``readings_to_consumption`` + ``resample_consumption("D",
+  tz="Europe/Berlin")`` on hourly register frames (``bench_analysis.make_readings``).
+- ``flag_anomalies``: all rules on the same frames.
+
+Each pipeline reports its cost in seconds per million readings (rows of the telemetry
+frame) at every size, and a **linearity ratio**: the per-reading cost at the large size
+divided by the per-reading cost at the small size. Linear work gives ~1 (fixed costs
+make it < 1); the target ``<= 1.5`` flags anything growing faster than devices × days
+(a sort that dominates, a quadratic loop, cache spills). The sizes grow in both devices
+and days.
+
+Peak memory: each pipeline also runs in a fresh process (``harness.run_isolated``) and
+reports the peak RSS growth of the step over its input, in MiB per million readings, at
+every size (full run) or at the largest quick size (quick run).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+
+import pandas as pd
+
+from bench.harness import best_time, result, run_isolated
+
+TZ = "Europe/Berlin"
+FIELDS = ("meter.value.raw", "meter.value.processed", "battery.voltage", "connection.rssi")
+DAY = pd.Timedelta(days=1)
+START = pd.Timestamp("2025-12-01T00:00Z")  # the simulator's first day
+
+# (devices, days) per size; the World holds 69 devices and one year
+SIZES = {
+    "parse": {
+        True: [(4, 15), (8, 30), (16, 60)],
+        False: [(8, 30), (24, 120), (69, 360)],
+    },
+    "analysis": {
+        True: [(10, 30), (20, 60), (40, 120)],
+        False: [(50, 90), (200, 180), (1000, 365)],
+    },
+}
+
+
+# ---------------------------------------------------------------- inputs
+def telemetry_bodies(n_devices: int, days: int) -> tuple[list[tuple[str, bytes]], dict]:
+    """The simulator's telemetry bodies for ``n_devices`` World devices over ``days``."""
+    from waltero_frames.paging import split_range
+    from waltero_frames.sim.app import create_app
+    from waltero_frames.sim.world import World
+
+    world = World.for_seed(0)
+    _, state = create_app(world)
+    devices = world.devices.iloc[:n_devices]
+    end = START + days * DAY
+    bodies = []
+    for did in devices.index:
+        for w0, w1 in split_range(START, end):
+            lo, hi = w0.value // 1_000_000, w1.value // 1_000_000
+            bodies.append((did, state.telemetry_body(did, list(FIELDS), lo, hi)))
+    return bodies, devices["multiplier"].astype(float).to_dict()
+
+
+def parse(bodies: list[tuple[str, bytes]], multipliers: dict) -> pd.DataFrame:
+    from waltero_frames import frames
+    from waltero_frames.transport.client import _loads
+
+    return frames.parse_telemetry(
+        [(d, _loads(b)) for d, b in bodies], fields=FIELDS, multipliers=multipliers
+    )
+
+
+def readings(n_devices: int, days: int):
+    from bench.bench_analysis import make_readings
+
+    return make_readings(n_devices, hours=24 * days)
+
+
+def consumption_resample(frame: pd.DataFrame, devices: pd.DataFrame) -> pd.DataFrame:
+    import waltero_frames as wf
+
+    c = wf.readings_to_consumption(
+        frame, multiplier=devices["multiplier"], register_digits=devices["register_digits"]
+    )
+    return wf.resample_consumption(c, "D", tz=TZ)
+
+
+def flags(frame: pd.DataFrame, devices: pd.DataFrame) -> pd.DataFrame:
+    import waltero_frames as wf
+
+    return wf.flag_anomalies(
+        frame,
+        meter_type=devices["meter_type"],
+        tz=TZ,
+        multiplier=devices["multiplier"],
+        register_digits=devices["register_digits"],
+    )
+
+
+# ---------------------------------------------------------------- peak memory (fresh process)
+def _rss(key: str) -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(key):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(key)
+
+
+def _settle() -> None:
+    import ctypes
+    import gc
+
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)  # freed temporaries leave the RSS
+
+
+def isolated(pipeline: str, n_devices: int, days: int) -> None:
+    """Entry point of the fresh process: build the input, reset the peak, run the step,
+    print the peak RSS growth over the settled input (one JSON line)."""
+    import waltero_frames  # noqa: F401  (imports are not the step's memory)
+
+    _settle()
+    base = _rss("VmRSS:")
+    if pipeline == "parse":
+        bodies, mult = telemetry_bodies(n_devices, days)
+        step = lambda: parse(bodies, mult)  # noqa: E731
+        input_bytes = sum(len(b) for _, b in bodies)
+    else:
+        frame, devices = readings(n_devices, days)
+        fn = consumption_resample if pipeline == "consumption+resample_D" else flags
+        step = lambda: fn(frame, devices)  # noqa: E731
+        input_bytes = int(frame.memory_usage(deep=True).sum())
+    _settle()
+    before = _rss("VmRSS:")
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")  # reset VmHWM to the current RSS
+    out = step()
+    peak = _rss("VmHWM:")
+    print(
+        json.dumps(
+            {
+                # the bodies for parse (the World is not its input); the frame's RSS else
+                "input_mb": input_bytes / 2**20 if pipeline == "parse" else before - base,
+                "input_deep_mb": input_bytes / 2**20,
+                "step_peak_growth_mb": peak - before,
+                "out_rows": len(out),
+            }
+        )
+    )
+
+
+def peak_memory(pipeline: str, n_devices: int, days: int) -> dict:
+    code = f"from bench.bench_scaling import isolated; isolated({pipeline!r}, {n_devices}, {days})"
+    return run_isolated(code, timeout=900)
+
+
+# ---------------------------------------------------------------- timing
+def _measure(pipeline: str, quick: bool, rounds: int) -> list[dict]:
+    """Per size: readings, seconds (best over interleaved rounds), seconds per million.
+
+    The inputs of all three sizes are built first; each round then times every size
+    once, so all sizes see the same machine load (the box is shared)."""
+    group = "parse" if pipeline == "parse" else "analysis"
+    cases = []
+    for n_devices, days in SIZES[group][quick]:
+        if group == "parse":
+            bodies, mult = telemetry_bodies(n_devices, days)
+            n = len(parse(bodies, mult))
+            fn = partial(parse, bodies, mult)
+        else:
+            frame, devices = readings(n_devices, days)
+            n = len(frame)
+            step = consumption_resample if pipeline == "consumption+resample_D" else flags
+            fn = partial(step, frame, devices)
+        cases.append({"devices": n_devices, "days": days, "readings": n, "fn": fn})
+    best = [float("inf")] * len(cases)
+    for _ in range(rounds):
+        for i, case in enumerate(cases):
+            best[i] = min(best[i], best_time(case["fn"], repeat=1))
+    out = []
+    for case, seconds in zip(cases, best, strict=True):
+        del case["fn"]
+        out.append({**case, "seconds": seconds, "s_per_m": seconds / (case["readings"] / 1e6)})
+    return out
+
+
+def run(quick: bool) -> list[dict]:
+    rows = []
+    for pipeline in ("parse", "consumption+resample_D", "flag_anomalies"):
+        sizes = _measure(pipeline, quick, rounds=3 if quick else 4)
+        small, medium, large = sizes
+        figures: dict = {}
+        for label, s in zip(("small", "medium", "large"), sizes, strict=True):
+            figures[f"{label}_size"] = f"{s['devices']} dev x {s['days']} d = {s['readings']:,}"
+            figures[f"{label}_s_per_M"] = round(s["s_per_m"], 3)
+        figures["medium_over_small"] = round(medium["s_per_m"] / small["s_per_m"], 2)
+        figures["large_over_medium"] = round(large["s_per_m"] / medium["s_per_m"], 2)
+        figures["large_seconds"] = round(large["seconds"], 3)
+        # peak memory of the step in a fresh process: every size in a full run
+        group = "parse" if pipeline == "parse" else "analysis"
+        mem_sizes = SIZES[group][quick][-1:] if quick else SIZES[group][quick]
+        mem = []
+        for (n_devices, days), s in zip(mem_sizes, sizes[-len(mem_sizes) :], strict=True):
+            got = peak_memory(pipeline, n_devices, days)
+            mem.append(got["step_peak_growth_mb"] / (s["readings"] / 1e6))
+            last = got
+        figures["peak_mb_per_M"] = ", ".join(f"{m:.0f}" for m in mem)
+        figures["peak_growth_mb_large"] = round(last["step_peak_growth_mb"], 1)
+        figures["input_mb_large"] = round(last["input_mb"], 1)
+        figures["peak_over_input_large"] = round(
+            last["step_peak_growth_mb"] / max(last["input_mb"], 1e-9), 2
+        )
+        rows.append(
+            result(
+                f"scaling {pipeline}: s per M readings, large / small",
+                ratio=large["s_per_m"] / small["s_per_m"],
+                target="<= 1.5",
+                size=(
+                    f"{small['readings']:,} -> {large['readings']:,} readings "
+                    f"({large['readings'] / small['readings']:.0f}x)"
+                ),
+                **figures,
+            )
+        )
+    return rows
+
+
+if __name__ == "__main__":
+    import sys
+
+    for r in run(quick="--quick" in sys.argv):
+        print(r)
