@@ -72,10 +72,16 @@ def device_codes(values: Any, what: str) -> tuple[np.ndarray, pd.Index]:
     return codes.astype(small, copy=False), uniques
 
 
-def device_column(codes: np.ndarray, uniques: pd.Index, like: Any) -> Any:
-    """A device_id column for output rows: categorical in, categorical out; else strings."""
+def device_column(codes: np.ndarray, uniques: pd.Index, like: Any, rows: Any = None) -> Any:
+    """A device_id column for output rows: categorical in, categorical out; else strings.
+
+    ``rows``: when the output rows are input rows (positions into ``like``, or ``slice``
+    for all of them), the strings are taken from the input instead of rebuilt.
+    """
     if isinstance(getattr(like, "dtype", None), pd.CategoricalDtype):
         return pd.Categorical.from_codes(codes, categories=uniques.astype(str))
+    if rows is not None and like.dtype == "str":
+        return like.array if isinstance(rows, slice) else like.array.take(rows)
     return pd.array(uniques.to_numpy(dtype=object)[codes], dtype="str")
 
 

@@ -239,13 +239,15 @@ def readings_to_consumption(
     np.subtract(links.ts, interval, out=interval)
     interval[links.prev < 0] = np.iinfo(np.int64).min  # NaT
     index = times if keep.all() else times[keep]
+    rows = slice(None) if keep.all() else np.flatnonzero(keep)  # output row → input row
     if not links.public_order:
         perm = np.lexsort((codes, links.ts))
         cons, roll, neg, codes = cons[perm], roll[perm], neg[perm], codes[perm]
         interval, index = interval[perm], index[perm]
+        rows = perm if keep.all() else rows[perm]
     out = pd.DataFrame(
         {
-            DEVICE: device_column(codes, links.devices, readings[DEVICE]),
+            DEVICE: device_column(codes, links.devices, readings[DEVICE], rows),
             "consumption": cons,
             "rollover": roll,
             "negative": neg,
