@@ -203,6 +203,9 @@ def test_several_devices_unsorted_input_keeps_rows_and_is_not_mutated():
     got = sorted(zip(f.loc[f["spike"], "device_id"], f.index[f["spike"]], strict=True))
     assert got == [("a", meter(a).index[150]), ("b", meter(b).index[50])]
     assert list(f.columns[: len(frame.columns)]) == list(frame.columns)
+    in_order = anomaly_events(flag(frame.sort_index(kind="stable")))
+    pd.testing.assert_frame_equal(anomaly_events(f), in_order)
+    assert in_order[["device_id", "rule"]].values.tolist() == [["b", "spike"], ["a", "spike"]]
 
 
 def test_empty_single_and_bad_thresholds():

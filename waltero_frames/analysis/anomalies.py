@@ -524,9 +524,9 @@ def anomaly_events(flags: pd.DataFrame, rules: Any = None) -> pd.DataFrame:
     missing = [r for r in rules if r not in flags.columns]
     if missing:
         raise ValueError(f"flags frame lacks column(s) {missing}: pass flag_anomalies() output")
-    ts_all = to_ns(pd.DatetimeIndex(flags.index))
-    dev_all = flags[DEVICE].astype(str).to_numpy(dtype=object)
-    codes_all, devices = pd.factorize(dev_all, sort=True)
+    ts_all = to_ns(frame_times(flags, "flags"))
+    codes_all, devices = device_codes(flags[DEVICE], "flags")
+    by_device = make_links(codes_all, ts_all, devices).order  # (device, time) order
     parts = []
     for rule in rules:
         if rule in METER_RULES:
@@ -538,8 +538,7 @@ def anomaly_events(flags: pd.DataFrame, rules: Any = None) -> pd.DataFrame:
         relevant = np.zeros(len(flags), dtype=bool)
         for c in cols:
             relevant |= np.isfinite(_col(flags, c))
-        rows = np.flatnonzero(relevant)
-        order = rows[np.lexsort((ts_all[rows], codes_all[rows]))]
+        order = by_device[relevant[by_device]]
         codes, ts = codes_all[order], ts_all[order]
         mask = flags[rule].to_numpy(dtype=bool)[order]
         s, e = _runs_of(mask, codes)
