@@ -29,6 +29,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import requests
 
@@ -113,9 +114,13 @@ except requests.RequestException:
 corrected = None
 if is_simulator and demo_device in devices.index:
     ts = pd.Timestamp(demo_reading)
-    row = before[(before["device_id"] == demo_device) & (before.index == ts)]
-    old_raw = row["meter.value.raw"].iloc[0]
-    new_raw = old_raw - 7  # the reviewer found the register 7 units too high
+    register = before.loc[before["device_id"] == demo_device, "meter.value.raw"].dropna()
+    i = register.index.get_loc(ts)
+    old_raw = register.iloc[i]
+    # the reviewer re-reads the digits: the true value lies between the neighbours
+    new_raw = (register.iloc[i - 1] + register.iloc[i + 1]) // 2
+    if new_raw == old_raw:
+        new_raw = register.iloc[i + 1] if register.iloc[i + 1] != old_raw else register.iloc[i - 1]
     body = {
         "device_id": demo_device,
         "field": "meter.value.raw",
@@ -163,6 +168,18 @@ pd.testing.assert_frame_equal(
     check_freq=False,
 )
 print("apply_changes(before, diff_readings(before, after)) == after")
+
+# %%
+if corrected is not None:
+    dev, ts = corrected[0], corrected[1]
+    near = after[(after["device_id"] == dev) & (abs(after.index - ts) <= pd.Timedelta("6h"))]
+    wf.plots.register(
+        near,
+        changes=diff,
+        devices=devices,
+        title=f"{devices.loc[dev, 'name']}: the corrected reading",
+    )
+    plt.show()
 
 # %% [markdown]
 # ## Does the mirror agree with the API?

@@ -429,6 +429,7 @@ def register(
         _draw_corrections(ax, own, changes, dev, multiplier)
     ax.set_xlabel("time (UTC)")
     ax.set_ylabel(f"register [{u}]")
+    ax.ticklabel_format(axis="y", useOffset=False, style="plain")  # registers read as-is
     ax.legend(fontsize="small", loc="upper left")
     who = _label(own, devices, dev) if dev else "no data"
     ax.set_title(title or f"Register — {who}")
