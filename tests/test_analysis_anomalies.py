@@ -219,6 +219,8 @@ def test_empty_single_and_bad_thresholds():
         flag(meter(ramp(5)), spike_facto=3)
     with pytest.raises(ValueError, match="Mars/Base"):
         flag(water_days(10), tz="Mars/Base")
+    with pytest.raises(ValueError, match="Mars/Base"):
+        flag(meter(ramp(5)), tz="Mars/Base")  # no water meter: still checked
     ev = anomaly_events(empty)
     assert list(ev.columns) == ["device_id", "rule", "start", "end", "n_readings", "detail"]
     with pytest.raises(ValueError, match="nonsense"):

@@ -255,6 +255,8 @@ def flag_anomalies(
     ([Timestamp('2026-01-07 06:00:00+0000', tz='UTC')], False)
     """
     th = _thresholds(thresholds)
+    if tz is not None:
+        tz = check_tz(tz)
     times = frame_times(readings, "readings")
     if DEVICE not in readings.columns:
         raise ValueError("readings need a 'device_id' column")
