@@ -122,6 +122,12 @@ def test_report_main_writes_html_image_and_fails_on_cell_error(tenant_env, tmp_p
         ["--notebooks", str(folder), "--out", str(out), "--image", str(image), "--only", "good"]
     )
     assert code == 0
+    (out / "00-old.html").write_text("<p>old</p>")
+    report.main(
+        ["--notebooks", str(folder), "--out", str(out), "--image", str(image), "--only", "good"]
+    )
+    index = (out / "index.html").read_text()
+    assert "00-old.html</a> — from an earlier run" in index and "01-good.html</a> — ok" in index
 
 
 def test_notebook_paths_rejects_unknown_selection():

@@ -283,7 +283,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.image.write_bytes(png)
                 print(f"         README image -> {args.image}", flush=True)
     index = args.out / "index.html"
-    index.write_text(_index_page(rows), encoding="utf-8")
+    ran = {name for name, _, _ in rows}
+    earlier = [
+        (p.name, "from an earlier run", p.stem)
+        for p in sorted(args.out.glob("*.html"))
+        if p.name not in ran and p.name != index.name
+    ]
+    index.write_text(_index_page(sorted(rows + earlier)), encoding="utf-8")
     print(f"\nreports: {index}")
     if failed:
         print(f"FAILED notebooks: {', '.join(failed)}", file=sys.stderr)
