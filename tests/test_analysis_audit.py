@@ -228,3 +228,26 @@ def test_text_fields_diff_and_apply():
     back = wf.apply_changes(old, d)
     assert back["meta.firmware"].tolist()[:2] == ["1.8.2", "1.9.0"]
     assert pd.isna(back["meta.firmware"].iloc[3])
+
+
+def test_only_readings_emptied_by_changes_are_removed():
+    odd = frame([("2026-05-20T08:00Z", "a", np.nan, np.nan)])  # a row without values
+    base = pd.concat([BASE, odd])
+    log = changes(
+        [
+            ("chg_1", "2026-05-25T00:00Z", "b", RAW, "2026-05-20T06:00Z", 70, np.nan),
+            (
+                "chg_2",
+                "2026-05-25T00:00Z",
+                "b",
+                "battery.voltage",
+                "2026-05-20T06:00Z",
+                3.5,
+                np.nan,
+            ),
+        ]
+    )
+    out = wf.apply_changes(base, log, multiplier=0.01)
+    assert len(out) == 4  # b@06:00 emptied and removed; the untouched empty row stays
+    assert "b" not in set(out["device_id"]) and out.index[-1] == pd.Timestamp("2026-05-20T08:00Z")
+    assert len(out.attrs["conflicts"]) == 0

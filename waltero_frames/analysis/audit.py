@@ -137,7 +137,7 @@ def apply_changes(
     """
     keys = _keys(readings, "readings")
     ch = _changes_frame(changes)
-    out = readings.copy()
+    out = readings.copy(deep=False)  # changed columns are replaced, never written into
     out.attrs = dict(readings.attrs)
     if len(ch) == 0:
         out.attrs["conflicts"] = _conflicts_empty(ch)
@@ -173,8 +173,7 @@ def apply_changes(
     first_of_group = ~pd.Series(group).duplicated().to_numpy()
     for field in np.unique(field_arr):
         sel = field_arr == field
-        current = out[field].to_numpy(dtype=object)
-        expected[sel] = current[pos[sel]]
+        expected[sel] = out[field].to_numpy()[pos[sel]].astype(object)
     prev_in_group = pd.Series(new_vals).groupby(group).shift(1).to_numpy(dtype=object)
     expected[~first_of_group] = prev_in_group[~first_of_group]
     previous = ch["previous_value"].to_numpy(dtype=object)
@@ -223,8 +222,10 @@ def apply_changes(
         out[VALUE] = value
 
     fields = _fields(out)
-    if fields:
-        empty = out[fields].isna().all(axis=1).to_numpy()
+    if fields:  # readings the changes emptied of every field are gone
+        touched = np.zeros(len(out), dtype=bool)
+        touched[pos] = True
+        empty = touched & out[fields].isna().all(axis=1).to_numpy()
         out = out[~empty]
     times = to_ns(frame_times(out, "readings"))
     codes, _ = device_codes(out[DEVICE], "readings") if len(out) else (np.zeros(0, int), None)
