@@ -96,6 +96,13 @@ missing = missing[missing > 0]
 print("meters with days without any reading:")
 missing.rename("days without data").to_frame().join(devices[["name", "meter_type"]])
 
+# %% [markdown]
+# Which device-days have data at all (red: a day the API answered with `null`):
+
+# %%
+wf.plots.completeness(daily, devices=devices, title="Part 1 rows with data, guide week")
+plt.show()
+
 # %%
 per_day = daily.groupby([daily.index, "partial"]).size().rename("meters").reset_index()
 per_day
