@@ -279,7 +279,7 @@ def multipliers(
     ok = np.isfinite(raw) & np.isfinite(val) & (raw != 0)
     ratio = pd.Series(val[ok] / raw[ok]).groupby(codes[ok]).first()
     out = np.full(len(devices), np.nan)
-    out[ratio.index.to_numpy()] = [float(f"{r:.12g}") for r in ratio.to_numpy()]
+    out[ratio.index.to_numpy()] = np.char.mod("%.12g", ratio.to_numpy()).astype(float)
     return out
 
 

@@ -331,7 +331,7 @@ def _register_rules(readings, flags, th, meter_type, tz, multiplier, register_di
     unit_step = np.ones(ndev) if raw_field else np.nan_to_num(mult if known else 1e-6, nan=1e-6)
     unit_disp = np.nan_to_num(mult, nan=1e-6) if known else np.full(ndev, 1e-6)
     types = per_device_str(meter_type, "meter_type", readings, deltas.codes_all, devices)
-    stuck_h = np.array([th["stuck_hours"].get(t, th["stuck_hours"][""]) for t in types])
+    stuck_h = pd.Series(types).map(th["stuck_hours"]).fillna(th["stuck_hours"][""]).to_numpy(float)
     water = np.isin(types, WATER)
     zone = (
         check_tz(tz if tz is not None else readings.attrs.get("tz", "UTC")) if water.any() else None
