@@ -82,6 +82,32 @@ def test_local_range_rejects_bad_input(start, end, tz, message):
         explorer.local_range(start, end, tz)
 
 
+@pytest.mark.parametrize(
+    ("resolution", "first", "last"),
+    [
+        ("hour", "2026-05-17T22:00Z", "2026-05-24T22:00Z"),
+        ("day", "2026-05-17T22:00Z", "2026-05-24T22:00Z"),
+        ("week", "2026-05-17T22:00Z", "2026-05-24T22:00Z"),  # 18 May is a Monday
+        ("month", "2026-04-30T22:00Z", "2026-05-31T22:00Z"),
+    ],
+)
+def test_period_range_widens_to_whole_local_periods(resolution, first, last):
+    lo, hi = explorer.local_range("2026-05-18", "2026-05-24", "Europe/Berlin")
+    got = explorer.period_range(lo, hi, resolution, "Europe/Berlin")
+    assert got == (pd.Timestamp(first), pd.Timestamp(last))
+
+
+def test_period_range_across_dst_and_mid_week():
+    # Wed 25 Mar … Tue 31 Mar 2026 in Berlin: two ISO weeks, the second has the 23-hour day
+    lo, hi = explorer.local_range("2026-03-25", "2026-03-31", "Europe/Berlin")
+    first, last = explorer.period_range(lo, hi, "week", "Europe/Berlin")
+    assert first == pd.Timestamp("2026-03-22T23:00Z")  # Monday 23 March, CET
+    assert last == pd.Timestamp("2026-04-05T22:00Z")  # Monday 6 April, CEST
+    assert (last - first) == pd.Timedelta(days=14) - pd.Timedelta(hours=1)
+    with pytest.raises(ValueError, match="unknown resolution 'year'"):
+        explorer.period_range(lo, hi, "year", "UTC")
+
+
 def periods_frame():
     idx = pd.DatetimeIndex(
         ["2026-05-17T22:00Z", "2026-05-18T22:00Z", "2026-05-17T22:00Z", "2026-05-18T22:00Z"],
@@ -254,6 +280,13 @@ def test_explorer_resolution_and_range_changes_recompute(explorer_widget):
     assert len(ex.periods) == 7 * 24
     assert ex.periods["consumption"].sum() == pytest.approx(day_total, abs=1e-9)
     assert ex.figure.axes[0].get_ylabel() == "consumption per hour [m3]"
+    ex.resolution.value = "week"  # the ISO week of 18–24 May, Monday to Sunday
+    assert len(ex.periods) == 1
+    assert ex.periods["consumption"].iloc[0] == pytest.approx(day_total, abs=1e-9)
+    ex.resolution.value = "month"  # the whole of May, though only a week was picked
+    may = truth_local_days(world, GUIDE_DEVICE, "2026-05-01", 31, "Europe/Berlin")
+    assert list(ex.periods.index) == [pd.Timestamp("2026-04-30T22:00Z")]
+    assert ex.periods["consumption"].iloc[0] == pytest.approx(may.sum(), abs=1e-9)
     ex.resolution.value = "day"
     ex.end.value = pd.Timestamp("2026-05-18").date()  # one day
     expected = truth_local_days(world, GUIDE_DEVICE, "2026-05-18", 1, "Europe/Berlin")

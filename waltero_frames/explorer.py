@@ -5,6 +5,7 @@ everything it shows can be computed, tested and reused without a browser:
 
 - :func:`search_devices` / :func:`device_options` — the searchable device picker;
 - :func:`local_range` — the date pickers' dates → the UTC range they mean;
+- :func:`period_range` — that range widened to whole hours/days/weeks/months;
 - :func:`fetch_readings` — the one network step (``wf.telemetry`` of the register);
 - :func:`consumption_per_period` — readings → consumption per local period;
 - :func:`summary_table` and :func:`plot_periods` — the table and the plot.
@@ -31,6 +32,7 @@ __all__ = [
     "device_options",
     "fetch_readings",
     "local_range",
+    "period_range",
     "plot_periods",
     "search_devices",
     "summary_table",
@@ -155,6 +157,59 @@ def local_range(
     except Exception as exc:  # pytz/zoneinfo raise different types for a bad zone
         raise ValueError(f"unknown time zone {tz!r}") from exc
     return lo.tz_convert("UTC"), hi.tz_convert("UTC")
+
+
+def period_range(
+    start: pd.Timestamp, end: pd.Timestamp, resolution: str, tz: str
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``[start, end)`` widened to whole local periods of ``resolution``.
+
+    A month view of one week shows that whole month: the first period starts at or
+    before ``start``, the last ends at or after ``end``.
+
+    Parameters
+    ----------
+    start, end : Timestamp
+        UTC instants, as :func:`local_range` returns them.
+    resolution : {"hour", "day", "week", "month"}
+    tz : str
+        The time zone of the periods (weeks start on Monday).
+
+    Returns
+    -------
+    (Timestamp, Timestamp)
+        UTC instants of the first period's start and the last period's end.
+
+    Examples
+    --------
+    >>> lo, hi = local_range("2026-05-18", "2026-05-24", "Europe/Berlin")
+    >>> period_range(lo, hi, "month", "Europe/Berlin")
+    (Timestamp('2026-04-30 22:00:00+0000', tz='UTC'), Timestamp('2026-05-31 22:00:00+0000', tz='UTC'))
+    """
+    if resolution not in RESOLUTIONS:
+        raise ValueError(f"unknown resolution {resolution!r}; use one of {list(RESOLUTIONS)}")
+
+    def floor(ts: pd.Timestamp) -> pd.Timestamp:
+        wall = ts.tz_convert(tz).tz_localize(None)
+        if resolution == "hour":
+            return wall.floor("h")
+        day = wall.normalize()
+        if resolution == "week":
+            return day - pd.Timedelta(days=day.weekday())
+        return day.replace(day=1) if resolution == "month" else day
+
+    step = {
+        "hour": pd.Timedelta(hours=1),
+        "day": pd.DateOffset(days=1),
+        "week": pd.DateOffset(weeks=1),
+        "month": pd.DateOffset(months=1),
+    }[resolution]
+    first = floor(start)
+    last = floor(end - pd.Timedelta(1, "ns")) + step
+    return tuple(
+        t.tz_localize(tz, ambiguous=False, nonexistent="shift_forward").tz_convert("UTC")
+        for t in (first, last)
+    )
 
 
 def fetch_readings(

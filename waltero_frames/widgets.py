@@ -205,6 +205,7 @@ class Explorer:
             return
         tz = self.tz
         lo, hi = explorer.local_range(self.start.value, self.end.value, tz)
+        lo, hi = explorer.period_range(lo, hi, self.resolution.value, tz)
         readings = self._fetch(device, lo, hi)
         periods = explorer.consumption_per_period(
             readings,
