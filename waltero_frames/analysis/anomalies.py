@@ -299,7 +299,7 @@ def flag_anomalies(
 
 #: Rows per block: every rule is per device, so devices are processed in blocks of
 #: about this many rows (each block vectorized over its devices) to bound memory.
-BLOCK_ROWS = 1 << 20
+BLOCK_ROWS = 1 << 18
 
 
 def _blocks(starts: np.ndarray, ends: np.ndarray, size: int | None = None):
@@ -319,7 +319,7 @@ def _register_rules(readings, flags, th, meter_type, tz, multiplier, register_di
         readings, multiplier=multiplier, register_digits=register_digits
     )
     links = deltas.links
-    links.prev = None  # not needed here: free it
+    links.prev = links.ids = None  # not needed here: free them
     devices, ndev = links.devices, len(links.devices)
     if len(links.ts) == 0:
         return deltas.codes_all, devices, None
@@ -358,7 +358,11 @@ def _register_rules(readings, flags, th, meter_type, tz, multiplier, register_di
         if water[codes].any():
             flow = deltas.consumption[idx]
             flow[first | spike | back] = 0.0
-            night = _night_flow(ts, codes, ndev, flow, first, water, unit_disp[codes], zone, th)
+            c0, c1 = int(codes[0]), int(codes[-1])  # a block holds consecutive codes
+            local = (codes - c0).astype(np.intp)
+            night = _night_flow(
+                ts, local, c1 - c0 + 1, flow, first, water[c0 : c1 + 1], unit_disp[codes], zone, th
+            )
         rows = idx if kept_rows is None else kept_rows[idx]
         for rule, arr in (
             ("spike", spike),

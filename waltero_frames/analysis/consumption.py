@@ -106,6 +106,8 @@ def compute_deltas(
     step[first] = 0
     negative = step < 0
     neg_idx = np.flatnonzero(negative)
+    prev_reg, cur = register[prev[neg_idx]], register[neg_idx]
+    del register, reg  # the big register copies are not needed past this point
     rollover = np.zeros(len(step), dtype=bool)
     if len(neg_idx):
         neg_dev = np.zeros(len(devices), dtype=bool)
@@ -125,7 +127,6 @@ def compute_deltas(
                 "register_digits=, or a frame with a 'register_digits' column or attrs"
             )
         dcodes = codes[neg_idx]
-        prev_reg, cur = register[prev[neg_idx]], register[neg_idx]
         if field == RAW:
             span = (10 ** digits[dcodes].astype(np.int64)).astype(np.int64)
             top = (10 - 10 * ROLLOVER_BAND) * span
