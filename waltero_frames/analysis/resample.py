@@ -201,8 +201,9 @@ def resample_consumption(
     ----------
     consumption : DataFrame
         Output of :func:`readings_to_consumption` (index ``timestamp``, columns
-        ``device_id``, ``consumption``); any row order. NaN consumption (each device's
-        first reading) counts as a reading that adds nothing.
+        ``device_id``, ``consumption``, and ``interval`` when present — without it each
+        reading is linked to its device's previous one here); any row order. NaN
+        consumption (each device's first reading) counts as a reading that adds nothing.
     freq : {"h", "D", "W", "MS", "YS"}
         Local hours, days, ISO weeks (from Monday), months, years.
     tz : str
@@ -233,16 +234,20 @@ def resample_consumption(
         ``coverage < 0.5``. With ``"attribute"``, the first period also holds only the
         deltas whose later reading falls in it.
 
+    Raises
+    ------
+    ValueError
+        Unknown ``freq``, ``method`` or time zone, or a malformed frame.
+
+    See Also
+    --------
+    readings_to_consumption : the per-reading deltas this function sums.
+
     Notes
     -----
     Sums are float64 sums of the per-reading deltas: UTC days, weeks and months equal the
     API's Part 1 values to 6 decimals; a whole year of readings (tens of thousands of
     additions, misreads of ± thousands included) can differ in the 6th decimal.
-
-    Raises
-    ------
-    ValueError
-        Unknown ``freq``, ``method`` or time zone, or a malformed frame.
 
     Examples
     --------
