@@ -242,6 +242,17 @@ def flag_anomalies(
         ``spike``, ``negative``, ``rollover``, ``gap``, ``stuck``, ``night_flow``,
         ``low_battery``, ``weak_signal``, ``multiplier_mismatch`` and ``any_flag``.
         Rules on the register are False on rows without a register value.
+        ``attrs["thresholds"]`` records the thresholds used.
+
+    Raises
+    ------
+    ValueError
+        An unknown threshold name or time zone, a malformed frame, or a multiplier /
+        register size that the register rules need but cannot find.
+
+    See Also
+    --------
+    anomaly_events : the flagged readings as a table of episodes.
 
     Examples
     --------
@@ -512,6 +523,11 @@ def anomaly_events(flags: pd.DataFrame, rules: Any = None) -> pd.DataFrame:
     DataFrame
         Columns ``device_id``, ``rule``, ``start``, ``end`` (UTC), ``n_readings``,
         ``detail``; sorted by ``start`` then ``device_id``.
+
+    Raises
+    ------
+    ValueError
+        An unknown rule, or a frame without the flag columns.
 
     Examples
     --------

@@ -265,6 +265,11 @@ def diff_readings(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
         ordered by (timestamp, device_id, field). ``apply_changes(old, diff)`` equals
         ``new``.
 
+    Raises
+    ------
+    ValueError
+        A malformed frame, or one with several rows for a device at one timestamp.
+
     Examples
     --------
     >>> import pandas as pd
