@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import waltero_frames as wf
 from waltero_frames.analysis.anomalies import RULES, anomaly_events
@@ -269,3 +271,31 @@ def test_device_blocks_give_the_same_flags(monkeypatch):
     assert len(list(an._blocks(np.arange(0, 7 * 294, 294), np.arange(294, 8 * 294, 294)))) > 1
     pd.testing.assert_frame_equal(flag(readings), whole)
     assert whole["spike"].sum() == 7 and whole["gap"].sum() == 7 and whole["stuck"].sum() == 7 * 39
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    where=st.integers(5, 298),
+    width=st.integers(1, 4),
+    digit=st.integers(3, 6),
+    surge=st.booleans(),
+)
+def test_property_misread_found_surge_not(seed, where, width, digit, surge):
+    """A digit misread (a jump of 10**digit that comes back) is a spike exactly where it
+    sits and nothing else; the same jump that stays (a surge) is no spike."""
+    rng = np.random.default_rng(seed)
+    raw = 10**7 + np.cumsum(rng.poisson(rng.uniform(0.5, 20), 300)).astype(float)
+    if surge:
+        raw[where:] += 10**digit
+    else:
+        raw[where : where + width] += 10**digit
+    f = flag(meter(raw, meter_type="electricity"))
+    if surge:
+        assert not f["spike"].any() and not f["negative"].any()
+    else:
+        end = min(where + width, 300)
+        returns = end < 300
+        expected = list(range(where, end)) if returns else []
+        assert np.flatnonzero(f["spike"]).tolist() == expected
+        assert not f["negative"].any() or not returns
