@@ -77,6 +77,13 @@ def parse(bodies: list[tuple[str, bytes]], multipliers: dict) -> pd.DataFrame:
     )
 
 
+def decode_all(bodies: list[tuple[str, bytes]]) -> list:
+    """The floor of ``parse``: decoding every body, all held at once (as the client does)."""
+    from waltero_frames.transport.client import _loads
+
+    return [_loads(b) for _, b in bodies]
+
+
 def readings(n_devices: int, days: int):
     from bench.bench_analysis import make_readings
 
@@ -174,20 +181,33 @@ def _measure(pipeline: str, quick: bool, rounds: int) -> list[dict]:
             bodies, mult = telemetry_bodies(n_devices, days)
             n = len(parse(bodies, mult))
             fn = partial(parse, bodies, mult)
+            floor = partial(decode_all, bodies)
         else:
             frame, devices = readings(n_devices, days)
             n = len(frame)
             step = consumption_resample if pipeline == "consumption+resample_D" else flags
             fn = partial(step, frame, devices)
-        cases.append({"devices": n_devices, "days": days, "readings": n, "fn": fn})
+            floor = None
+        cases.append({"devices": n_devices, "days": days, "readings": n, "fn": fn, "floor": floor})
     best = [float("inf")] * len(cases)
+    best_floor = [float("inf")] * len(cases)
     for _ in range(rounds):
         for i, case in enumerate(cases):
             best[i] = min(best[i], best_time(case["fn"], repeat=1))
+            if case["floor"] is not None:
+                best_floor[i] = min(best_floor[i], best_time(case["floor"], repeat=1))
     out = []
-    for case, seconds in zip(cases, best, strict=True):
-        del case["fn"]
-        out.append({**case, "seconds": seconds, "s_per_m": seconds / (case["readings"] / 1e6)})
+    for case, seconds, floor_s in zip(cases, best, best_floor, strict=True):
+        del case["fn"], case["floor"]
+        per_m = case["readings"] / 1e6
+        out.append(
+            {
+                **case,
+                "seconds": seconds,
+                "s_per_m": seconds / per_m,
+                "floor_s_per_m": floor_s / per_m,
+            }
+        )
     return out
 
 
@@ -200,9 +220,15 @@ def run(quick: bool) -> list[dict]:
         for label, s in zip(("small", "medium", "large"), sizes, strict=True):
             figures[f"{label}_size"] = f"{s['devices']} dev x {s['days']} d = {s['readings']:,}"
             figures[f"{label}_s_per_M"] = round(s["s_per_m"], 3)
+            if s["floor_s_per_m"] != float("inf"):
+                figures[f"{label}_decode_only_s_per_M"] = round(s["floor_s_per_m"], 3)
         figures["medium_over_small"] = round(medium["s_per_m"] / small["s_per_m"], 2)
         figures["large_over_medium"] = round(large["s_per_m"] / medium["s_per_m"], 2)
         figures["large_seconds"] = round(large["seconds"], 3)
+        if large["floor_s_per_m"] != float("inf"):
+            figures["decode_only_large_over_small"] = round(
+                large["floor_s_per_m"] / small["floor_s_per_m"], 2
+            )
         # peak memory of the step in a fresh process: every size in a full run
         group = "parse" if pipeline == "parse" else "analysis"
         mem_sizes = SIZES[group][quick][-1:] if quick else SIZES[group][quick]
