@@ -299,3 +299,17 @@ def test_property_misread_found_surge_not(seed, where, width, digit, surge):
         expected = list(range(where, end)) if returns else []
         assert np.flatnonzero(f["spike"]).tolist() == expected
         assert not f["negative"].any() or not returns
+
+
+def test_world_demo_anomalies_recovered():
+    """The simulator's injected anomalies: precision and recall >= 0.9 for every kind
+    (episode overlap; see bench/anomaly_recovery.py)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench.anomaly_recovery import recovery
+
+    table, info = recovery(0, "all")
+    assert set(table.index) == set(RULES) and (table["truth"] > 0).all()
+    assert (table["precision"] >= 0.9).all() and (table["recall"] >= 0.9).all(), table
