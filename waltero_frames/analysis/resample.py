@@ -180,10 +180,12 @@ def _spread(
         r0 = r1 - steps
         out += np.bincount(r1, weights=density * head, minlength=total)
         out += np.bincount(r0, weights=density * tail, minlength=total)
-        between = np.zeros(total + 1)
-        np.add.at(between, r0 + 1, density)
-        np.add.at(between, r1, -density)
-        out += np.cumsum(between[:total]) * seconds
+        long = np.flatnonzero(steps > 1)  # intervals that cover whole periods
+        if len(long):
+            d = density[long]
+            between = np.bincount(r0[long] + 1, weights=d, minlength=total + 1)
+            between -= np.bincount(r1[long], weights=d, minlength=total + 1)
+            out += np.cumsum(between[:total]) * seconds
     return out
 
 
@@ -343,7 +345,9 @@ def resample_consumption(
     covered = _spread(total, row, covered, cross, ok_cross, head, tail, c_steps, seconds)
     coverage = np.clip(covered / seconds, 0.0, 1.0)
 
-    order = np.argsort(out_k, kind="stable")  # period ascending, ties by device code
+    # period ascending, ties by device code (a radix sort when the periods fit 16 bits)
+    small = out_k.astype(np.int16) if total and out_k.max() < np.iinfo(np.int16).max else out_k
+    order = np.argsort(small, kind="stable")
     index = pd.DatetimeIndex(
         pd.to_datetime(bounds[out_k[order]], unit="ns", utc=True), name="period_start"
     ).as_unit(unit)
