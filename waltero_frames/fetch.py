@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from . import endpoints as ep
 from . import frames
 from ._attrs import for_attrs
-from .errors import BadRequest, CacheMiss, FetchFailed, WalteroError
+from .errors import BadRequest, CacheMiss, FetchFailed, UnexpectedResponse, WalteroError
 from .paging import cursor_pages, offset_pages, split_range
 from .timeargs import time_range, to_utc
 from .transport.client import Client
@@ -338,6 +338,16 @@ def _check_fields(fields: Any) -> list[str]:
     return list(dict.fromkeys(fields))
 
 
+def _reduced(device_id: str, payload: Any) -> Any:
+    """A telemetry window as arrays, reduced in the worker as soon as it arrives (its
+    decoded point dicts are freed at once); a malformed one is kept as it came, so that
+    ``parse_telemetry`` raises on it exactly as before."""
+    try:
+        return frames.telemetry_part(device_id, payload)
+    except UnexpectedResponse:
+        return payload
+
+
 def telemetry(
     client: Client,
     devices: Any,
@@ -406,7 +416,12 @@ def telemetry(
             jobs.append(((d, "detail"), lambda d=d: _device_detail(client, d)))
         for i, (w0, w1) in enumerate(windows):
             jobs.append(
-                ((d, i), lambda d=d, w0=w0, w1=w1: ep.telemetry(client, d, w0, w1, field_list))
+                (
+                    (d, i),
+                    lambda d=d, w0=w0, w1=w1: _reduced(
+                        d, ep.telemetry(client, d, w0, w1, field_list)
+                    ),
+                )
             )
     got, failed_jobs = _run(client, jobs, "telemetry")
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,7 @@ __all__ = [
     "parse_fields",
     "parse_organizations",
     "parse_telemetry",
+    "telemetry_part",
 ]
 
 TS_DTYPE = "datetime64[us, UTC]"
@@ -335,8 +336,50 @@ def _sort_by_time_then_device(df: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- Part 2 telemetry
+class TelemetryPart(NamedTuple):
+    """One telemetry response reduced to arrays: see :func:`telemetry_part`."""
+
+    device_id: str
+    fields: dict[str, tuple[np.ndarray, list[Any]]]  # name -> (stamps in µs, values)
+
+
+def telemetry_part(device_id: str, payload: Any) -> TelemetryPart:
+    """One telemetry response → its stamps (int64 µs since the epoch, UTC) and values.
+
+    Checked like :func:`parse_telemetry` checks a payload. ``fetch.telemetry`` reduces each
+    window as it arrives, so a window's decoded point dicts (~290 bytes a point) are freed
+    at once instead of living until the last window is in; :func:`parse_telemetry` takes
+    the parts in place of the payloads.
+
+    >>> part = telemetry_part("d1", {"deviceId": "d1", "fields": {"battery.voltage": [
+    ...     {"ts": "2026-05-01T00:00:00.000Z", "value": 3.61}]}})
+    >>> part.fields["battery.voltage"][0], part.fields["battery.voltage"][1]
+    (array([1777593600000000]), [3.61])
+    """
+    series = payload.get("fields") if isinstance(payload, Mapping) else None
+    if not isinstance(series, Mapping):
+        raise UnexpectedResponse(f"telemetry of {device_id}: no 'fields' object")
+    if payload.get("deviceId", device_id) != device_id:
+        raise UnexpectedResponse(
+            f"telemetry of {device_id} answered for device {payload.get('deviceId')!r}"
+        )
+    ts_of, value_of = itemgetter("ts"), itemgetter("value")
+    out: dict[str, tuple[np.ndarray, list[Any]]] = {}
+    for name, points in series.items():
+        try:
+            stamps = list(map(ts_of, points))
+            values = list(map(value_of, points))
+        except (KeyError, TypeError) as exc:
+            raise UnexpectedResponse(
+                f"telemetry of {device_id}, field {name!r}: points need 'ts' and 'value'"
+            ) from exc
+        ts = _timestamps(stamps).asi8 if stamps else np.empty(0, dtype=np.int64)
+        out[name] = (ts, values)
+    return TelemetryPart(device_id, out)
+
+
 def parse_telemetry(
-    payloads: Iterable[tuple[str, Mapping[str, Any]]],
+    payloads: Iterable[tuple[str, Mapping[str, Any] | TelemetryPart]],
     *,
     fields: Sequence[str] | None = None,
     start: Any = None,
@@ -347,9 +390,10 @@ def parse_telemetry(
 
     Parameters
     ----------
-    payloads : iterable of (device_id, JSON)
+    payloads : iterable of (device_id, JSON or TelemetryPart)
         Every window of every device, in any order. Windows may overlap or repeat: a
-        reading present twice lands once.
+        reading present twice lands once. A window already reduced by
+        :func:`telemetry_part` is taken as it is.
     fields : sequence of str, optional
         The requested fields: each gets a column (NaN where no device returned it), in this
         order; fields returned but not requested are appended.
@@ -367,38 +411,30 @@ def parse_telemetry(
     """
     want = list(fields) if fields is not None else []
     device_ids: dict[str, int] = {}
-    # per field: (device code, count) runs, timestamp strings, values — across payloads
-    per_field: dict[str, tuple[list[tuple[int, int]], list[Any], list[Any]]] = {
+    # per field: (device code, count) runs, stamp arrays (µs), values — across payloads
+    per_field: dict[str, tuple[list[tuple[int, int]], list[np.ndarray], list[Any]]] = {
         f: ([], [], []) for f in want
     }
-    ts_of, value_of = itemgetter("ts"), itemgetter("value")
     for device_id, payload in payloads:
-        series = payload.get("fields") if isinstance(payload, Mapping) else None
-        if not isinstance(series, Mapping):
-            raise UnexpectedResponse(f"telemetry of {device_id}: no 'fields' object")
-        if payload.get("deviceId", device_id) != device_id:
+        part = payload if isinstance(payload, TelemetryPart) else telemetry_part(device_id, payload)
+        if part.device_id != device_id:
             raise UnexpectedResponse(
-                f"telemetry of {device_id} answered for device {payload.get('deviceId')!r}"
+                f"telemetry of {device_id} answered for device {part.device_id!r}"
             )
         code = device_ids.setdefault(device_id, len(device_ids))
-        for name, points in series.items():
-            codes, stamps, values = per_field.setdefault(name, ([], [], []))
-            try:
-                stamps += map(ts_of, points)
-                values += map(value_of, points)
-            except (KeyError, TypeError) as exc:
-                raise UnexpectedResponse(
-                    f"telemetry of {device_id}, field {name!r}: points need 'ts' and 'value'"
-                ) from exc
-            codes.append((code, len(points)))
+        for name, (stamps, values) in part.fields.items():
+            codes, stamp_arrays, field_values = per_field.setdefault(name, ([], [], []))
+            stamp_arrays.append(stamps)
+            field_values += values
+            codes.append((code, len(values)))
     names = list(per_field)
     with_value = RAW_FIELD in per_field
     if with_value and multipliers is None:
         raise ValueError("multipliers are required to compute 'value' from meter.value.raw")
 
-    sizes = np.array([len(per_field[f][1]) for f in names], dtype=np.int64)
-    stamps_all = [s for f in names for s in per_field[f][1]]
-    ts = _timestamps(stamps_all).asi8 if stamps_all else np.empty(0, dtype=np.int64)
+    sizes = np.array([len(per_field[f][2]) for f in names], dtype=np.int64)
+    arrays = [a for f in names for a in per_field[f][1]]
+    ts = np.concatenate(arrays).astype(np.int64, copy=False) if arrays else np.empty(0, np.int64)
     runs = [run for f in names for run in per_field[f][0]]
     dev = np.repeat(
         np.array([c for c, _ in runs], dtype=np.int64),
