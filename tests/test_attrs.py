@@ -60,3 +60,27 @@ def test_live_daily_frames_concatenate(waltero_sim):
     both = pd.concat([a, b])
     pd.testing.assert_frame_equal(both, whole)
     assert both.attrs == {}  # different provenance: dropped, never raised on
+
+
+def test_apply_changes_outputs_concatenate():
+    idx = pd.DatetimeIndex(["2026-05-20T06:00Z"], name="timestamp")
+    readings = pd.DataFrame(
+        {"device_id": ["d1"], "meter.value.raw": [1284567.0], "value": [1284.567]}, index=idx
+    )
+    changes = pd.DataFrame(
+        {
+            "change_id": ["chg_1"],
+            "device_id": ["d1"],
+            "field": ["meter.value.raw"],
+            "timestamp": idx,
+            "previous_value": [1.0],  # does not match: a conflict
+            "new_value": [1234567.0],
+            "actor": ["user"],
+        },
+        index=pd.DatetimeIndex(["2026-05-25T09:13Z"], name="changed_at"),
+    )
+    out = wf.apply_changes(readings, changes, multiplier=0.001)
+    assert len(out.attrs["conflicts"]) == 1
+    both = pd.concat([out, out.copy()])
+    assert both["value"].tolist() == [1234.567, 1234.567]
+    assert len(both.attrs["conflicts"]) == 1

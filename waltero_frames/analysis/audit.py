@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._attrs import for_attrs
 from ._frames import (
     DEVICE,
     RAW,
@@ -140,7 +141,7 @@ def apply_changes(
     out = readings.copy(deep=False)  # changed columns are replaced, never written into
     out.attrs = dict(readings.attrs)
     if len(ch) == 0:
-        out.attrs["conflicts"] = _conflicts_empty(ch)
+        out.attrs["conflicts"] = for_attrs(_conflicts_empty(ch))
         return out
     ch_dev = ch["device_id"].astype(str).to_numpy(dtype=object)
     ch_ts = to_ns(pd.DatetimeIndex(ch["timestamp"]))
@@ -234,7 +235,7 @@ def apply_changes(
     out.index.name = "timestamp"
     conflicts = ch.loc[conflict, [c for c in CHANGE_COLUMNS if c in ch.columns] + ["changed_at"]]
     conflicts = conflicts.assign(expected_previous=expected[conflict]).set_index("changed_at")
-    out.attrs["conflicts"] = conflicts
+    out.attrs["conflicts"] = for_attrs(conflicts)  # concat-safe (see waltero_frames._attrs)
     return out
 
 
