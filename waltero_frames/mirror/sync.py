@@ -751,41 +751,51 @@ def _wide(
             index=pd.DatetimeIndex([], tz="UTC", name="timestamp").as_unit("us"),
         )
         return frame
-    long = long.astype({"device": "int64", "field": "int64", "ts": "int64"})
-    wide = long.pivot(index=["ts", "device"], columns="field", values="value")
-    codes = list(wide.columns)
-    names = [field_names[c] for c in codes]
-    order = sorted(
-        range(len(names)),
-        key=lambda i: (
-            FIRST_FIELDS.index(names[i]) if names[i] in FIRST_FIELDS else len(FIRST_FIELDS),
-            names[i],
+    dev = long["device"].to_numpy(dtype=np.int64)
+    fld = long["field"].to_numpy(dtype=np.int64)
+    ts = long["ts"].to_numpy(dtype=np.int64)
+    values = long["value"].to_numpy(dtype=object)
+    # Rows are (timestamp, device) pairs ordered by time, then device id (the API's order).
+    codes = held["device"].to_numpy(dtype=np.int64)
+    ids = held.index.to_numpy(dtype=object)
+    by_id = np.argsort(ids.astype(str), kind="stable")
+    rank_of = np.zeros(int(codes.max()) + 1, dtype=np.int64)
+    rank_of[codes[by_id]] = np.arange(len(codes))
+    rank = rank_of[dev]
+    order = np.lexsort((rank, ts))
+    ts_s, rank_s = ts[order], rank[order]
+    new_row = np.ones(len(order), dtype=bool)
+    new_row[1:] = (ts_s[1:] != ts_s[:-1]) | (rank_s[1:] != rank_s[:-1])
+    row = np.empty(len(order), dtype=np.int64)
+    row[order] = np.cumsum(new_row) - 1
+    n_rows = int(new_row.sum())
+    row_rank = rank_s[new_row]
+    names = {c: field_names[c] for c in np.unique(fld).tolist()}
+    ordered = sorted(
+        names,
+        key=lambda c: (
+            FIRST_FIELDS.index(names[c]) if names[c] in FIRST_FIELDS else len(FIRST_FIELDS),
+            names[c],
         ),
     )
-    ts = wide.index.get_level_values("ts").to_numpy()
-    dev = wide.index.get_level_values("device").to_numpy()
-    code_to_id = dict(zip(held["device"].astype(int), held.index, strict=True))
-    code_to_mult = dict(
-        zip(held["device"].astype(int), held["multiplier"].astype(float), strict=True)
-    )
-    ids = pd.Series(dev).map(code_to_id).to_numpy(dtype=object)
-    columns: dict[str, Any] = {"device_id": pd.array(ids, dtype="str")}
-    for i in order:
-        col = wide[codes[i]]
-        values = col.to_numpy(dtype=object)
-        text = any(isinstance(v, str) for v in values)
-        columns[names[i]] = (
-            pd.array(values, dtype="str") if text else pd.to_numeric(col).to_numpy(dtype=float)
-        )
+    columns: dict[str, Any] = {"device_id": pd.array(ids[by_id][row_rank], dtype="str")}
+    for code in ordered:
+        mask = fld == code
+        got = values[mask]
+        if isinstance(got[0], str):  # a field's values share one type: text stays text
+            col = np.full(n_rows, np.nan, dtype=object)
+            col[row[mask]] = got
+            columns[names[code]] = pd.array(col, dtype="str")
+        else:
+            col = np.full(n_rows, np.nan)
+            col[row[mask]] = got.astype(np.float64)
+            columns[names[code]] = col
     if RAW in columns:
-        mult = pd.Series(dev).map(code_to_mult).to_numpy(dtype=float)
+        mult = held["multiplier"].to_numpy(dtype=np.float64)[by_id][row_rank]
         columns["value"] = np.round(columns[RAW] * mult, 6)
-    index = pd.DatetimeIndex(pd.to_datetime(ts, unit="ms", utc=True), name="timestamp").as_unit(
-        "us"
-    )
-    frame = pd.DataFrame(columns, index=index)
-    order_rows = np.lexsort((frame["device_id"].to_numpy(dtype=object), ts))
-    return frame.iloc[order_rows]
+    stamps = ts_s[new_row].astype("datetime64[ms]").astype("datetime64[us]")
+    index = pd.DatetimeIndex(stamps, name="timestamp").tz_localize("UTC")
+    return pd.DataFrame(columns, index=index)
 
 
 def _page_frame(rows: list[Any]) -> pd.DataFrame:
