@@ -3,9 +3,9 @@
 Each ``bench/bench_*.py`` exposes ``run(quick: bool) -> list[dict]`` (records built with
 ``bench.harness.result``). Every module runs in a fresh Python process (its ratios are
 measured side by side inside that one process run), so each gets its own peak memory
-figure (``module_peak_rss_mb``; ``children_peak_rss_mb`` is its largest child process,
-e.g. the simulator server or an isolated memory probe) and its wall time, and one
-module's memory or crash cannot distort the next one.
+figure (``module_peak_rss_mb``, the module process itself: a simulator server or memory
+probe it starts is not included — those report their own figures) and its wall time, and
+one module's memory or crash cannot distort the next one.
 
 Results go to ``bench/results/run-<stamp>.json`` (one file per run: date, machine,
 command, wall time, records, failed modules, issue-target check) and, for a complete
@@ -41,7 +41,7 @@ ROOT = HERE.parent
 RESULTS = HERE / "results"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 CORE = {"name", "size", "ratio", "target", "met"}
-HIDDEN = {"module", "module_seconds", "module_peak_rss_mb", "children_peak_rss_mb"}
+HIDDEN = {"module", "module_seconds", "module_peak_rss_mb"}
 MODULE_TIMEOUT = 1800.0
 
 
@@ -249,13 +249,10 @@ def child(name: str, quick: bool, out: Path) -> int:
     rows = mod.run(quick)
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     for r in rows:
         r.setdefault("module", name)
         r["module_seconds"] = round(seconds, 1)
         r["module_peak_rss_mb"] = round(peak, 1)
-        if kids:
-            r["children_peak_rss_mb"] = round(kids, 1)
     out.write_text(json.dumps(rows, default=str))
     return 0
 
