@@ -5,7 +5,9 @@
    side: the naive way (one SELECT/UPDATE/INSERT and one commit per change, measured on a
    sample and scaled) and the floor (one ``executemany`` UPDATE of the same rows by key in
    one transaction, no bookkeeping).
-2. ``mirror_incremental_no_news``: a second sync of the demo organization right after the
+2. ``mirror_readings``: ``Mirror.readings`` of a store-built mirror (ours vs
+   ``read_sql`` + ``pivot_table`` vs the bare SQLite fetch).
+3. ``mirror_incremental_no_news``: a second sync of the demo organization right after the
    first, against the simulator over real HTTP: the requests it makes, counted from the
    simulator's log (target: a handful), next to the naive way (re-download the range: the
    first sync's requests) and the floor (one changelog page), and its wall time.
@@ -178,6 +180,44 @@ def bench_apply_changes(quick: bool) -> dict:
     )
 
 
+def bench_readings(quick: bool) -> dict:
+    """``Mirror.readings`` (SQLite → the telemetry layout) next to the naive way
+    (``pandas.read_sql`` + ``pivot_table``) and the floor (the SQLite fetch alone)."""
+    import waltero_frames as wf
+
+    n_devices, n_ts = (10, 10_000) if quick else (40, 50_000)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.sqlite"
+        store, org, _ = build_mirror(path, n_devices, n_ts)
+        store.close()
+        mirror = wf.Mirror(path)
+        t0 = time.perf_counter()
+        frame = mirror.readings("bench-org")
+        ours = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        mirror.store.read_readings(org)
+        floor = time.perf_counter() - t0
+        con = sqlite3.connect(path)
+        t0 = time.perf_counter()
+        naive = pd.read_sql("SELECT device, field, ts, value FROM readings", con).pivot_table(
+            index=["ts", "device"], columns="field", values="value", aggfunc="first"
+        )
+        naive_s = time.perf_counter() - t0
+        con.close()
+        mirror.close()
+    assert len(naive) == len(frame)
+    return result(
+        "mirror_readings",
+        ratio=ours / floor,
+        target="<= 2",
+        size=f"{2 * n_devices * n_ts:,} readings -> {len(frame):,} rows",
+        seconds=round(ours, 2),
+        naive_seconds=round(naive_s, 2),
+        floor_seconds=round(floor, 2),
+        vs_naive=round(naive_s / ours, 2),
+    )
+
+
 def bench_incremental_no_news(quick: bool) -> dict:
     """Two syncs in a row with ``end=None`` against a simulator whose clock runs in real
     time (when the real date lies inside the demo data; otherwise both syncs end at the
@@ -228,4 +268,4 @@ def bench_incremental_no_news(quick: bool) -> dict:
 
 
 def run(quick: bool) -> list[dict]:
-    return [bench_apply_changes(quick), bench_incremental_no_news(quick)]
+    return [bench_apply_changes(quick), bench_readings(quick), bench_incremental_no_news(quick)]

@@ -465,20 +465,23 @@ class Store:
         end: int | None = None,
         devices: Sequence[int] | None = None,
     ) -> pd.DataFrame:
-        """Long readings ``device, field, ts, value`` (codes and ms), in no particular order."""
-        if devices is None:
-            devices = [d for (d,) in self.query("SELECT device FROM devices WHERE org=?", (org,))]
-        fields = [f for (f,) in self.query("SELECT field FROM fields")]
-        if not devices or not fields:
-            return pd.DataFrame({"device": [], "field": [], "ts": [], "value": []})
-        lo = -(2**62) if start is None else start
-        hi = 2**62 if end is None else end
-        sql = (
-            "SELECT device, field, ts, value FROM readings WHERE org=? "
-            f"AND device IN ({','.join('?' * len(devices))}) "
-            f"AND field IN ({','.join('?' * len(fields))}) AND ts>=? AND ts<?"
-        )
-        return self.frame(sql, (org, *devices, *fields, lo, hi))
+        """Long readings ``device, field, ts, value`` (codes and ms), in no particular order.
+
+        ``devices=None`` means every device of ``org``; ``start``/``end`` (ms) bound ``ts``.
+        """
+        where, params = ["org=?"], [org]
+        if devices is not None:
+            if not len(devices):
+                return pd.DataFrame({"device": [], "field": [], "ts": [], "value": []})
+            where.append(f"device IN ({','.join('?' * len(devices))})")
+            params += [int(d) for d in devices]
+        if start is not None or end is not None:
+            # the field list lets SQLite seek each (device, field) range of the key by ts
+            fields = [f for (f,) in self.query("SELECT field FROM fields")]
+            where.append(f"field IN ({','.join('?' * len(fields))}) AND ts>=? AND ts<?")
+            params += [*fields, -(2**62) if start is None else start, 2**62 if end is None else end]
+        sql = f"SELECT device, field, ts, value FROM readings WHERE {' AND '.join(where)}"
+        return self.frame(sql, params, columns=["device", "field", "ts", "value"])
 
     # -- changes ----------------------------------------------------------------------------
     def sync_state(self, org: int) -> dict | None:

@@ -612,7 +612,7 @@ class Mirror:
                 org_code,
                 None if lo is None else _ts_to_ms(lo.ceil("ms")),
                 None if hi is None else _ts_to_ms(hi.ceil("ms")),
-                [int(held.at[d, "device"]) for d in ids],
+                None if devices is None else [int(held.at[d, "device"]) for d in ids],
             )
             if org_code is not None and ids
             else pd.DataFrame({"device": [], "field": [], "ts": [], "value": []})
