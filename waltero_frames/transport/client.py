@@ -280,9 +280,6 @@ class Client:
             raise ServerError(
                 f"connection failed on every attempt: {type(exc).__name__}", url=url
             ) from None
-        if self.offline and response.status_code == 504 and getattr(response, "from_cache", False):
-            query = f"?{urlencode(params, safe=':,')}" if params else ""
-            raise CacheMiss(f"offline: GET {path}{query} is not in the cache", url=url)
         return self._decode(response)
 
     def memo(self, key: tuple[str, str], compute: Any) -> Any:
@@ -298,13 +295,20 @@ class Client:
     def _send(self, url: str, params: Mapping[str, Any]) -> requests.Response:
         headers = {**BASE_HEADERS, "User-Agent": USER_AGENT}
         try:
-            return self._session.get(
+            response = self._session.get(
                 url, params=params, headers=headers, timeout=self.timeout, allow_redirects=False
             )
         except (*TRANSIENT_ERRORS, CacheMiss):
             raise
         except requests.RequestException as exc:  # invalid URL and the like: no secrets in it
             raise WalteroError(f"request failed: {type(exc).__name__}", url=url) from None
+        if self.offline and response.status_code == 504 and getattr(response, "from_cache", False):
+            # only-if-cached answers a miss with a synthetic 504: raised here, inside the
+            # retry loop, so it is not mistaken for a server error and retried
+            query = f"?{urlencode(params, safe=':,')}" if params else ""
+            path = url[len(self.base_url) :]
+            raise CacheMiss(f"offline: GET {path}{query} is not in the cache", url=url)
+        return response
 
     def _login(self) -> str:
         """POST the credentials once (retry policy applies to 429/500); return the token."""

@@ -23,12 +23,13 @@ import requests
 from tenacity import (
     RetryCallState,
     Retrying,
-    before_sleep_log,
     retry_if_exception_type,
     retry_if_result,
     stop_after_attempt,
     stop_after_delay,
 )
+
+from ..errors import safe_url
 
 __all__ = ["RetryPolicy", "retry_after_seconds"]
 
@@ -60,6 +61,35 @@ def _is_429(response: requests.Response) -> bool:
 
 def _is_5xx(response: requests.Response) -> bool:
     return response.status_code >= 500
+
+
+def _log_retry(level: int) -> Callable[[RetryCallState], None]:
+    """A ``before_sleep`` hook that says what is retried, why and after how long.
+
+    tenacity's own ``before_sleep_log`` names the wrapped callable (here a whole
+    ``Retrying`` object, printed as a screen of settings) instead of the request.
+    """
+
+    def log(state: RetryCallState) -> None:
+        outcome = state.outcome
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        if outcome is not None and outcome.failed:
+            exc = outcome.exception()
+            why, url = type(exc).__name__, getattr(getattr(exc, "request", None), "url", None)
+        else:
+            response = outcome.result() if outcome is not None else None
+            why = f"HTTP {getattr(response, 'status_code', '?')}"
+            url = getattr(response, "url", None)
+        logger.log(
+            level,
+            "retrying %s in %.2f s after %s (attempt %d)",
+            safe_url(url) or "the request",
+            wait,
+            why,
+            state.attempt_number,
+        )
+
+    return log
 
 
 def _last_result(state: RetryCallState) -> requests.Response:
@@ -120,7 +150,7 @@ class RetryPolicy:
             | stop_after_delay(self.rate_limit_max_wait),
             retry_error_callback=_last_result,
             reraise=True,
-            before_sleep=before_sleep_log(logger, logging.INFO),  # long waits are visible
+            before_sleep=_log_retry(logging.INFO),  # long waits are visible
             **extra,
         )
         server_errors = Retrying(
@@ -129,7 +159,7 @@ class RetryPolicy:
             stop=stop_after_attempt(self.server_error_attempts),
             retry_error_callback=_last_result,
             reraise=True,
-            before_sleep=before_sleep_log(logger, logging.WARNING),
+            before_sleep=_log_retry(logging.WARNING),
             **extra,
         )
         return server_errors(rate_limited, send)

@@ -1,0 +1,47 @@
+"""Acceptance findings on the client, each pinned by a regression test (real HTTP)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+import waltero_frames as wf
+from waltero_frames.sim import DEMO_ORG
+
+DEV = "11111111-1111-1111-1111-111111111101"
+
+
+def _client(sim, **kw):
+    return wf.Client(sim.base_url, sim.username, sim.password, progress=False, **kw)
+
+
+def test_offline_miss_is_not_retried_as_a_server_error(waltero_sim, tmp_path, caplog):
+    # only-if-cached answers a miss with a synthetic 504; it was retried (a pause and a
+    # WARNING line per miss) as if the server had failed
+    waltero_sim.config.rate = None
+    path = tmp_path / "c.sqlite"
+    wf.daily_consumption(_client(waltero_sim, cache=path), DEMO_ORG, "2026-05-01", "2026-05-03")
+    sends = []
+    offline = wf.Client(waltero_sim.base_url, cache=path, offline=True, progress=False)
+    real_get = offline._session.get
+    offline._session.get = lambda *a, **k: sends.append(a) or real_get(*a, **k)
+    caplog.set_level(logging.DEBUG, logger="waltero_frames")
+    with pytest.raises(wf.CacheMiss, match=r"startDate=2026-05-02T00:00:00.000Z"):
+        wf.daily_consumption(offline, DEMO_ORG, "2026-05-02", "2026-05-03")
+    assert len(sends) == 1
+    assert not [r for r in caplog.records if r.name == "waltero_frames.retry"]
+    # the cached call still replays
+    assert len(wf.daily_consumption(offline, DEMO_ORG, "2026-05-01", "2026-05-03")) > 0
+
+
+def test_retry_log_names_the_request_and_the_reason(waltero_sim, caplog):
+    waltero_sim.configure(rate=None, fail=[{"status": 500, "path": "telemetry", "times": 1}])
+    caplog.set_level(logging.INFO, logger="waltero_frames.retry")
+    df = wf.telemetry(_client(waltero_sim), DEV, "2026-05-01", "2026-05-02")
+    assert len(df) == 96  # 15-min cadence: retried once, nothing lost
+    (record,) = [r for r in caplog.records if r.name == "waltero_frames.retry"]
+    message = record.getMessage()
+    assert record.levelno == logging.WARNING
+    assert f"/api/devices/{DEV}/telemetry" in message and "after HTTP 500" in message
+    assert "Retrying object" not in message and "Bearer" not in message
