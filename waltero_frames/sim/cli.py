@@ -31,13 +31,20 @@ def _int_limit(text: str) -> int | None:
     return None if text.lower() in ("none", "off") else int(text)
 
 
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0..65535 (0 = any free port), got {port}")
+    return port
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="waltero-sim", description="The bundled Waltero API simulator."
     )
     sub = ap.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="serve the simulated API on 127.0.0.1 until interrupted")
-    s.add_argument("--port", type=int, default=8765, help="TCP port (0 = any free port)")
+    s.add_argument("--port", type=_port, default=8765, help="TCP port (0 = any free port)")
     s.add_argument("--seed", type=int, default=0, help="seed of the demo data")
     knob = {"default": argparse.SUPPRESS}  # only knobs given on the command line are set
     s.add_argument("--clock", **knob, help="ISO instant the simulated clock starts at (runs on)")

@@ -67,6 +67,12 @@ CHANGE_COLUMNS = [
 ]
 
 
+def _bound_ms(value, what: str) -> int:
+    """A range bound in epoch ms, rounded up: a reading (whole ms) is at or after the
+    instant exactly when it is at or after this bound (the server's rule for sub-ms bounds)."""
+    return -(-_ts(value, what).value // 1_000_000)
+
+
 def _ts(value, what: str) -> pd.Timestamp:
     """An instant as a UTC Timestamp; naive values are read as UTC."""
     try:
@@ -236,8 +242,8 @@ class World:
         """
         ts, values = self._stored(device_id, field)
         as_of_ms = self._as_of_ms(as_of)
-        lo = 0 if start is None else to_ms(_ts(start, "start"))
-        hi = as_of_ms + 1 if end is None else min(to_ms(_ts(end, "end")), as_of_ms + 1)
+        lo = 0 if start is None else _bound_ms(start, "start")
+        hi = as_of_ms + 1 if end is None else min(_bound_ms(end, "end"), as_of_ms + 1)
         i0, i1 = np.searchsorted(ts, [lo, hi], side="left")
         ts, values = ts[i0:i1], values[i0:i1]
         changes = [c for c in self._changes_for(device_id, field, as_of_ms) if lo <= c[2] < hi]
@@ -287,7 +293,7 @@ class World:
             raise ValueError(f"unknown org_id {org_id!r}")
         if resolution not in RESOLUTIONS:
             raise ValueError(f"unsupported resolution {resolution!r}; expected {RESOLUTIONS}")
-        start_ms, end_ms = to_ms(_ts(start, "start")), to_ms(_ts(end, "end"))
+        start_ms, end_ms = _bound_ms(start, "start"), _bound_ms(end, "end")
         if end_ms <= start_ms:
             raise ValueError(f"end={end!r} must be after start={start!r}")
         devices = self._base.devices
