@@ -107,7 +107,7 @@ def per_device(
             got = col.groupby(codes).first()
             out = np.full(len(devices), np.nan)
             out[got.index.to_numpy()] = got.to_numpy()
-            return out
+            return _valid(name, out, devices)
         for key in attr_keys:
             if key in frame.attrs and frame.attrs[key] is not None:
                 value = frame.attrs[key]
@@ -124,14 +124,39 @@ def per_device(
         series = pd.Series(value) if not isinstance(value, pd.Series) else value
         series = pd.to_numeric(series, errors="raise").astype(float)
         series.index = series.index.astype(str)
-        return series.reindex(devices.to_numpy(dtype=object)).to_numpy(dtype=float)
+        got = series.reindex(devices.to_numpy(dtype=object)).to_numpy(dtype=float)
+        return _valid(name, got, devices)
     try:
         scalar = float(value)
     except (TypeError, ValueError):
         raise ValueError(
             f"{name} must be a number or a mapping by device_id, got {value!r}"
         ) from None
-    return np.full(len(devices), scalar)
+    return _valid(name, np.full(len(devices), scalar), devices)
+
+
+# What a known per-device parameter may be (NaN = unknown is always allowed): a zero or
+# negative multiplier, or a fractional/huge register size, would give wrong numbers.
+_RULES = {
+    "multiplier": ("a positive number", lambda v: v > 0),
+    "register_digits": (
+        "a whole number of digits from 1 to 18",
+        lambda v: (v >= 1) & (v <= 18) & (v == np.round(v)),
+    ),
+}
+
+
+def _valid(name: str, values: np.ndarray, devices: pd.Index) -> np.ndarray:
+    rule = _RULES.get(name)
+    if rule is None:
+        return values
+    what, ok = rule
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isnan(values) & ~(np.isfinite(values) & ok(values))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name}={float(values[i])!r} for device {devices[i]!r}: expected {what}")
+    return values
 
 
 def per_device_str(

@@ -272,6 +272,13 @@ def flag_anomalies(
     if DEVICE not in readings.columns:
         raise ValueError("readings need a 'device_id' column")
     has_register = RAW in readings.columns or PROCESSED in readings.columns
+    aux = [c for c in ("battery.level", "battery.voltage", "connection.rssi") if c in readings]
+    if not has_register and not aux:
+        # e.g. a readings_to_consumption frame: every flag would be silently False
+        raise ValueError(
+            f"readings need a {RAW!r} or {PROCESSED!r} column (or battery/connection fields); "
+            f"got columns {list(readings.columns)}: pass the wf.telemetry frame"
+        )
     n_all = len(readings)
     flags = {rule: np.zeros(n_all, dtype=bool) for rule in RULES}
     if not n_all:
@@ -283,7 +290,6 @@ def flag_anomalies(
         )
     elif n_all:
         codes, devices = device_codes(readings[DEVICE], "readings")
-    aux = [c for c in ("battery.level", "battery.voltage", "connection.rssi") if c in readings]
     if n_all and aux:
         if shared is None:  # register rows were not all rows: sort all rows once
             shared = make_links(codes, to_ns(times), devices)

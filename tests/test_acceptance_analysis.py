@@ -1,0 +1,62 @@
+"""Acceptance findings on the analysis helpers, each pinned by a regression test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import waltero_frames as wf
+
+TS = pd.DatetimeIndex(
+    ["2026-01-01T00:00Z", "2026-01-01T01:00Z", "2026-01-01T02:00Z"], name="timestamp"
+)
+
+
+def _readings(raw=(99990.0, 99995.0, 3.0)):
+    # a 5-digit register wrapping: 99995 -> 3 is a rollover of 8 units
+    return pd.DataFrame({"device_id": "m1", "meter.value.raw": list(raw)}, index=TS)
+
+
+def test_consumption_hand_computed_with_valid_parameters():
+    out = wf.readings_to_consumption(_readings(), multiplier=0.1, register_digits=5)
+    assert np.isnan(out["consumption"].iloc[0])
+    np.testing.assert_allclose(out["consumption"].iloc[1:], [0.5, 0.8])
+    assert out["rollover"].tolist() == [False, False, True]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"multiplier": -0.1, "register_digits": 5}, r"multiplier=-0.1 for device 'm1'"),
+        ({"multiplier": 0, "register_digits": 5}, r"multiplier=0.0 .*positive"),
+        ({"multiplier": {"m1": -1}, "register_digits": 5}, r"multiplier=-1.0"),
+        ({"multiplier": 0.1, "register_digits": -3}, r"register_digits=-3.0 .*1 to 18"),
+        ({"multiplier": 0.1, "register_digits": 0}, r"register_digits=0.0"),
+        ({"multiplier": 0.1, "register_digits": 2.5}, r"register_digits=2.5"),
+        ({"multiplier": 0.1, "register_digits": 40}, r"register_digits=40.0"),  # int64 overflow
+    ],
+)
+def test_impossible_device_parameters_are_refused(kwargs, match):
+    # were accepted: a negative multiplier gave negative consumption, 2.5 digits were
+    # truncated to 2, 40 digits overflowed int64, -3 raised numpy's own message
+    with pytest.raises(ValueError, match=match):
+        wf.readings_to_consumption(_readings(), **kwargs)
+
+
+def test_impossible_multiplier_column_is_refused():
+    frame = _readings().assign(multiplier=0.0)
+    with pytest.raises(ValueError, match=r"multiplier=0.0 for device 'm1'"):
+        wf.readings_to_consumption(frame, register_digits=5)
+
+
+def test_flag_anomalies_refuses_a_frame_without_readings():
+    # a readings_to_consumption frame has rollover/negative columns but no register:
+    # every flag came back False, overwriting the frame's own True rollover
+    cons = wf.readings_to_consumption(_readings(), multiplier=0.1, register_digits=5)
+    assert cons["rollover"].any()
+    with pytest.raises(ValueError, match=r"meter.value.raw.*wf.telemetry frame"):
+        wf.flag_anomalies(cons)
+    # battery-only telemetry is still flagged
+    volts = pd.DataFrame({"device_id": "m1", "battery.voltage": [3.6, 2.0, 2.0]}, index=TS)
+    assert wf.flag_anomalies(volts)["low_battery"].tolist() == [False, True, True]
