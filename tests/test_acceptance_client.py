@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import pandas as pd
 import pytest
 
 import waltero_frames as wf
@@ -45,3 +46,18 @@ def test_retry_log_names_the_request_and_the_reason(waltero_sim, caplog):
     assert record.levelno == logging.WARNING
     assert f"/api/devices/{DEV}/telemetry" in message and "after HTTP 500" in message
     assert "Retrying object" not in message and "Bearer" not in message
+
+
+def test_devices_as_an_array_or_a_frame_with_a_device_id_column(waltero_sim):
+    # an ndarray (devs.index.values) was refused; a reset_index() frame or a daily frame
+    # failed with "device=0 is not a UUID"
+    waltero_sim.config.rate = None
+    client = _client(waltero_sim)
+    devs = wf.devices(client, DEMO_ORG, details=True).iloc[:3]
+    want = wf.telemetry(client, devs, "2026-05-01", "2026-05-02")
+    for given in (devs.index.to_numpy(), devs.reset_index(), want):
+        got = wf.telemetry(client, given, "2026-05-01", "2026-05-02")
+        pd.testing.assert_frame_equal(got, want)
+    assert sorted(wf.fields(client, devs.reset_index())["device_id"].unique()) == sorted(devs.index)
+    with pytest.raises(ValueError, match="device=0 is not a UUID"):
+        wf.telemetry(client, devs.reset_index(drop=True), "2026-05-01", "2026-05-02")

@@ -19,6 +19,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -50,11 +51,18 @@ def _check_errors(errors: Any) -> str:
 
 
 def _device_ids(devices: Any) -> list[str]:
-    """One id, a list of ids, or a ``devices`` frame (its index) → unique UUID strings."""
+    """One id, a list of ids, or a ``devices`` frame (its index) → unique UUID strings.
+
+    A frame not indexed by device (``reset_index()``, a ``daily_consumption`` or ``fields``
+    frame) gives the ids of its ``device_id`` column.
+    """
     if isinstance(devices, pd.DataFrame):
-        raw: Iterable[Any] = devices.index
+        by_column = devices.index.name != "device_id" and "device_id" in devices.columns
+        raw: Iterable[Any] = devices["device_id"].unique() if by_column else devices.index
     elif isinstance(devices, str):
         raw = [devices]
+    elif isinstance(devices, np.ndarray) and devices.ndim == 1:
+        raw = devices.tolist()
     elif isinstance(devices, pd.Series | pd.Index | Sequence | set | frozenset):
         raw = list(devices)
     else:
@@ -363,8 +371,9 @@ def telemetry(
     Parameters
     ----------
     client : Client
-    devices : str, list of str or DataFrame
-        One device id, a list, or a ``wf.devices`` frame (its index). Multipliers come from
+    devices : str, list/array of str or DataFrame
+        One device id, a list, or a ``wf.devices`` frame (its index; a frame with a
+        ``device_id`` column instead gives that column's ids). Multipliers come from
         a ``details=True`` frame's ``multiplier`` column when given, otherwise from
         ``GET /api/devices/{id}`` once per device per client.
     start, end : str, datetime, date or Timestamp
