@@ -61,3 +61,32 @@ def test_devices_as_an_array_or_a_frame_with_a_device_id_column(waltero_sim):
     assert sorted(wf.fields(client, devs.reset_index())["device_id"].unique()) == sorted(devs.index)
     with pytest.raises(ValueError, match="device=0 is not a UUID"):
         wf.telemetry(client, devs.reset_index(drop=True), "2026-05-01", "2026-05-02")
+
+
+def test_an_empty_text_field_keeps_its_str_dtype(waltero_sim):
+    # meta.firmware was str with values but float64 in an empty result (.str broke)
+    from waltero_frames.frames import parse_telemetry
+
+    fw = "meta.firmware"
+    empty = parse_telemetry([("d1", {"deviceId": "d1", "fields": {fw: []}})], fields=[fw])
+    none = parse_telemetry([("d1", {"deviceId": "d1", "fields": {}})], fields=[fw])
+    full = parse_telemetry(
+        [
+            (
+                "d1",
+                {
+                    "deviceId": "d1",
+                    "fields": {fw: [{"ts": "2026-05-01T00:07:00Z", "value": "1.9.0"}]},
+                },
+            )
+        ],
+        fields=[fw],
+    )
+    assert empty[fw].dtype == none[fw].dtype == full[fw].dtype == "str"
+    assert full[fw].tolist() == ["1.9.0"]
+    waltero_sim.config.rate = None
+    client = _client(waltero_sim)
+    for start, end in (("2020-01-01", "2020-01-02"), ("2026-05-01", "2026-05-02")):
+        df = wf.telemetry(client, DEV, start, end, fields=[fw, "battery.voltage"])
+        assert df[fw].dtype == "str" and df["battery.voltage"].dtype == "float64"
+    assert df[fw].notna().any() and df[fw].dropna().str.len().gt(0).all()

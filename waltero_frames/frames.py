@@ -45,6 +45,9 @@ TS_DTYPE = "datetime64[us, UTC]"
 STR_DTYPE = pd.StringDtype(na_value=np.nan)  # pandas' default ``str`` dtype
 RAW_FIELD = "meter.value.raw"
 DEFAULT_FIELDS = ("meter.value.raw", "meter.value.processed", "battery.voltage", "connection.rssi")
+# Fields whose values are text: their column stays ``str`` when no value came back (an
+# empty result keeps its dtypes); any other field without values is float64.
+TEXT_FIELDS = frozenset({"meta.firmware"})
 
 # Part 1 resolution → length of its UTC calendar period (the API's ``date`` is its first day)
 RESOLUTIONS: dict[str, pd.DateOffset] = {
@@ -467,6 +470,8 @@ def parse_telemetry(
     for i, name in enumerate(names):
         lo, hi = offsets[i], offsets[i + 1]
         values = _numbers_or_text(per_field[name][2])
+        if name in TEXT_FIELDS and isinstance(values, np.ndarray) and np.isnan(values).all():
+            values = _strings([None] * len(values))
         rows, ok = row_of[lo:hi], keep[lo:hi]
         if isinstance(values, np.ndarray):
             col = np.full(n_rows, np.nan)
