@@ -470,7 +470,13 @@ class Mirror:
         )
 
         def one_window(device_id: str, lo: int, hi: int) -> int:
-            """Fetch and commit ``[lo, hi)``; return the end it is certified complete to."""
+            """Fetch and commit ``[lo, hi)``; return the end it is certified complete to.
+
+            Only what the server's clock was known to have passed *before* the request
+            certifies: one response need not be one snapshot across its fields (the
+            simulator reads each field at its own instant), so its own newest reading
+            proves nothing about the other fields.
+            """
             known = clock.now()
             frame = fetch.telemetry(
                 client,
@@ -480,54 +486,56 @@ class Mirror:
                 fields=list(devices.at[device_id, "fields"]),
             )
             f, t, v = _long(frame, field_code)
-            top = int(t.max()) if len(t) else None
-            certified = min(hi, max(x for x in (known, top, lo - 1) if x is not None) + 1)
+            certified = lo if known is None else max(lo, min(hi, known + 1))
             n = store.commit_window(
                 org_code, int(devices.at[device_id, "device"]), lo, hi, f, t, v,
                 certified_end=certified, run=run,
             )  # fmt: skip
-            clock.saw(top)
+            clock.saw(int(t.max()) if len(t) else None)
             with lock:
                 totals["added"] += n
                 totals["windows"] += 1
                 bar.update()
             return certified
 
+        def advance(device_id: str, lo: int, target: int) -> None:
+            """Forward windows from the frontier ``lo`` towards ``target``, each starting
+            where the device is certified complete; stops when nothing more certifies."""
+            while lo < target and not stop.is_set():
+                certified = one_window(device_id, lo, min(lo + WINDOW_MS, target))
+                if certified <= lo:
+                    return  # server clock not known past lo yet: the top-up continues
+                lo = certified
+
         def work(device_id: str) -> None:
             for lo, hi in back[device_id]:
                 if stop.is_set():
                     return
                 one_window(device_id, lo, hi)
-            lo = ahead.get(device_id)
-            while lo is not None and lo < end_ms and not stop.is_set():
-                hi = min(lo + WINDOW_MS, end_ms)
-                certified = one_window(device_id, lo, hi)
-                # Continue from where the device is known complete; a window with nothing
-                # certified (empty, server clock unknown) is skipped, re-read next sync.
-                lo = certified if certified > lo else hi
-
-        def top_up(device_id: str) -> None:
-            one_window(device_id, frontier[device_id], target)
+            if device_id in ahead:
+                advance(device_id, ahead[device_id], end_ms)
 
         workers = max_workers or int(getattr(client, "max_workers", 8) or 8)
         try:
             self._run_all(work, todo, workers, stop)
+            # Top-up: devices fetched before the server's clock was known to pass ``E`` (the
+            # latest reading or changedAt seen) are certified only up to what was known at
+            # their request. Windows from their frontier to ``E`` give every fetched device
+            # the same frontier, so the next sync probes them all with one request.
+            known = clock.now()
+            if known is not None:
+                target = min(end_ms, known + 1)
+                state = store.devices(org_code)
+                frontier = {
+                    d: int(state.at[d, "cov_end"])
+                    for d in ahead
+                    if int(state.at[d, "cov_end"]) < target
+                }
+                self._run_all(
+                    lambda d: advance(d, frontier[d], target), list(frontier), workers, stop
+                )
         finally:
             bar.close()
-        # Top-up: a device fetched before the server's clock was known to pass ``E`` (the
-        # latest reading or changedAt seen) is certified only to its own last reading. One
-        # short window [its frontier, E] each gives every device the same frontier, so the
-        # next sync probes them all with one request.
-        known = clock.now()
-        if known is not None:
-            target = min(end_ms, known + 1)
-            state = store.devices(org_code)
-            frontier = {
-                d: int(state.at[d, "cov_end"])
-                for d in ahead
-                if int(state.at[d, "cov_end"]) < target
-            }
-            self._run_all(top_up, list(frontier), workers, stop)
 
     @staticmethod
     def _run_all(fn: Any, items: list[str], workers: int, stop: threading.Event) -> None:
