@@ -447,3 +447,17 @@ def test_a_diverged_mirror_gets_the_server_value_and_records_the_conflict(sim, t
     )
     assert reading_at(mirror, dev, RAW, when) == raw[7] + 2
     assert_equals_truth(mirror, sim, start, end)
+
+
+def test_first_sync_without_any_server_clock_evidence(sim, tmp_path):
+    """No change since ``start`` and no reading held: the first requests certify nothing;
+    the readings they return are the evidence for the rest, and the top-up completes them."""
+    start, end = "2026-11-29T00:00Z", "2026-11-30T00:00Z"  # the last change is 2026-11-28
+    assert (sim.world.changes(DEMO_ORG)["changed_at"] < start).all()
+    mirror = wf.Mirror(tmp_path / "m.sqlite")
+    report = mirror.sync(client_for(sim), DEMO_ORG, start, end)
+    assert report.watermark is None
+    assert report.windows > 48  # the first wave was fetched again by the top-up
+    assert_equals_truth(mirror, sim, start, end)
+    cov_end = assert_complete_to_frontiers(mirror, sim, start)
+    assert cov_end.nunique() == 1  # one common frontier: the newest reading seen + 1 ms
