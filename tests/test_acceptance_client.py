@@ -90,3 +90,16 @@ def test_an_empty_text_field_keeps_its_str_dtype(waltero_sim):
         df = wf.telemetry(client, DEV, start, end, fields=[fw, "battery.voltage"])
         assert df[fw].dtype == "str" and df["battery.voltage"].dtype == "float64"
     assert df[fw].notna().any() and df[fw].dropna().str.len().gt(0).all()
+
+
+def test_far_future_bounds_do_not_overflow(waltero_sim):
+    # the [start, end) guard converted bounds through nanoseconds: a range after 2262
+    # raised OverflowError instead of the server's 400 (or an empty frame)
+    from waltero_frames.frames import parse_telemetry
+
+    payload = {"deviceId": "d1", "fields": {"battery.voltage": []}}
+    df = parse_telemetry([("d1", payload)], start="2999-01-01T00:00Z", end="2999-02-01T00:00Z")
+    assert len(df) == 0 and list(df.columns) == ["device_id", "battery.voltage"]
+    waltero_sim.config.rate = None
+    with pytest.raises(wf.BadRequest, match="out of the supported range"):
+        wf.telemetry(_client(waltero_sim), DEV, "2999-01-01", "2999-01-02")

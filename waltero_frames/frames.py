@@ -110,7 +110,11 @@ def _utc(value: Any) -> pd.Timestamp:
 
 def _ceil_us(value: Any) -> int:
     """Epoch microseconds of ``ceil_us(value)``: ``t_us >= that`` ⇔ ``t >= value``."""
-    return -(-_utc(value).value // 1000)
+    ts = _utc(value)
+    if ts.unit == "ns":
+        return -(-ts.value // 1000)
+    # coarser units are whole µs; ``.value`` (ns) would overflow past 2262
+    return int(ts.as_unit("us").asm8.view("i8"))
 
 
 def _column(items: Sequence[Mapping[str, Any]], key: str) -> list[Any]:
@@ -368,6 +372,7 @@ def telemetry_part(device_id: str, payload: Any) -> TelemetryPart:
         )
     ts_of, value_of = itemgetter("ts"), itemgetter("value")
     out: dict[str, tuple[np.ndarray, list[Any]]] = {}
+    parsed: list[tuple[list[Any], np.ndarray]] = []  # fields of one meter share their stamps
     for name, points in series.items():
         try:
             stamps = list(map(ts_of, points))
@@ -376,7 +381,10 @@ def telemetry_part(device_id: str, payload: Any) -> TelemetryPart:
             raise UnexpectedResponse(
                 f"telemetry of {device_id}, field {name!r}: points need 'ts' and 'value'"
             ) from exc
-        ts = _timestamps(stamps).asi8 if stamps else np.empty(0, dtype=np.int64)
+        ts = next((t for s, t in parsed if s == stamps), None)
+        if ts is None:
+            ts = _timestamps(stamps).asi8 if stamps else np.empty(0, dtype=np.int64)
+            parsed.append((stamps, ts))
         out[name] = (ts, values)
     return TelemetryPart(device_id, out)
 
