@@ -127,3 +127,26 @@ def test_fetch_hands_parts_to_the_parser(waltero_sim, monkeypatch):
     assert seen and set(seen) == {frames.TelemetryPart}
     truth = world.telemetry_truth(ids, START, END)
     np.testing.assert_array_equal(df["value"].to_numpy(), truth["value"].to_numpy())
+
+
+def test_sim_body_bytes_unchanged_by_shared_stamps(world_bodies):
+    """The simulator formats a meter's shared stamps once; the bytes are those of the
+    per-field formatting (every device of the World, every supported field)."""
+    from waltero_frames.sim.app_common import iso_ms_array
+
+    world = world_bodies[0]
+    _, state = create_app(world)
+    lo, hi = START.value // 10**6, END.value // 10**6
+    wanted = [*FIELDS, "meta.firmware", "connection.snr"]
+    for device in world.devices.index:
+        supported = state.catalog.device_fields[device]
+        out = {}
+        for name in wanted:
+            if name in supported:
+                ts, values = world.window(device, name, START, END)
+                out[name] = [
+                    {"ts": t, "value": v}
+                    for t, v in zip(iso_ms_array(ts), np.asarray(values).tolist(), strict=True)
+                ]
+        want = orjson.dumps({"deviceId": device, "fields": out})
+        assert state.telemetry_body(device, wanted, lo, hi) == want, device

@@ -205,13 +205,17 @@ class SimState:
         supported = self.catalog.device_fields[device_id]
         start, end = _ms_ts(lo), _ms_ts(hi)
         out: dict[str, list] = {}
+        formatted: list[tuple[np.ndarray, list[str]]] = []  # a meter's fields share stamps
         for name in wanted:
             if name not in supported:
                 continue
             ts, values = self.world.window(device_id, name, start, end)
+            iso = next((i for t, i in formatted if np.array_equal(t, ts)), None)
+            if iso is None:
+                iso = iso_ms_array(ts)
+                formatted.append((ts, iso))
             out[name] = [
-                {"ts": t, "value": v}
-                for t, v in zip(iso_ms_array(ts), np.asarray(values).tolist(), strict=True)
+                {"ts": t, "value": v} for t, v in zip(iso, np.asarray(values).tolist(), strict=True)
             ]
         return orjson.dumps({"deviceId": device_id, "fields": out})
 
