@@ -60,3 +60,28 @@ def test_flag_anomalies_refuses_a_frame_without_readings():
     # battery-only telemetry is still flagged
     volts = pd.DataFrame({"device_id": "m1", "battery.voltage": [3.6, 2.0, 2.0]}, index=TS)
     assert wf.flag_anomalies(volts)["low_battery"].tolist() == [False, True, True]
+
+
+def test_org_changelog_on_a_device_subset_says_what_to_do():
+    # wf.apply_changes(readings, wf.changes(client, org, since)) on a frame of some of the
+    # org's devices failed with only "pass multiplier="
+    readings = _readings().assign(value=lambda f: f["meter.value.raw"] * 0.1)
+    at = pd.DatetimeIndex(["2026-02-01T00:00Z"], name="changed_at")
+    log = pd.DataFrame(
+        {
+            "change_id": ["chg_1"],
+            "device_id": ["other"],
+            "field": ["meter.value.raw"],
+            "timestamp": pd.to_datetime(["2026-01-01T01:00Z"]),
+            "previous_value": [5.0],
+            "new_value": [6.0],
+            "actor": ["user"],
+        },
+        index=at,
+    )
+    with pytest.raises(
+        ValueError, match=r"not in readings at all.*isin\(readings\['device_id'\]\)"
+    ):
+        wf.apply_changes(readings, log)
+    mine = log[log["device_id"].isin(readings["device_id"])]
+    pd.testing.assert_frame_equal(wf.apply_changes(readings, mine), readings)

@@ -214,8 +214,18 @@ def apply_changes(
         unknown = raw_changed & ~np.isfinite(m_row)
         if unknown.any():
             bad = sorted(set(out[DEVICE].astype(str).to_numpy()[unknown]))
+            absent = sorted(set(bad) - set(readings[DEVICE].astype(str)))
+            hint = (
+                f"; {len(absent)} of them are not in readings at all (an organization's "
+                "changelog?): keep your devices' changes, "
+                "changes[changes['device_id'].isin(readings['device_id'])], "
+                "or pass multiplier= to add their rows"
+                if absent
+                else ""
+            )
             raise ValueError(
                 f"no multiplier to recompute 'value' for device(s) {bad[:5]}; pass multiplier="
+                + hint
             )
         value = out[VALUE].to_numpy(dtype=float, copy=True)
         raw = out[RAW].to_numpy(dtype=float, na_value=np.nan)
