@@ -46,3 +46,37 @@ def test_quick_benchmarks_run_and_write_json(tmp_path):
     assert all(t["found"] for t in doc["issue_targets"])
     # The committed README table is not touched by a quick run.
     assert "results:begin" in (ROOT / "bench" / "README.md").read_text()
+
+
+def _row(name, size, ratio=1.0, target=">= 1", **extra):
+    from bench.harness import result
+
+    return result(name, ratio=ratio, target=target, size=size, **extra)
+
+
+def test_target_check_names_a_missing_target_and_a_short_size():
+    from bench.run import ISSUE_TARGETS, check_targets, targets_table
+
+    rows = [
+        _row("client fetch: ours vs naive", "16 meters x 1 month(s), 20 ms latency", 6.0),
+        _row("client rate: achieved", "405 requests at limit 20/s", 0.9, recovered=True),
+        _row("mirror_apply_changes", "100,000 changes onto 10,000,000 readings", 0.3, "<= 1"),
+    ]
+    checked, missing = check_targets(rows, quick=False)
+    assert len(checked) == len(ISSUE_TARGETS)
+    by_name = {c.get("name"): c for c in checked if c["found"]}
+    assert by_name["client fetch: ours vs naive"]["asked_size"] is False  # 16 meters, 1 month
+    assert by_name["client rate: achieved"]["asked_size"] is True
+    assert by_name["mirror_apply_changes"]["asked_size"] is True
+    assert any("client parse" not in m and "JSON -> frame" in m for m in missing)
+    assert not any("100,000 changes" in m for m in missing)
+    text = targets_table(checked, quick=False)
+    assert "**missing**" in text and "(below the asked size)" in text
+
+
+def test_harness_result_evaluates_each_comparison():
+    assert _row("a", "s", 5.0, ">= 5")["met"] is True
+    assert _row("a", "s", 4.99, ">= 5")["met"] is False
+    assert _row("a", "s", 2.0, "<= 2")["met"] is True
+    assert _row("a", "s", 2.0, "< 2")["met"] is False
+    assert _row("a", "s", 1.23456, "> 1")["ratio"] == 1.235
