@@ -2,13 +2,17 @@
 
 Pipelines (each timed best-of-N at a small, a medium and a large size, all in one run):
 
-- ``parse``: telemetry JSON bytes → frame, the way the client does it (``orjson`` decode +
-  ``frames.parse_telemetry``), on the simulator's own response bodies
+- ``parse``: telemetry JSON bytes → frame, the way the client does it (``orjson`` decode and
+  ``frames.telemetry_part`` per window, ``frames.parse_telemetry`` over the parts), next to
+  its floor (decoding the same bytes), on the simulator's own response bodies
   (``SimState.telemetry_body`` of seed-0 World devices, one body per device and 31-day
   window, as the client requests them).
 - ``consumption+resample_D``: ``readings_to_consumption`` + ``resample_consumption("D",
   tz="Europe/Berlin")`` on hourly register frames (``bench_analysis.make_readings``).
 - ``flag_anomalies``: all rules on the same frames.
+- ``fetch``: ``wf.telemetry`` end to end (devices with details, then telemetry) against the
+  simulator in its own process with 20 ms added latency and no rate limit: requests grow
+  with devices × 31-day windows, readings with devices × days.
 
 Each pipeline reports its cost in seconds per million readings (rows of the telemetry
 frame) at every size, and a **linearity ratio**: the per-reading cost at the large size
@@ -35,12 +39,17 @@ TZ = "Europe/Berlin"
 FIELDS = ("meter.value.raw", "meter.value.processed", "battery.voltage", "connection.rssi")
 DAY = pd.Timedelta(days=1)
 START = pd.Timestamp("2025-12-01T00:00Z")  # the simulator's first day
+FETCH_START = pd.Timestamp("2026-03-01T00:00Z")
 
 # (devices, days) per size; the World holds 69 devices and one year
 SIZES = {
     "parse": {
         True: [(4, 15), (8, 30), (16, 60)],
         False: [(8, 30), (24, 120), (69, 360)],
+    },
+    "fetch": {  # the demo organization has 48 meters
+        True: [(2, 10), (4, 20), (8, 31)],
+        False: [(8, 31), (24, 93), (48, 186)],
     },
     "analysis": {
         True: [(10, 30), (20, 60), (40, 120)],
@@ -69,19 +78,24 @@ def telemetry_bodies(n_devices: int, days: int) -> tuple[list[tuple[str, bytes]]
 
 
 def parse(bodies: list[tuple[str, bytes]], multipliers: dict) -> pd.DataFrame:
+    """What ``wf.telemetry`` does with the bodies: decode and reduce each window to arrays
+    as it arrives (``frames.telemetry_part``), then merge them (``parse_telemetry``)."""
     from waltero_frames import frames
     from waltero_frames.transport.client import _loads
 
     return frames.parse_telemetry(
-        [(d, _loads(b)) for d, b in bodies], fields=FIELDS, multipliers=multipliers
+        [(d, frames.telemetry_part(d, _loads(b))) for d, b in bodies],
+        fields=FIELDS,
+        multipliers=multipliers,
     )
 
 
-def decode_all(bodies: list[tuple[str, bytes]]) -> list:
-    """The floor of ``parse``: decoding every body, all held at once (as the client does)."""
+def decode_all(bodies: list[tuple[str, bytes]]) -> None:
+    """The floor of ``parse``: decoding every body (``json.loads`` of the same bytes)."""
     from waltero_frames.transport.client import _loads
 
-    return [_loads(b) for _, b in bodies]
+    for _, b in bodies:
+        _loads(b)
 
 
 def readings(n_devices: int, days: int):
@@ -211,50 +225,85 @@ def _measure(pipeline: str, quick: bool, rounds: int) -> list[dict]:
     return out
 
 
+def _measure_fetch(quick: bool, rounds: int) -> list[dict]:
+    """``wf.telemetry`` end to end against the simulator (own process, 20 ms added latency,
+    no rate limit), per size: devices listed with details, then their telemetry."""
+    import waltero_frames as wf
+
+    def fetch(sim, n_devices: int, days: int) -> pd.DataFrame:
+        with wf.Client(sim.base_url, sim.username, sim.password, progress=False) as c:
+            devs = wf.devices(c, wf.sim.DEMO_ORG, details=True).iloc[:n_devices]
+            return wf.telemetry(c, devs, FETCH_START, FETCH_START + days * DAY)
+
+    with wf.sim.running(process=True, rate=None, login_limit=None, latency=0.02) as sim:
+        cases = []
+        for n_devices, days in SIZES["fetch"][quick]:
+            n = len(fetch(sim, n_devices, days))
+            fn = partial(fetch, sim, n_devices, days)
+            cases.append({"devices": n_devices, "days": days, "readings": n, "fn": fn})
+        best = [float("inf")] * len(cases)
+        for _ in range(rounds):
+            for i, case in enumerate(cases):
+                best[i] = min(best[i], best_time(case["fn"], repeat=1))
+    out = []
+    for case, seconds in zip(cases, best, strict=True):
+        del case["fn"]
+        per_m = case["readings"] / 1e6
+        out.append(
+            {**case, "seconds": seconds, "s_per_m": seconds / per_m, "floor_s_per_m": float("inf")}
+        )
+    return out
+
+
+def _record(pipeline: str, sizes: list[dict], mem: list[tuple[float, dict]]) -> dict:
+    small, medium, large = sizes
+    figures: dict = {}
+    for label, s in zip(("small", "medium", "large"), sizes, strict=True):
+        figures[f"{label}_size"] = f"{s['devices']} dev x {s['days']} d = {s['readings']:,}"
+        figures[f"{label}_s_per_M"] = round(s["s_per_m"], 3)
+        if s["floor_s_per_m"] != float("inf"):
+            figures[f"{label}_decode_only_s_per_M"] = round(s["floor_s_per_m"], 3)
+    figures["medium_over_small"] = round(medium["s_per_m"] / small["s_per_m"], 2)
+    figures["large_over_medium"] = round(large["s_per_m"] / medium["s_per_m"], 2)
+    figures["large_seconds"] = round(large["seconds"], 3)
+    if large["floor_s_per_m"] != float("inf"):
+        figures["decode_only_large_over_small"] = round(
+            large["floor_s_per_m"] / small["floor_s_per_m"], 2
+        )
+    if mem:
+        last = mem[-1][1]
+        figures["peak_mb_per_M"] = ", ".join(f"{m:.0f}" for m, _ in mem)
+        figures["peak_growth_mb_large"] = round(last["step_peak_growth_mb"], 1)
+        figures["input_mb_large"] = round(last["input_mb"], 1)
+        figures["peak_over_input_large"] = round(
+            last["step_peak_growth_mb"] / max(last["input_mb"], 1e-9), 2
+        )
+    return result(
+        f"scaling {pipeline}: s per M readings, large / small",
+        ratio=large["s_per_m"] / small["s_per_m"],
+        target="<= 1.5",
+        size=(
+            f"{small['readings']:,} -> {large['readings']:,} readings "
+            f"({large['readings'] / small['readings']:.0f}x)"
+        ),
+        **figures,
+    )
+
+
 def run(quick: bool) -> list[dict]:
     rows = []
+    rounds = 3 if quick else 4
     for pipeline in ("parse", "consumption+resample_D", "flag_anomalies"):
-        sizes = _measure(pipeline, quick, rounds=3 if quick else 4)
-        small, medium, large = sizes
-        figures: dict = {}
-        for label, s in zip(("small", "medium", "large"), sizes, strict=True):
-            figures[f"{label}_size"] = f"{s['devices']} dev x {s['days']} d = {s['readings']:,}"
-            figures[f"{label}_s_per_M"] = round(s["s_per_m"], 3)
-            if s["floor_s_per_m"] != float("inf"):
-                figures[f"{label}_decode_only_s_per_M"] = round(s["floor_s_per_m"], 3)
-        figures["medium_over_small"] = round(medium["s_per_m"] / small["s_per_m"], 2)
-        figures["large_over_medium"] = round(large["s_per_m"] / medium["s_per_m"], 2)
-        figures["large_seconds"] = round(large["seconds"], 3)
-        if large["floor_s_per_m"] != float("inf"):
-            figures["decode_only_large_over_small"] = round(
-                large["floor_s_per_m"] / small["floor_s_per_m"], 2
-            )
+        sizes = _measure(pipeline, quick, rounds=rounds)
         # peak memory of the step in a fresh process: every size in a full run
         group = "parse" if pipeline == "parse" else "analysis"
         mem_sizes = SIZES[group][quick][-1:] if quick else SIZES[group][quick]
         mem = []
         for (n_devices, days), s in zip(mem_sizes, sizes[-len(mem_sizes) :], strict=True):
             got = peak_memory(pipeline, n_devices, days)
-            mem.append(got["step_peak_growth_mb"] / (s["readings"] / 1e6))
-            last = got
-        figures["peak_mb_per_M"] = ", ".join(f"{m:.0f}" for m in mem)
-        figures["peak_growth_mb_large"] = round(last["step_peak_growth_mb"], 1)
-        figures["input_mb_large"] = round(last["input_mb"], 1)
-        figures["peak_over_input_large"] = round(
-            last["step_peak_growth_mb"] / max(last["input_mb"], 1e-9), 2
-        )
-        rows.append(
-            result(
-                f"scaling {pipeline}: s per M readings, large / small",
-                ratio=large["s_per_m"] / small["s_per_m"],
-                target="<= 1.5",
-                size=(
-                    f"{small['readings']:,} -> {large['readings']:,} readings "
-                    f"({large['readings'] / small['readings']:.0f}x)"
-                ),
-                **figures,
-            )
-        )
+            mem.append((got["step_peak_growth_mb"] / (s["readings"] / 1e6), got))
+        rows.append(_record(pipeline, sizes, mem))
+    rows.append(_record("fetch", _measure_fetch(quick, rounds=2 if quick else 3), []))
     return rows
 
 

@@ -138,7 +138,7 @@ ISSUE_TARGETS: list[tuple[str, str, str, str, Callable[[dict], bool]]] = [
             rf"^scaling {re.escape(p)}:",
             lambda r: True,
         )
-        for p in ("parse", "consumption+resample_D", "flag_anomalies")
+        for p in ("parse", "consumption+resample_D", "flag_anomalies", "fetch")
     ),
 ]
 
