@@ -85,3 +85,51 @@ def test_org_changelog_on_a_device_subset_says_what_to_do():
         wf.apply_changes(readings, log)
     mine = log[log["device_id"].isin(readings["device_id"])]
     pd.testing.assert_frame_equal(wf.apply_changes(readings, mine), readings)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"spike_factor": "x"}, r"spike_factor='x': expected a number > 0"),  # numpy error
+        ({"spike_factor": -1}, r"spike_factor=-1"),  # silently flagged every step
+        ({"night_start": 25}, r"night_start=25: expected a whole number in \[0, 23\]"),
+        ({"night_start": 1.5}, r"night_start=1.5"),
+        ({"gap_factor": None}, r"gap_factor=None"),
+        ({"stuck_hours": {"gas": "x"}}, r"stuck_hours\['gas'\]='x'"),
+        ({"stuck_hours": {"electric": 2}}, r"unknown meter type\(s\) \['electric'\]"),
+        ({"night_nights": 0}, r"night_nights=0"),
+        ({"night_start": 4, "night_end": 2}, r"night_end=2 must be after night_start=4"),
+        ({"low_battery_v": "3.0"}, r"low_battery_v='3.0'"),
+    ],
+)
+def test_bad_thresholds_name_themselves(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        wf.flag_anomalies(_readings(), multiplier=0.1, register_digits=5, **kwargs)
+
+
+def test_good_thresholds_still_apply():
+    r = _readings()
+    flags = wf.flag_anomalies(r, multiplier=0.1, register_digits=5, stuck_hours=12, night_end=6)
+    assert flags.attrs["thresholds"]["stuck_hours"]["gas"] == 12.0
+    assert flags.attrs["thresholds"]["night_end"] == 6
+    assert flags["rollover"].tolist() == [False, False, True]
+
+
+@pytest.mark.parametrize("max_gap", [7200, 0, "-1h", "0s", "abc", True])
+def test_max_gap_must_be_a_positive_duration(max_gap):
+    # 7200 was read as 7200 ns: every interval "uncovered", coverage silently 0
+    cons = wf.readings_to_consumption(_readings(), multiplier=0.1, register_digits=5)
+    with pytest.raises(ValueError, match=r"max_gap=.*positive duration"):
+        wf.resample_consumption(cons, "h", max_gap=max_gap)
+    with pytest.raises(ValueError, match=r"max_gap="):
+        wf.resample_consumption(cons.iloc[:0], "h", max_gap=max_gap)
+
+
+def test_max_gap_as_duration_hand_computed():
+    # readings at 00:00, 01:00, 02:00: with max_gap 30 min no interval is covered,
+    # with 2 h the hours 00 and 01 are fully covered and hour 02 holds only the last reading
+    cons = wf.readings_to_consumption(_readings(), multiplier=0.1, register_digits=5)
+    tight = wf.resample_consumption(cons, "h", max_gap="30min")
+    loose = wf.resample_consumption(cons, "h", max_gap=pd.Timedelta(hours=2))
+    assert tight["coverage"].tolist() == [0.0, 0.0, 0.0]
+    assert loose["coverage"].tolist() == [1.0, 1.0, 0.0]

@@ -137,6 +137,45 @@ DETAIL = {
 }
 
 
+#: Allowed range (inclusive) and integrality of each threshold; unlisted ones need any
+#: finite number. Checked up front so a typo is a ValueError naming it, not a numpy error
+#: deep inside (or, worse, silently meaningless flags).
+_POSITIVE = 1e-12  # lower bound standing for "> 0"
+LIMITS: dict[str, tuple[float, float, bool]] = {
+    "spike_factor": (_POSITIVE, np.inf, False),
+    "spike_return": (0.0, np.inf, False),
+    "spike_max_hours": (_POSITIVE, np.inf, False),
+    "gap_factor": (_POSITIVE, np.inf, False),
+    "stuck_hours": (_POSITIVE, np.inf, False),
+    "stuck_units": (0.0, np.inf, False),
+    "night_start": (0, 23, True),
+    "night_end": (1, 24, True),
+    "night_nights": (1, 366, True),
+    "night_ratio": (0.0, np.inf, False),
+    "night_min_units": (0.0, np.inf, False),
+    "low_battery_level": (0.0, 100.0, False),
+    "low_battery_v": (_POSITIVE, np.inf, False),
+    "low_battery_release_level": (0.0, 100.0, False),
+    "low_battery_release_v": (0.0, np.inf, False),
+    "weak_release_db": (0.0, np.inf, False),
+    "mismatch_atol": (0.0, np.inf, False),
+    "mismatch_rtol": (0.0, np.inf, False),
+}
+
+
+def _threshold(key: str, value: Any, name: str | None = None) -> float:
+    lo, hi, integer = LIMITS.get(key, (-np.inf, np.inf, False))
+    ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+    ok = ok and bool(np.isfinite(value)) and lo <= value <= hi
+    if ok and integer and value != int(value):
+        ok = False
+    if not ok:
+        kind = "a whole number" if integer else "a number"
+        where = "> 0" if lo == _POSITIVE and hi == np.inf else f"in [{lo:g}, {hi:g}]"
+        raise ValueError(f"threshold {name or key}={value!r}: expected {kind} {where}")
+    return int(value) if integer else float(value)
+
+
 def _thresholds(overrides: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(overrides) - set(DEFAULTS))
     if unknown:
@@ -144,13 +183,22 @@ def _thresholds(overrides: dict[str, Any]) -> dict[str, Any]:
     out = dict(DEFAULTS)
     for key, value in overrides.items():
         if isinstance(DEFAULTS[key], Mapping):
-            out[key] = (
-                {**DEFAULTS[key], **value}
-                if isinstance(value, Mapping)
-                else dict.fromkeys(DEFAULTS[key], float(value))
-            )
+            given = value if isinstance(value, Mapping) else dict.fromkeys(DEFAULTS[key], value)
+            stray = sorted(set(given) - set(DEFAULTS[key]), key=str)
+            if stray:
+                raise ValueError(
+                    f"threshold {key}: unknown meter type(s) {stray}; known: "
+                    f"{sorted(DEFAULTS[key])}"
+                )
+            checked = {k: _threshold(key, v, f"{key}[{k!r}]") for k, v in given.items()}
+            out[key] = {**DEFAULTS[key], **checked}
         else:
-            out[key] = value
+            out[key] = _threshold(key, value)
+    if out["night_end"] <= out["night_start"]:
+        raise ValueError(
+            f"night_end={out['night_end']!r} must be after night_start={out['night_start']!r} "
+            "(hours of the local night)"
+        )
     return out
 
 

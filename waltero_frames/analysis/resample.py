@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import tzinfo
+from datetime import timedelta, tzinfo
 from typing import Any
 
 import numpy as np
@@ -189,6 +189,20 @@ def _spread(
     return out
 
 
+def _max_gap(value: Any) -> pd.Timedelta:
+    """``max_gap`` as a positive Timedelta; a bare number (which unit?) is refused."""
+    if isinstance(value, str | pd.Timedelta | timedelta | np.timedelta64):
+        try:
+            gap = pd.Timedelta(value)
+        except (ValueError, TypeError):
+            gap = pd.NaT
+        if gap is not pd.NaT and gap > pd.Timedelta(0):
+            return gap
+    raise ValueError(
+        f"max_gap={value!r}: expected a positive duration such as '2h' or pd.Timedelta(hours=2)"
+    )
+
+
 def resample_consumption(
     consumption: pd.DataFrame,
     freq: str = "D",
@@ -265,6 +279,7 @@ def resample_consumption(
     if method not in METHODS:
         raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
     tz = check_tz(tz)
+    gap_limit = None if max_gap is None else _max_gap(max_gap)
     times = frame_times(consumption, "consumption")
     for col in (DEVICE, "consumption"):
         if col not in consumption.columns:
@@ -326,10 +341,10 @@ def resample_consumption(
         cons = _spread(total, row, values, cross, density, head, tail, c_steps, seconds)
     del values
 
-    if max_gap is None:
+    if gap_limit is None:
         limit = GAP_FACTOR * usual_interval_ns(codes, dt, ~first, len(devices))
     else:
-        limit = np.full(n_dev, float(pd.Timedelta(max_gap).value))
+        limit = np.full(n_dev, float(gap_limit.value))
     # intervals longer than the device's limit are not covered: only intervals longer
     # than the smallest limit need the per-device comparison
     ok = np.ones(len(ts), dtype=bool)
