@@ -14,6 +14,7 @@ from waltero_frames import report
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = report.notebook_paths(ROOT / "notebooks")
+DEMO_ORG = "00000000-0000-0000-0000-000000000001"
 SOUTH_ORG = "00000000-0000-0000-0000-000000000002"  # Harbour View Strata, Australia/Sydney
 
 
@@ -73,6 +74,35 @@ def test_notebook_runs_headless(path, tenant_env):
     assert not [o for o in outputs if o.get("output_type") == "error"]
     text = json.dumps(outputs)
     assert tenant_env.password not in text  # no secret reaches a notebook
+    for device_id in expected_devices(path.stem, tenant_env.world):
+        assert device_id in text, f"{path.stem} does not show {device_id}"
+
+
+def expected_devices(stem: str, world) -> list[str]:
+    """Devices a notebook must name, from the simulator's ground truth (demo org)."""
+    import pandas as pd
+
+    demo = world.devices.index[world.devices["organization_id"] == DEMO_ORG]
+    an = world.anomalies[world.anomalies["device_id"].isin(demo)]
+
+    def kind(k: str, lo: str, hi: str) -> list[str]:
+        rows = an[
+            (an["kind"] == k) & (an["end"] >= pd.Timestamp(lo)) & (an["start"] < pd.Timestamp(hi))
+        ]
+        return sorted(set(rows["device_id"]))
+
+    if stem.startswith("01"):  # the guide week: a meter with a whole UTC day without data
+        return kind("gap", "2026-05-18T22:00Z", "2026-05-25T22:00Z")
+    if stem.startswith("03"):  # the leak, the open misread, the weak radio, the low battery
+        leak = kind("night_flow", "2026-08-31T22:00Z", "2026-09-14T22:00Z")
+        scan = ("2026-10-09T22:00Z", "2026-11-09T21:00Z")
+        spikes = [
+            d
+            for d in kind("spike", *scan)
+            if "uncorrected" in " ".join(an.loc[an["device_id"] == d, "detail"])
+        ]
+        return leak + spikes + kind("weak_signal", *scan) + kind("low_battery", *scan)
+    return []
 
 
 def test_study_records_then_replays_offline(tenant_env, tmp_path, monkeypatch):
