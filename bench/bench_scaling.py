@@ -183,11 +183,17 @@ def peak_memory(pipeline: str, n_devices: int, days: int) -> dict:
 
 
 # ---------------------------------------------------------------- timing
+def _batch(fn, reps: int) -> float:
+    """Seconds per call of ``fn`` run ``reps`` times back to back."""
+    return best_time(lambda: [fn() for _ in range(reps)], repeat=1) / reps
+
+
 def _measure(pipeline: str, quick: bool, rounds: int) -> list[dict]:
     """Per size: readings, seconds (best over interleaved rounds), seconds per million.
 
     The inputs of all three sizes are built first; each round then times every size
-    once, so all sizes see the same machine load (the box is shared)."""
+    once (an equal-work batch), so all sizes see the same machine load (the box is
+    shared)."""
     group = "parse" if pipeline == "parse" else "analysis"
     cases = []
     for n_devices, days in SIZES[group][quick]:
@@ -203,13 +209,20 @@ def _measure(pipeline: str, quick: bool, rounds: int) -> list[dict]:
             fn = partial(step, frame, devices)
             floor = None
         cases.append({"devices": n_devices, "days": days, "readings": n, "fn": fn, "floor": floor})
+    # equal work per size and round: a smaller size runs back to back as many times as it
+    # takes to process as many readings as the large one (at most 100 times), so that every
+    # size is timed over a similar stretch of the (shared, noisy) machine's time — a lone
+    # 10 ms call catches a quiet moment far more easily than a 2 s one
+    largest = max(c["readings"] for c in cases)
     best = [float("inf")] * len(cases)
     best_floor = [float("inf")] * len(cases)
     for _ in range(rounds):
         for i, case in enumerate(cases):
-            best[i] = min(best[i], best_time(case["fn"], repeat=1))
+            reps = int(min(100, max(1, round(largest / case["readings"]))))
+            case["reps"] = reps
+            best[i] = min(best[i], _batch(case["fn"], reps))
             if case["floor"] is not None:
-                best_floor[i] = min(best_floor[i], best_time(case["floor"], repeat=1))
+                best_floor[i] = min(best_floor[i], _batch(case["floor"], reps))
     out = []
     for case, seconds, floor_s in zip(cases, best, best_floor, strict=True):
         del case["fn"], case["floor"]
