@@ -15,7 +15,7 @@ import pytest
 from test_mirror_sync import assert_equals_truth, client_for, org_devices
 
 import waltero_frames as wf
-from waltero_frames.mirror import sync as sync_mod
+from waltero_frames.mirror import changelog
 from waltero_frames.mirror.cli import main as cli_main
 from waltero_frames.sim import DEMO_ORG
 
@@ -56,7 +56,7 @@ def assert_applied_once(mirror, rows):
 
 def fail_after(monkeypatch, sim, calls, rule):
     """Let ``calls`` changelog pages through, then make the server answer ``rule``."""
-    real = sync_mod.ep.changes_page
+    real = changelog.ep.changes_page
     seen = {"n": 0}
 
     def wrapper(*args, **kwargs):
@@ -65,7 +65,7 @@ def fail_after(monkeypatch, sim, calls, rule):
             sim.configure(fail=[rule])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sync_mod.ep, "changes_page", wrapper)
+    monkeypatch.setattr(changelog.ep, "changes_page", wrapper)
 
 
 # ------------------------------------------------------------------------ HTTP faults

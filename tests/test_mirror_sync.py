@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 
 import waltero_frames as wf
-from waltero_frames.mirror import SyncError
-from waltero_frames.mirror import sync as sync_mod
+from waltero_frames.mirror import SyncError, changelog
 from waltero_frames.sim import DEMO_ORG
 
 RAW = "meter.value.raw"
@@ -284,7 +283,7 @@ def test_no_progress_paging_stops_with_an_error(monkeypatch):
                 "actor": "user",
                 "changedAt": "2026-01-02T00:00:00Z",
             }
-            for i in range(sync_mod.PAGE_LIMIT)
+            for i in range(changelog.PAGE_LIMIT)
         ],  # fmt: skip
     }
     calls = iter(range(100))
@@ -292,8 +291,8 @@ def test_no_progress_paging_stops_with_an_error(monkeypatch):
     def fake(client, org, since, cursor, limit):
         return {**page, "nextCursor": f"cur-{next(calls)}"}
 
-    monkeypatch.setattr(sync_mod.ep, "changes_page", fake)
-    pages = sync_mod._change_pages(None, "org", pd.Timestamp("2026-01-01", tz="UTC"))
+    monkeypatch.setattr(changelog.ep, "changes_page", fake)
+    pages = changelog.change_pages(None, "org", pd.Timestamp("2026-01-01", tz="UTC"))
     next(pages)
     with pytest.raises(SyncError, match="no progress"):
         next(pages)

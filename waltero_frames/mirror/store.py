@@ -32,95 +32,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .resolve import resolve
+from .schema import OUTCOMES, SCHEMA, SCHEMA_VERSION
+
 __all__ = ["SCHEMA_VERSION", "Store", "to_ms"]
-
-SCHEMA_VERSION = 1
-
-#: Outcomes of one change (column ``changes.outcome``); see docs/mirror.md.
-OUTCOMES = ("applied", "current", "conflict", "superseded", "out_of_range", "baseline")
-#: Outcomes whose change set (or confirmed) the reading's value: they rank for "last wins".
-VALUE_SETTING = ("applied", "current", "conflict")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS orgs (
-    org INTEGER PRIMARY KEY,
-    org_id TEXT NOT NULL UNIQUE
-);
-CREATE TABLE IF NOT EXISTS devices (
-    device INTEGER PRIMARY KEY,
-    org INTEGER NOT NULL,
-    device_id TEXT NOT NULL UNIQUE,
-    name TEXT, external_id TEXT, serial_number TEXT, meter_type TEXT,
-    unit TEXT, multiplier REAL, register_digits INTEGER, variant TEXT,
-    fields TEXT                      -- JSON list of supported field names (NULL: not asked yet)
-);
-CREATE TABLE IF NOT EXISTS fields (
-    field INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE
-);
-CREATE TABLE IF NOT EXISTS readings (
-    org INTEGER NOT NULL,
-    device INTEGER NOT NULL,
-    field INTEGER NOT NULL,
-    ts INTEGER NOT NULL,             -- epoch ms, UTC
-    value,                           -- as the API sent it: integer, real or text
-    PRIMARY KEY (org, device, field, ts)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS device_state (
-    device INTEGER PRIMARY KEY,
-    org INTEGER NOT NULL,
-    cov_start INTEGER NOT NULL,      -- the mirror holds every reading in [cov_start, cov_end):
-    cov_end INTEGER NOT NULL,        --   the server's clock had passed cov_end when fetched
-    last_ts INTEGER                  -- latest reading time held (any field), NULL: none yet
-);
-CREATE TABLE IF NOT EXISTS windows (
-    device INTEGER NOT NULL,
-    start INTEGER NOT NULL,
-    end INTEGER NOT NULL,
-    run INTEGER,
-    n_readings INTEGER NOT NULL,
-    n_added INTEGER NOT NULL,
-    done_at INTEGER NOT NULL,
-    PRIMARY KEY (device, start, end)
-);
-CREATE TABLE IF NOT EXISTS changes (
-    change_id TEXT PRIMARY KEY,
-    org INTEGER NOT NULL,
-    device INTEGER NOT NULL,
-    field INTEGER NOT NULL,
-    ts INTEGER NOT NULL,
-    previous_value,
-    new_value,
-    mirror_value,                    -- the mirror's value just before this change
-    outcome TEXT NOT NULL,
-    actor TEXT,
-    changed_at INTEGER NOT NULL,
-    run INTEGER,
-    applied_at INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS changes_reading ON changes (device, field, ts);
-CREATE TABLE IF NOT EXISTS sync_state (
-    org INTEGER PRIMARY KEY,
-    start INTEGER NOT NULL,          -- default start of the synced range (first sync's start)
-    phase TEXT NOT NULL,             -- 'baseline' until the first changelog read is done, then 'ready'
-    watermark INTEGER,               -- last changedAt fully processed (epoch ms)
-    ids_at_watermark TEXT NOT NULL DEFAULT '[]'   -- JSON list: change ids seen at that instant
-);
-CREATE TABLE IF NOT EXISTS sync_runs (
-    run INTEGER PRIMARY KEY,
-    org INTEGER NOT NULL,
-    started_at INTEGER NOT NULL,
-    finished_at INTEGER,
-    status TEXT NOT NULL,            -- running | ok | failed (a killed run stays 'running')
-    start INTEGER, end INTEGER,
-    readings_added INTEGER NOT NULL DEFAULT 0,
-    changes_applied INTEGER NOT NULL DEFAULT 0,
-    conflicts INTEGER NOT NULL DEFAULT 0,
-    watermark INTEGER,
-    error TEXT
-);
-"""
 
 
 def now_ms() -> int:
@@ -136,15 +51,6 @@ def to_ms(values: Any) -> np.ndarray:
     """
     idx = pd.DatetimeIndex(pd.to_datetime(values, utc=True))
     return np.asarray(idx.as_unit("ms").asi8, dtype=np.int64)
-
-
-def _equal(a: Any, b: Any) -> bool:
-    """Value equality where missing equals missing (None and NaN alike)."""
-    a_na = a is None or (isinstance(a, float) and a != a)
-    b_na = b is None or (isinstance(b, float) and b != b)
-    if a_na or b_na:
-        return a_na and b_na
-    return bool(a == b)
 
 
 def _py(values: Any) -> list:
@@ -188,7 +94,7 @@ class Store:
         con.execute("PRAGMA temp_store=MEMORY")
         con.execute("PRAGMA cache_size=-131072")
         with self.transaction():
-            for stmt in _SCHEMA.split(";"):
+            for stmt in SCHEMA.split(";"):
                 if stmt.strip():
                     con.execute(stmt)
             con.execute(
@@ -617,7 +523,7 @@ class Store:
                 outcome, mirror_value = (
                     (["baseline"] * len(rows), [None] * len(rows))
                     if baseline
-                    else self._resolve(con, org, page, rows)
+                    else resolve(con, org, page, rows)
                 )
                 at_ms = now_ms()
                 con.executemany(
@@ -647,67 +553,6 @@ class Store:
                     counts[o] = counts.get(o, 0) + 1
             self._advance_watermark(con, org, top, ids_top)
         return counts
-
-    @staticmethod
-    def _resolve(
-        con: sqlite3.Connection, org: int, page: dict[str, Any], rows: list[int]
-    ) -> tuple[list[str], list[Any]]:
-        """Outcome and the mirror's value just before, for each new change; writes readings."""
-        pages = "(SELECT DISTINCT device, field, ts FROM _page) p"
-        current = {
-            (d, f, t): v
-            for d, f, t, v in con.execute(
-                f"SELECT p.device, p.field, p.ts, r.value FROM {pages} CROSS JOIN readings r ON "
-                "r.org=? AND r.device=p.device AND r.field=p.field AND r.ts=p.ts",
-                (org,),
-            )
-        }
-        coverage = {
-            d: (lo, hi)
-            for d, lo, hi in con.execute(
-                "SELECT s.device, s.cov_start, s.cov_end FROM device_state s "
-                "WHERE s.device IN (SELECT DISTINCT device FROM _page)"
-            )
-        }
-        last: dict[tuple, tuple] = {}
-        for d, f, t, a, i in con.execute(
-            f"SELECT c.device, c.field, c.ts, c.changed_at, c.change_id FROM {pages} "
-            "CROSS JOIN changes c ON c.device=p.device AND c.field=p.field AND c.ts=p.ts "
-            f"WHERE c.outcome IN ({','.join(repr(o) for o in VALUE_SETTING)})"
-        ):
-            last[(d, f, t)] = max(last.get((d, f, t), (a, i)), (a, i))
-        outcome: list[str] = []
-        before: list[Any] = []
-        writes: dict[tuple, Any] = {}
-        for k in rows:
-            key = (int(page["device"][k]), int(page["field"][k]), int(page["ts"][k]))
-            this = (int(page["changed_at"][k]), page["change_id"][k])
-            value = current.get(key)
-            before.append(value)
-            lo_hi = coverage.get(key[0])
-            if lo_hi is None or not lo_hi[0] <= key[2] < lo_hi[1]:
-                outcome.append("out_of_range")
-            elif key in last and this <= last[key]:
-                outcome.append("superseded")
-            else:
-                prev, new = page["previous_value"][k], page["new_value"][k]
-                outcome.append(
-                    "applied" if _equal(prev, value) else "current" if _equal(new, value)
-                    else "conflict"
-                )  # fmt: skip
-                current[key] = writes[key] = new
-                last[key] = this
-        put = [(org, *key, v) for key, v in writes.items() if v is not None]
-        con.executemany(
-            "INSERT INTO readings(org, device, field, ts, value) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT(org, device, field, ts) DO UPDATE SET value=excluded.value",
-            put,
-        )
-        con.executemany(
-            "DELETE FROM readings WHERE org=? AND device=? AND field=? AND ts=?",
-            [(org, *key) for key, v in writes.items() if v is None],
-        )
-        return outcome, before
 
     def _advance_watermark(
         self, con: sqlite3.Connection, org: int, top: int, ids_top: list[str]

@@ -26,13 +26,11 @@ from __future__ import annotations
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -41,7 +39,10 @@ from .. import frames
 from ..errors import BadRequest
 from ..paging import MAX_WINDOW, split_range
 from ..timeargs import TimeLike, to_utc
-from .store import VALUE_SETTING, Store
+from .changelog import SyncError, change_pages
+from .layout import device_ids, to_long, to_wide
+from .schema import VALUE_SETTING
+from .store import Store
 
 __all__ = ["Mirror", "SyncError", "SyncReport"]
 
@@ -49,14 +50,10 @@ __all__ = ["Mirror", "SyncError", "SyncReport"]
 WINDOW_MS = int(MAX_WINDOW / pd.Timedelta(milliseconds=1))
 DETAIL_COLUMNS = ["name", "external_id", "serial_number", "meter_type", "unit", "multiplier",
                   "register_digits", "variant"]  # fmt: skip
-#: Changelog page size (the API caps ``limit`` at 200).
-PAGE_LIMIT = ep.CHANGES_PAGE_LIMIT
 #: Default range of a first sync without ``start``.
 DEFAULT_SPAN = pd.Timedelta(days=365)
 #: The contract's maximum replication lag of the changelog.
 REPLICATION_LAG = pd.Timedelta(minutes=5)
-RAW = "meter.value.raw"
-FIRST_FIELDS = ("meter.value.raw", "meter.value.processed", "battery.voltage", "connection.rssi")
 
 
 class _ServerClock:
@@ -83,10 +80,6 @@ class _ServerClock:
             return
         with self._lock:
             self._now = t if self._now is None else max(self._now, t)
-
-
-class SyncError(RuntimeError):
-    """The sync cannot go on safely (e.g. changelog paging that makes no progress)."""
 
 
 @dataclass(frozen=True)
@@ -165,25 +158,6 @@ def _windows(lo: int, hi: int, *, backwards: bool = False) -> list[tuple[int, in
         return []
     out = [(_ts_to_ms(a), _ts_to_ms(b)) for a, b in split_range(_ms_to_ts(lo), _ms_to_ts(hi))]
     return out[::-1] if backwards else out
-
-
-def _long(frame: pd.DataFrame, field_code: dict[str, int]) -> tuple[np.ndarray, ...]:
-    """A telemetry frame (one device) → parallel arrays field code, ts ms, value."""
-    cols = [c for c in frame.columns if c not in ("device_id", "value")]
-    ts = np.asarray(frame.index.as_unit("ms").asi8, dtype=np.int64) if len(frame) else None
-    f_parts, t_parts, v_parts = [], [], []
-    for col in cols:
-        values = frame[col]
-        ok = values.notna().to_numpy()
-        if not ok.any():
-            continue
-        f_parts.append(np.full(int(ok.sum()), field_code[col], dtype=np.int64))
-        t_parts.append(ts[ok])
-        v_parts.append(values.to_numpy(dtype=object)[ok])
-    if not f_parts:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty, np.empty(0, dtype=object)
-    return np.concatenate(f_parts), np.concatenate(t_parts), np.concatenate(v_parts)
 
 
 class Mirror:
@@ -485,7 +459,7 @@ class Mirror:
                 _ms_to_ts(hi),
                 fields=list(devices.at[device_id, "fields"]),
             )
-            f, t, v = _long(frame, field_code)
+            f, t, v = to_long(frame, field_code)
             certified = lo if known is None else max(lo, min(hi, known + 1))
             n = store.commit_window(
                 org_code, int(devices.at[device_id, "device"]), lo, hi, f, t, v,
@@ -558,7 +532,7 @@ class Mirror:
         self, client: Any, org: str, org_code: int, since_ms: int, run: int, *, baseline: bool
     ) -> dict[str, int]:
         totals: dict[str, int] = {}
-        for page in _change_pages(client, org, _ms_to_ts(since_ms)):
+        for page in change_pages(client, org, _ms_to_ts(since_ms)):
             got = self.store.apply_changes(org_code, page, run=run, baseline=baseline)
             for k, v in got.items():
                 totals[k] = totals.get(k, 0) + v
@@ -611,7 +585,7 @@ class Mirror:
         if devices is None:
             ids = list(held.index) if held is not None else []
         else:
-            ids = _device_ids(devices)
+            ids = device_ids(devices)
             unknown = [d for d in ids if held is None or d not in held.index]
             if unknown:
                 raise ValueError(f"devices not in the mirror for org {org!r}: {unknown[:5]}")
@@ -625,7 +599,7 @@ class Mirror:
             if org_code is not None and ids
             else pd.DataFrame({"device": [], "field": [], "ts": [], "value": []})
         )
-        frame = _wide(long, held, self.store.field_names())
+        frame = to_wide(long, held, self.store.field_names())
         frame.attrs.update(
             org_id=org,
             start=lo,
@@ -729,134 +703,3 @@ class Mirror:
                     basename_template="part-{i}.parquet",
                 )
         return out
-
-
-def _device_ids(devices: Any) -> list[str]:
-    if isinstance(devices, str):
-        return [devices]
-    if isinstance(devices, pd.DataFrame):
-        return [str(d) for d in devices.index]
-    if isinstance(devices, Sequence | pd.Index | pd.Series | np.ndarray):
-        ids = [str(d) for d in devices]
-        if not ids:
-            raise ValueError("devices: an empty list")
-        return ids
-    raise ValueError(f"devices={devices!r}: expected an id, a list of ids or a devices frame")
-
-
-def _wide(
-    long: pd.DataFrame, held: pd.DataFrame | None, field_names: dict[int, str]
-) -> pd.DataFrame:
-    """Long readings (codes) → the telemetry layout."""
-    if long.empty:
-        names = ["meter.value.raw", "meter.value.processed"]
-        frame = pd.DataFrame(
-            {
-                "device_id": pd.Series([], dtype="str"),
-                **{n: pd.Series([], dtype="float64") for n in names},
-                "value": pd.Series([], dtype="float64"),
-            },
-            index=pd.DatetimeIndex([], tz="UTC", name="timestamp").as_unit("us"),
-        )
-        return frame
-    dev = long["device"].to_numpy(dtype=np.int64)
-    fld = long["field"].to_numpy(dtype=np.int64)
-    ts = long["ts"].to_numpy(dtype=np.int64)
-    values = long["value"].to_numpy(dtype=object)
-    # Rows are (timestamp, device) pairs ordered by time, then device id (the API's order).
-    codes = held["device"].to_numpy(dtype=np.int64)
-    ids = held.index.to_numpy(dtype=object)
-    by_id = np.argsort(ids.astype(str), kind="stable")
-    rank_of = np.zeros(int(codes.max()) + 1, dtype=np.int64)
-    rank_of[codes[by_id]] = np.arange(len(codes))
-    rank = rank_of[dev]
-    order = np.lexsort((rank, ts))
-    ts_s, rank_s = ts[order], rank[order]
-    new_row = np.ones(len(order), dtype=bool)
-    new_row[1:] = (ts_s[1:] != ts_s[:-1]) | (rank_s[1:] != rank_s[:-1])
-    row = np.empty(len(order), dtype=np.int64)
-    row[order] = np.cumsum(new_row) - 1
-    n_rows = int(new_row.sum())
-    row_rank = rank_s[new_row]
-    names = {c: field_names[c] for c in np.unique(fld).tolist()}
-    ordered = sorted(
-        names,
-        key=lambda c: (
-            FIRST_FIELDS.index(names[c]) if names[c] in FIRST_FIELDS else len(FIRST_FIELDS),
-            names[c],
-        ),
-    )
-    columns: dict[str, Any] = {"device_id": pd.array(ids[by_id][row_rank], dtype="str")}
-    for code in ordered:
-        mask = fld == code
-        got = values[mask]
-        if isinstance(got[0], str):  # a field's values share one type: text stays text
-            col = np.full(n_rows, np.nan, dtype=object)
-            col[row[mask]] = got
-            columns[names[code]] = pd.array(col, dtype="str")
-        else:
-            col = np.full(n_rows, np.nan)
-            col[row[mask]] = got.astype(np.float64)
-            columns[names[code]] = col
-    if RAW in columns:
-        mult = held["multiplier"].to_numpy(dtype=np.float64)[by_id][row_rank]
-        columns["value"] = np.round(columns[RAW] * mult, 6)
-    stamps = ts_s[new_row].astype("datetime64[ms]").astype("datetime64[us]")
-    index = pd.DatetimeIndex(stamps, name="timestamp").tz_localize("UTC")
-    return pd.DataFrame(columns, index=index)
-
-
-def _page_frame(rows: list[Any]) -> pd.DataFrame:
-    """One changelog page → the ``changes`` layout, values kept as the API typed them
-    (a page mixing numbers and text must not turn the numbers into text)."""
-    rows = [r for r in rows if isinstance(r, dict)]
-
-    def col(key: str) -> list[Any]:
-        return [r.get(key) for r in rows]
-
-    ids = col("id")
-    if any(not isinstance(i, str) for i in ids):
-        raise SyncError("changelog: a row without a string 'id'")
-    return pd.DataFrame(
-        {
-            "change_id": ids,
-            "device_id": col("deviceId"),
-            "field": col("field"),
-            "timestamp": pd.to_datetime(col("timestamp"), format="ISO8601", utc=True),
-            "previous_value": pd.Series(col("previousValue"), dtype=object),
-            "new_value": pd.Series(col("newValue"), dtype=object),
-            "actor": col("actor"),
-            "changed_at": pd.to_datetime(col("changedAt"), format="ISO8601", utc=True),
-        }
-    )
-
-
-def _change_pages(client: Any, org: str, since: pd.Timestamp) -> Iterator[pd.DataFrame]:
-    """The changelog since ``since`` page by page (following ``nextCursor``).
-
-    Raises ``SyncError`` when a full page makes no progress: its cursor was seen before,
-    or it holds only ids this listing already returned.
-    """
-    cursor: str | None = None
-    cursors: set[str] = set()
-    seen: set[str] = set()
-    while True:
-        body = ep.changes_page(client, org, since, cursor, PAGE_LIMIT)
-        rows = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(rows, list):
-            raise SyncError("changelog page: expected {'data': [...], 'nextCursor': ...}")
-        page = _page_frame(rows)
-        ids = set(page["change_id"])
-        cursor = body.get("nextCursor")
-        if cursor is not None and len(rows) >= PAGE_LIMIT and ids <= seen:
-            raise SyncError(
-                f"changelog paging made no progress: a full page of {len(rows)} rows "
-                f"repeats earlier ids (since={since.isoformat()})"
-            )
-        seen |= ids
-        yield page
-        if cursor is None:
-            return
-        if not isinstance(cursor, str) or cursor in cursors:
-            raise SyncError(f"changelog paging loops: cursor {cursor!r} came back")
-        cursors.add(cursor)
