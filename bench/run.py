@@ -219,6 +219,29 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def scaling_table(rows: list[dict]) -> str:
+    """The ``scaling *`` records as one table: s per million readings at each size."""
+    lines = [
+        "| pipeline | small | medium | large | large / small | met | "
+        "peak MiB per M readings (s, m, l) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if not r["name"].startswith("scaling "):
+            continue
+        cells = []
+        for size in ("small", "medium", "large"):
+            cell = f"{r.get(f'{size}_size', '?')}: {r.get(f'{size}_s_per_M', '?')} s/M"
+            floor = r.get(f"{size}_decode_only_s_per_M")
+            cells.append(cell + (f" (decode only {floor})" if floor is not None else ""))
+        name = r["name"].removeprefix("scaling ").split(":")[0]
+        lines.append(
+            f"| {name} | {' | '.join(cells)} | {r['ratio']} | {'yes' if r['met'] else '**no**'} "
+            f"| {r.get('peak_mb_per_M', '—')} |"
+        )
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -342,14 +365,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  - {m}", file=sys.stderr)
     if not args.quick and complete and args.out == RESULTS and not failed:
         readme = HERE / "README.md"
+        scal = scaling_table(rows)
         body = readme.read_text() if readme.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
         head, _, rest = body.partition(BEGIN)
         _, _, tail = rest.partition(END)
         block = (
             f"{BEGIN}\nMeasured {stamp} on {doc['machine']} with `{command}` "
             f"(wall time {wall / 60:.1f} min; each module in its own process).\n\n"
-            f"### Every record\n\n{text}\n\n"
-            f"### The targets of issues 3, 4, 5 (and 7's scaling)\n\n{targets}\n{END}"
+            f"### The targets of issues 3, 4, 5 (and 7's scaling)\n\n{targets}\n\n"
+            + (f"### Scaling (s per million readings)\n\n{scal}\n\n" if scal else "")
+            + f"### Every record\n\n{text}\n{END}"
         )
         readme.write_text(head + block + tail)
     if failed:

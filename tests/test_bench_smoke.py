@@ -80,3 +80,41 @@ def test_harness_result_evaluates_each_comparison():
     assert _row("a", "s", 2.0, "<= 2")["met"] is True
     assert _row("a", "s", 2.0, "< 2")["met"] is False
     assert _row("a", "s", 1.23456, "> 1")["ratio"] == 1.235
+
+
+def test_full_run_rewrites_only_the_results_block(tmp_path, monkeypatch):
+    import bench.run as runner
+
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "# Benchmarks\n\nintro\n\n<!-- results:begin -->\nold table\n<!-- results:end -->\n\n"
+        "## Client narrative\n\nkept\n"
+    )
+    rows = [
+        {
+            **_row("scaling parse: s per M readings, large / small", "1 -> 9 readings", 1.2),
+            "small_size": "1 dev",
+            "small_s_per_M": 1.0,
+            "medium_size": "2 dev",
+            "medium_s_per_M": 1.1,
+            "large_size": "3 dev",
+            "large_s_per_M": 1.2,
+            "module": "bench_x",
+            "module_seconds": 0.1,
+            "module_peak_rss_mb": 50.0,
+        }
+    ]
+    monkeypatch.setattr(runner, "HERE", tmp_path)
+    monkeypatch.setattr(runner, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(runner, "discover", lambda: ["bench_x"])
+    monkeypatch.setattr(runner, "run_module", lambda name, quick: [dict(r) for r in rows])
+    assert runner.main([]) == 0
+    text = readme.read_text()
+    assert "old table" not in text and text.count("<!-- results:begin -->") == 1
+    assert text.startswith("# Benchmarks\n\nintro\n") and text.endswith(
+        "## Client narrative\n\nkept\n"
+    )
+    assert "with `make bench`" in text and "| parse | 1 dev: 1.0 s/M" in text
+    assert "**missing**" in text  # the other issue targets have no record in this run
+    latest = json.loads((tmp_path / "results" / "latest.json").read_text())
+    assert latest[0]["name"].startswith("scaling parse")
