@@ -364,3 +364,46 @@ def test_changes_dedupe_sort_until():
     assert cut["change_id"].tolist() == ["chg_00000000009", "chg_00000000017", "chg_00000000018"]
     empty = parse_changes([])
     pd.testing.assert_series_equal(empty.dtypes, df.dtypes)
+
+
+def test_changes_page_mixing_fields_keeps_each_value_type():
+    # one changelog page mixes a register, a voltage and firmware text: numbers stay
+    # numbers and text stays text, whatever comes first ("1.8" is a version, not 1.8)
+    base = {
+        "deviceId": D1,
+        "timestamp": "2026-05-20T06:00:00.000Z",
+        "actor": "system",
+        "changedAt": "2026-05-25T09:13:22.512Z",
+    }
+    rows = [
+        {
+            **base,
+            "id": "chg_1",
+            "field": "meta.firmware",
+            "previousValue": "1.8",
+            "newValue": "2.3.1",
+        },
+        {
+            **base,
+            "id": "chg_2",
+            "field": "meter.value.raw",
+            "previousValue": 1284567,
+            "newValue": 1234567,
+        },
+        {
+            **base,
+            "id": "chg_3",
+            "field": "battery.voltage",
+            "previousValue": None,
+            "newValue": 3.58,
+        },
+    ]
+    for order in (rows, rows[::-1]):
+        df = parse_changes(order).set_index("change_id")
+        assert df.loc["chg_1", "previous_value"] == "1.8"
+        assert df.loc["chg_1", "new_value"] == "2.3.1"
+        assert df.loc["chg_2", "new_value"] == 1234567.0
+        assert isinstance(df.loc["chg_2", "new_value"], float)
+        assert pd.isna(df.loc["chg_3", "previous_value"])
+    numeric = parse_changes(rows[1:])
+    assert numeric["new_value"].dtype == np.float64

@@ -102,6 +102,33 @@ def _numbers_or_text(values: Sequence[Any]) -> np.ndarray | Any:
         raise UnexpectedResponse("non-numeric value in a numeric field") from None
 
 
+def _own_type_values(values: Sequence[Any]) -> np.ndarray:
+    """Changelog values, each kept as its own JSON type.
+
+    One changelog page mixes fields (registers, voltages, firmware text), so the
+    one-type-per-field rule of :func:`_numbers_or_text` does not hold there: float64 when
+    every value is a number or None, else an object column holding floats and strings as
+    they came (text such as firmware ``"1.8"`` is never read as a number).
+    """
+    values = list(values)
+    if not any(isinstance(v, str) for v in values):
+        try:
+            return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise UnexpectedResponse("non-numeric value in a changelog value") from None
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        if v is None:
+            out[i] = np.nan
+        elif isinstance(v, str):
+            out[i] = v
+        elif isinstance(v, int | float) and not isinstance(v, bool):
+            out[i] = float(v)
+        else:
+            raise UnexpectedResponse(f"changelog value of unexpected type: {v!r}")
+    return out
+
+
 def _utc(value: Any) -> pd.Timestamp:
     """A timestamp as UTC; naive means UTC here (callers validated with ``timeargs``)."""
     ts = pd.Timestamp(value)
@@ -532,7 +559,7 @@ def parse_changes(rows: Iterable[Mapping[str, Any]], *, until: Any = None) -> pd
         if col == "timestamp":
             data[col] = _timestamps(raw).array
         elif col in ("previous_value", "new_value"):
-            data[col] = _numbers_or_text(raw)
+            data[col] = _own_type_values(raw)
         else:
             data[col] = _strings(raw)
     changed_at = _timestamps(_column(rows, "changedAt")).rename("changed_at")
