@@ -927,6 +927,23 @@ def test_clock_runs_on(sim):
     assert sim.world.now() - t0 >= pd.Timedelta(minutes=15)
 
 
+def test_one_telemetry_answer_is_one_snapshot_of_a_running_clock(sim):
+    # at ~2 simulated weeks per wall second a 15-min reading arrives every ~60 µs of
+    # wall time: fields read at different instants would end at different readings
+    sim.configure(clock="2026-06-01T00:00:00Z", speed=1_200_000)
+    api = Api(sim)
+    fields = f"{RAW},meter.value.processed"
+    for _ in range(30):
+        body = api.get(
+            f"/api/devices/{DEMO_DEVICE}/telemetry",
+            startDate="2026-05-20T00:00:00Z",
+            endDate="2026-06-20T00:00:00Z",
+            fields=fields,
+        ).json()["fields"]
+        raw_ts = [p["ts"] for p in body[RAW]]
+        assert raw_ts == [p["ts"] for p in body["meter.value.processed"]]
+
+
 # -- starters ------------------------------------------------------------------------------
 def test_subprocess_server_same_api(tmp_path):
     with running(seed=0, process=True, rate=None, prefix="/prod") as sim:

@@ -206,10 +206,11 @@ class SimState:
         start, end = _ms_ts(lo), _ms_ts(hi)
         out: dict[str, list] = {}
         formatted: list[tuple[np.ndarray, list[str]]] = []  # a meter's fields share stamps
+        as_of = self.world.now()  # one snapshot for every field (the clock may run on)
         for name in wanted:
             if name not in supported:
                 continue
-            ts, values = self.world.window(device_id, name, start, end)
+            ts, values = self.world.window(device_id, name, start, end, as_of=as_of)
             iso = next((i for t, i in formatted if np.array_equal(t, ts)), None)
             if iso is None:
                 iso = iso_ms_array(ts)
