@@ -185,7 +185,13 @@ class InProcessSimulator(Simulator):
         changed_at: Any = None,
         lag: float = 0.0,
     ) -> Any:
-        """Correct one reading now (see ``World.add_change``); returns the new change rows."""
+        """Correct one reading now (see ``World.add_change``); returns the new change rows.
+
+        The change is listed by the changelog ``lag`` seconds after ``changed_at``
+        (default: the simulated now). A frozen clock (the default) never reaches that
+        instant, so a lagged change stays invisible until the clock runs on
+        (``configure(clock=..., speed=...)``) or ``changed_at`` is set ``lag`` earlier.
+        """
         return self._state.add_correction(
             device_id, field, timestamp, new_value, actor=actor, changed_at=changed_at, lag=lag
         )
