@@ -103,3 +103,21 @@ def test_far_future_bounds_do_not_overflow(waltero_sim):
     waltero_sim.config.rate = None
     with pytest.raises(wf.BadRequest, match="out of the supported range"):
         wf.telemetry(_client(waltero_sim), DEV, "2999-01-01", "2999-01-02")
+
+
+def test_retry_after_beyond_the_wait_budget_raises_at_once(waltero_sim, caplog):
+    # the login limit answers Retry-After: 60; with rate_limit_max_wait=2 the client still
+    # slept the whole minute (the budget was checked only after each sleep)
+    import time
+
+    from waltero_frames.transport.retry import RetryPolicy
+
+    waltero_sim.configure(login_limit=1)
+    first = _client(waltero_sim)
+    first.me()
+    second = _client(waltero_sim, retry=RetryPolicy(rate_limit_max_wait=2.0))
+    t0 = time.monotonic()
+    with pytest.raises(wf.RateLimited):
+        second.me()
+    assert time.monotonic() - t0 < 2.0
+    assert waltero_sim.counters[("login", 429)] == 1

@@ -26,7 +26,7 @@ from tenacity import (
     retry_if_exception_type,
     retry_if_result,
     stop_after_attempt,
-    stop_after_delay,
+    stop_before_delay,
 )
 
 from ..errors import safe_url
@@ -63,6 +63,10 @@ def _is_5xx(response: requests.Response) -> bool:
     return response.status_code >= 500
 
 
+#: Waits at least this long (s) are logged as warnings: a notebook shows why it pauses.
+LONG_WAIT = 5.0
+
+
 def _log_retry(level: int) -> Callable[[RetryCallState], None]:
     """A ``before_sleep`` hook that says what is retried, why and after how long.
 
@@ -81,7 +85,7 @@ def _log_retry(level: int) -> Callable[[RetryCallState], None]:
             why = f"HTTP {getattr(response, 'status_code', '?')}"
             url = getattr(response, "url", None)
         logger.log(
-            level,
+            max(level, logging.WARNING) if wait >= LONG_WAIT else level,
             "retrying %s in %.2f s after %s (attempt %d)",
             safe_url(url) or "the request",
             wait,
@@ -146,8 +150,10 @@ class RetryPolicy:
         rate_limited = Retrying(
             retry=retry_if_result(_is_429),
             wait=self._wait_429,
+            # stop *before* a sleep that would pass the budget: a Retry-After of an hour
+            # gives RateLimited now instead of an hour's silent wait
             stop=stop_after_attempt(self.rate_limit_attempts)
-            | stop_after_delay(self.rate_limit_max_wait),
+            | stop_before_delay(self.rate_limit_max_wait),
             retry_error_callback=_last_result,
             reraise=True,
             before_sleep=_log_retry(logging.INFO),  # long waits are visible
