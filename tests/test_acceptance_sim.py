@@ -54,3 +54,19 @@ def test_cli_refuses_a_port_out_of_range(port, capsys):
         sim_cli(["serve", "--port", port])
     assert info.value.code == 2
     assert "port must be 0..65535" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            '{"bogus": 1}',
+            "unknown knob(s) ['bogus']; known: ['burst', 'clock'",
+        ),  # was a TypeError text
+        ("nope", "--config-json is not JSON"),  # was only "Expecting value: line 1 column 1"
+        ("[1]", "--config-json must be a JSON object"),
+    ],
+)
+def test_cli_names_a_bad_config_json(config, message, capsys):
+    assert sim_cli(["serve", "--port", "0", "--config-json", config]) == 2
+    assert message in capsys.readouterr().err

@@ -79,9 +79,15 @@ def knobs_from(args: argparse.Namespace) -> dict[str, Any]:
     """Knobs of ``--config-json`` overridden by the options given explicitly."""
     from .config import SimConfig
 
-    knobs: dict[str, Any] = json.loads(args.config_json)
+    try:
+        knobs: dict[str, Any] = json.loads(args.config_json)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--config-json is not JSON ({exc}): {args.config_json!r}") from None
     if not isinstance(knobs, dict):
         raise ValueError("--config-json must be a JSON object")
+    unknown = sorted(set(knobs) - set(SimConfig.knobs()))
+    if unknown:
+        raise ValueError(f"unknown knob(s) {unknown}; known: {sorted(SimConfig.knobs())}")
     knobs.update({k: v for k, v in vars(args).items() if k in SimConfig.knobs()})
     return knobs
 
