@@ -11,6 +11,7 @@ import waltero_frames as wf
 from waltero_frames.sim import DEMO_ORG
 
 DEV = "11111111-1111-1111-1111-111111111101"
+ORG2 = "00000000-0000-0000-0000-000000000002"
 
 
 def _client(sim, **kw):
@@ -121,3 +122,21 @@ def test_retry_after_beyond_the_wait_budget_raises_at_once(waltero_sim, caplog):
         second.me()
     assert time.monotonic() - t0 < 2.0
     assert waltero_sim.counters[("login", 429)] == 1
+
+
+def test_telemetry_of_ids_names_the_organization_from_the_details(waltero_sim):
+    # attrs["org_id"] was missing for a list of ids although the fetched details name it
+    waltero_sim.config.rate = None
+    client = _client(waltero_sim)
+    ids = ["11111111-1111-1111-1111-111111111101", "11111111-1111-1111-1111-111111111102"]
+    assert wf.telemetry(client, ids, "2026-05-01", "2026-05-02").attrs["org_id"] == DEMO_ORG
+    other = "22222222-2222-2222-2222-222222222201"  # another organization: no single org
+    mixed = wf.telemetry(client, [*ids, other], "2026-05-01", "2026-05-02")
+    assert "org_id" not in mixed.attrs
+    # a frame without attrs: the demo device's multiplier is in it, only the other
+    # device's details are fetched, so they cannot speak for both
+    frame = pd.concat(
+        [wf.devices(client, DEMO_ORG, details=True).iloc[:1], wf.devices(client, ORG2).iloc[:1]]
+    )
+    assert frame.attrs == {}
+    assert "org_id" not in wf.telemetry(client, frame, "2026-05-01", "2026-05-02").attrs

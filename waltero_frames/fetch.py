@@ -456,6 +456,10 @@ def telemetry(
     )
     df = _settle(df, failures, errors, len(ids), "telemetry")
     org_id = devices.attrs.get("org_id") if isinstance(devices, pd.DataFrame) else None
+    if org_id is None and details:  # ids given: the details say which organization
+        orgs = {d.get("organization_id") if isinstance(d, dict) else None for d in details.values()}
+        if len(orgs) == 1 and isinstance(next(iter(orgs)), str):  # every device, one org
+            org_id = orgs.pop()
     return _provenance(
         df,
         client,
