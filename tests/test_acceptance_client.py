@@ -140,3 +140,18 @@ def test_telemetry_of_ids_names_the_organization_from_the_details(waltero_sim):
     )
     assert frame.attrs == {}
     assert "org_id" not in wf.telemetry(client, frame, "2026-05-01", "2026-05-02").attrs
+
+
+def test_flags_read_local_nights_in_the_zone_of_the_fetch(waltero_sim):
+    # flag_anomalies takes its night window from attrs["tz"], which telemetry never set:
+    # a Sydney study got UTC nights (Sydney daytime) and daily use flagged as night flow
+    waltero_sim.config.rate = None
+    client = _client(waltero_sim)
+    water = ["22222222-2222-2222-2222-222222222201", "22222222-2222-2222-2222-222222222210"]
+    r = wf.telemetry(client, water, "2026-06-01", "2026-06-15", tz="Australia/Sydney")
+    assert r.attrs["tz"] == "Australia/Sydney"
+    kinds = pd.Series("water_cold", index=water)
+    assert not wf.flag_anomalies(r, meter_type=kinds)["night_flow"].any()
+    assert wf.flag_anomalies(r, meter_type=kinds, tz="UTC")["night_flow"].any()  # the trap
+    utc = wf.telemetry(client, water, "2026-06-01", "2026-06-15")
+    assert utc.attrs["tz"] == "UTC"

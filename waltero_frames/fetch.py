@@ -28,7 +28,7 @@ from . import frames
 from ._attrs import for_attrs
 from .errors import BadRequest, CacheMiss, FetchFailed, UnexpectedResponse, WalteroError
 from .paging import cursor_pages, offset_pages, split_range
-from .timeargs import time_range, to_utc
+from .timeargs import check_tz, time_range, to_utc
 from .transport.client import Client
 
 __all__ = ["changes", "daily_consumption", "devices", "fields", "organizations", "telemetry"]
@@ -383,7 +383,9 @@ def telemetry(
         Default ``meter.value.raw``, ``meter.value.processed``, ``battery.voltage``,
         ``connection.rssi``. Each gets a column (NaN where a variant lacks it).
     tz : str, default "UTC"
-        Zone for naive ``start``/``end``.
+        Zone for naive ``start``/``end``; kept in ``attrs["tz"]``, where
+        ``flag_anomalies`` reads its local night window by default (pass the
+        organization's zone: UTC nights are daytime in Sydney).
     errors : {"raise", "warn"}
         Failing devices: raise ``FetchFailed`` after the others finished (its ``.partial``
         holds their frame), or warn and return the others with ``attrs["failures"]``.
@@ -470,6 +472,7 @@ def telemetry(
         fields=field_list,
         multipliers={d: multipliers[d] for d in ids if d in multipliers},
         devices=info,
+        tz=check_tz(tz),
     )
 
 
