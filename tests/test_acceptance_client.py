@@ -155,3 +155,26 @@ def test_flags_read_local_nights_in_the_zone_of_the_fetch(waltero_sim):
     assert wf.flag_anomalies(r, meter_type=kinds, tz="UTC")["night_flow"].any()  # the trap
     utc = wf.telemetry(client, water, "2026-06-01", "2026-06-15")
     assert utc.attrs["tz"] == "UTC"
+
+
+def test_a_cache_backend_or_session_file_serves_one_principal(waltero_sim, tmp_path):
+    # only a path was checked: the notebooks' study_cache() backend (or a user's
+    # CachedSession) let a second user read the first one's cached answers
+    from requests_cache import CachedSession, SQLiteCache
+
+    from waltero_frames.report import study_cache
+
+    waltero_sim.config.rate = None
+    path = tmp_path / "study.sqlite"
+    wf.organizations(_client(waltero_sim, cache=study_cache(path)))
+    for cache in (study_cache(path), SQLiteCache(str(path)), CachedSession(str(path))):
+        with pytest.raises(ValueError, match="holds answers for 'analyst@example.com'"):
+            wf.Client(waltero_sim.base_url, "operator@example.com", "x", cache=cache)
+    session, closed = CachedSession(str(path)), []
+    session.close = lambda: closed.append(True)
+    with pytest.raises(ValueError):
+        wf.Client(waltero_sim.base_url, "operator@example.com", "x", cache=session)
+    assert closed == []  # the caller's session is the caller's to close
+    # the same user, and offline replays, still open it
+    _client(waltero_sim, cache=study_cache(path))
+    wf.Client(waltero_sim.base_url, cache=study_cache(path), offline=True)

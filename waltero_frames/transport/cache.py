@@ -28,7 +28,14 @@ from requests_cache.policy.settings import DEFAULT_IGNORED_PARAMS
 
 from ..errors import CacheMiss, safe_url
 
-__all__ = ["EXPIRY", "IGNORED_PARAMS", "OfflineAdapter", "claim_cache_file", "make_session"]
+__all__ = [
+    "EXPIRY",
+    "IGNORED_PARAMS",
+    "OfflineAdapter",
+    "claim_cache_file",
+    "make_session",
+    "sqlite_file",
+]
 
 IGNORED_PARAMS = tuple(DEFAULT_IGNORED_PARAMS) + (
     "authorization",
@@ -97,8 +104,10 @@ def make_session(cache: Any, *, offline: bool) -> tuple[requests.Session, bool]:
             if offline and not path.exists():
                 raise ValueError(f"offline=True but the cache file {str(path)!r} does not exist")
             backend = "sqlite"
+        # a backend object carries its own name (naming it again is deprecated)
+        name = {"cache_name": str(Path(cache).expanduser())} if backend == "sqlite" else {}
         session = CachedSession(
-            str(Path(cache).expanduser()) if backend == "sqlite" else "waltero",
+            **name,
             backend=backend,
             allowable_methods=("GET",),
             allowable_codes=(200,),
@@ -117,6 +126,14 @@ def make_session(cache: Any, *, offline: bool) -> tuple[requests.Session, bool]:
         session.settings.only_if_cached = True
         session.settings.stale_if_error = True  # offline: an expired entry is still the replay
     return session, owned
+
+
+def sqlite_file(session: requests.Session) -> str | None:
+    """The SQLite file behind a cached session (a path, a ``SQLiteCache`` backend or a
+    user's ``CachedSession`` alike), else ``None``."""
+    responses = getattr(getattr(session, "cache", None), "responses", None)
+    path = getattr(responses, "db_path", None)
+    return None if path in (None, ":memory:") else str(path)
 
 
 def claim_cache_file(path: str | os.PathLike[str], username: str | None) -> None:

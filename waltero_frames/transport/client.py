@@ -29,7 +29,7 @@ from ..errors import (
 )
 from ..errors import error_from_response as _error_from_response
 from .auth import Secret, TokenStore, install_log_filter
-from .cache import OfflineAdapter, claim_cache_file, make_session
+from .cache import OfflineAdapter, claim_cache_file, make_session, sqlite_file
 from .limiter import AdaptiveLimiter
 from .retry import TRANSIENT_ERRORS, RetryPolicy, retry_after_seconds
 
@@ -199,11 +199,13 @@ class Client:
         self._tokens = TokenStore(self._login)
         self._login_session = requests.Session()
         self._session, self._owns_session = make_session(cache, offline=self.offline)
-        if isinstance(cache, str | os.PathLike):
+        cache_file = sqlite_file(self._session)  # a path, a backend or a session: one rule
+        if cache_file is not None:
             try:
-                claim_cache_file(cache, self.username)
+                claim_cache_file(cache_file, self.username)
             except ValueError:
-                self._session.close()
+                if self._owns_session:  # a session passed in is the caller's to close
+                    self._session.close()
                 raise
         self._adapter: requests.adapters.BaseAdapter
         if self.offline:
