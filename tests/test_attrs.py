@@ -84,3 +84,28 @@ def test_apply_changes_outputs_concatenate():
     both = pd.concat([out, out.copy()])
     assert both["value"].tolist() == [1234.567, 1234.567]
     assert len(both.attrs["conflicts"]) == 1
+
+
+def test_to_parquet_keeps_data_and_provenance(waltero_sim, tmp_path):
+    client = wf.Client(
+        waltero_sim.base_url, waltero_sim.username, waltero_sim.password, progress=False
+    )
+    org = "00000000-0000-0000-0000-000000000001"
+    daily = wf.daily_consumption(client, org, "2026-05-18T22:00Z", "2026-05-25T22:00Z")
+    assert daily.attrs["missing_periods"].sum() > 0  # the guide week has a gap
+    path = tmp_path / "daily.parquet"
+    wf.to_parquet(daily, path)
+    back = pd.read_parquet(path)
+    pd.testing.assert_frame_equal(back, daily, check_index_type=False, check_freq=False)
+    assert back.attrs["start"] == "2026-05-18T22:00:00+00:00"
+    assert back.attrs["missing_periods"] == {
+        k: int(v) for k, v in daily.attrs["missing_periods"].items()
+    }
+    assert daily.attrs["start"] == pd.Timestamp("2026-05-18T22:00Z")  # input untouched
+    readings = wf.telemetry(
+        client, "11111111-1111-1111-1111-111111111101", "2026-05-19", "2026-05-20"
+    )
+    wf.to_parquet(readings, tmp_path / "t.parquet")
+    back = pd.read_parquet(tmp_path / "t.parquet")
+    assert back.attrs["devices"][0]["device_id"] == "11111111-1111-1111-1111-111111111101"
+    pd.testing.assert_frame_equal(back, readings, check_index_type=False, check_freq=False)

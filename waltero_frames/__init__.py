@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._attrs import to_parquet
 from .analysis.anomalies import anomaly_events, flag_anomalies
 from .analysis.audit import apply_changes, diff_readings
 from .analysis.consumption import readings_to_consumption
@@ -75,4 +76,5 @@ __all__ = [
     "readings_to_consumption",
     "resample_consumption",
     "telemetry",
+    "to_parquet",
 ]
