@@ -82,7 +82,9 @@ def test_telemetry_faults_past_retry_budget_then_resume(sim, tmp_path, status):
     held = mirror.readings(DEMO_ORG)
     assert bad not in set(held["device_id"])  # the failing device committed nothing
     cells = int(held.drop(columns=["device_id", "value"]).notna().sum().sum())
-    assert 0 < runs["readings_added"].iloc[0] == cells  # the failed run logs what it committed
+    # the failed run logs what it committed: readings = (device, timestamp) rows, values apart
+    assert 0 < runs["values_added"].iloc[0] == cells
+    assert 0 < runs["readings_added"].iloc[0] == len(held)
     assert "telemetry" in runs["error"].iloc[0] or "Error" in runs["error"].iloc[0]
     sim.configure(fail=[])
     again = mirror.sync(client, DEMO_ORG, START, END)

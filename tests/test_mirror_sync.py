@@ -89,7 +89,9 @@ def test_whole_demo_org_month_equals_truth_and_second_sync_is_cheap(sim, tmp_pat
     assert report.devices == 48
     exp = truth(sim, start, end)
     cells = int(exp.drop(columns=["device_id", "value"]).notna().sum().sum())
-    assert report.readings_added == cells
+    # readings are (device, timestamp) rows; field values are counted apart
+    assert report.values_added == cells
+    assert report.readings_added == len(exp) < cells
     assert report.changes_applied == 0 and report.conflicts == 0
     assert_equals_truth(mirror, sim, start, end)
     # the watermark starts at the last changedAt the server had (a server-clock instant)
@@ -108,7 +110,8 @@ def test_whole_demo_org_month_equals_truth_and_second_sync_is_cheap(sim, tmp_pat
     assert len(paths) <= 3, paths  # device list + one changelog page (+ a re-login at most)
     runs = mirror.runs()
     assert runs["status"].tolist() == ["ok", "ok"]
-    assert runs["readings_added"].tolist() == [cells, 0]
+    assert runs["readings_added"].tolist() == [len(exp), 0]
+    assert runs["values_added"].tolist() == [cells, 0]
 
 
 def test_readings_layout_filters_and_export(sim, tmp_path):
@@ -460,3 +463,169 @@ def test_first_sync_without_any_server_clock_evidence(sim, tmp_path):
     assert_equals_truth(mirror, sim, start, end)
     cov_end = assert_complete_to_frontiers(mirror, sim, start)
     assert cov_end.nunique() == 1  # one common frontier: the newest reading seen + 1 ms
+
+
+# ------------------------------------------------ acceptance findings (layout, counts, attrs)
+SYDNEY = "00000000-0000-0000-0000-000000000002"
+CATALOG = [RAW, PROC, "battery.voltage", "connection.rssi", "battery.level", "connection.snr",
+           "meta.firmware", "meta.temperature"]  # fmt: skip
+
+
+def layout(df):
+    return df.index.name, str(df.index.tz), list(df.columns), [str(t) for t in df.dtypes]
+
+
+def test_readings_names_a_non_uuid_org_and_gives_unsynced_orgs_the_full_layout(tmp_path):
+    mirror = wf.Mirror(tmp_path / "m.sqlite")
+    for bad in ("bogus", "", None, 17, "00000000-0000-0000-0000-00000000000"):
+        with pytest.raises(ValueError, match=f"org={bad!r}"):
+            mirror.readings(bad)
+    with pytest.raises(ValueError, match="field"):
+        mirror.readings(DEMO_ORG, fields=[])
+    never = mirror.readings("00000000-0000-0000-0000-00000000ffff")
+    assert never.empty
+    assert list(never.columns) == ["device_id", *CATALOG, "value"]
+    dtypes = dict(zip(never.columns, map(str, never.dtypes), strict=True))
+    assert dtypes.pop("device_id") == "str" and dtypes.pop("meta.firmware") == "str"
+    assert set(dtypes.values()) == {"float64"}
+    assert never.index.name == "timestamp" and str(never.index.tz) == "UTC"
+    assert never.attrs["org_id"] == "00000000-0000-0000-0000-00000000ffff"
+    assert "tz" not in never.attrs  # never synced: the zone is not known
+    assert len(mirror.runs()) == 0  # reading never registers anything
+
+
+def test_readings_layout_is_the_same_for_every_input(sim, tmp_path):
+    start, end = "2026-06-01T00:00Z", "2026-06-02T00:00Z"
+    mirror = wf.Mirror(tmp_path / "m.sqlite")
+    client = client_for(sim)
+    mirror.sync(client, SYDNEY, start, end)  # v1 and v2 devices: v1 lack two fields
+    v1 = org_devices(sim, SYDNEY).query("variant == 'W-Sensor v1'").index[0]
+    frames_ = {
+        "synced": mirror.readings(SYDNEY),
+        "empty range": mirror.readings(SYDNEY, "2025-01-01", "2025-01-02"),
+        "v1 device": mirror.readings(SYDNEY, devices=[v1]),
+        "never synced": mirror.readings(DEMO_ORG),
+    }
+    assert not frames_["synced"].empty and frames_["empty range"].empty
+    assert frames_["never synced"].empty
+    want = layout(frames_["never synced"])
+    for name, df in frames_.items():
+        assert layout(df) == want, name
+    # a v1 device reports neither battery.level nor connection.snr: NaN columns, not absent
+    assert frames_["v1 device"][["battery.level", "connection.snr"]].isna().all().all()
+    assert frames_["v1 device"][RAW].notna().any()
+    # explicit fields: exactly those columns in that order, empty or not
+    pick = ["battery.voltage", RAW]
+    for lo, hi in ((start, end), ("2025-01-01", "2025-01-02")):
+        df = mirror.readings(SYDNEY, lo, hi, fields=pick)
+        assert list(df.columns) == ["device_id", *pick, "value"]
+    only = mirror.readings(SYDNEY, fields="meta.firmware")
+    assert list(only.columns) == ["device_id", "meta.firmware"]
+    assert str(only["meta.firmware"].dtype) == "str" and len(only) > 0
+    # rows that hold none of the asked fields are not rows: firmware is sampled seldom
+    assert len(only) < len(frames_["synced"])
+    assert only["meta.firmware"].notna().all()
+    # the full frame's rows equal the ground truth, fields the World has for them
+    exp = truth(sim, start, end, SYDNEY)
+    got = frames_["synced"]
+    assert got.index.equals(exp.index)
+    np.testing.assert_allclose(got[RAW].to_numpy(), exp[RAW].to_numpy(dtype=float))
+
+
+def test_window_counts_readings_as_rows_and_values_apart(tmp_path):
+    store = wf.mirror.Store(tmp_path / "m.sqlite")
+    org = store.org_code("00000000-0000-0000-0000-000000000009")
+    store.upsert_devices(org, pd.DataFrame({"multiplier": [1.0]}, index=pd.Index(["d1"])))
+    (dev,) = store.device_codes(["d1"])
+    raw, bat = store.field_codes([RAW, "battery.voltage"]).tolist()
+    store.ensure_coverage(org, int(dev), 0)
+    # raw at 0, 100, 200; battery at 0 and 300: 4 (device, timestamp) rows, 5 values
+    f = np.array([raw, raw, raw, bat, bat])
+    t = np.array([0, 100, 200, 0, 300])
+    assert store.commit_window_counts(org, int(dev), 0, 1000, f, t, [1, 2, 3, 3.6, 3.5]) == (4, 5)
+    # battery at 100 (row held) and 400 (new row), raw at 400 and re-fetched raw at 200
+    f = np.array([bat, bat, raw, raw])
+    t = np.array([100, 400, 400, 200])
+    assert store.commit_window_counts(org, int(dev), 0, 1000, f, t, [3.5, 3.4, 4, 3]) == (1, 3)
+    assert store.commit_window(org, int(dev), 0, 1000, f, t, [3.5, 3.4, 4, 3]) == 0
+    rows = store.query("SELECT n_readings, n_added, n_values_added FROM windows")
+    assert rows == [(3, 0, 0)]  # the last commit of [0, 1000) replaced the log row
+    store.close()
+
+
+def test_a_schema_1_file_is_upgraded_in_place(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    store = wf.mirror.Store(path)
+    org = store.org_code(SYDNEY)
+    run = store.begin_run(org, 0, 1)
+    store.finish_run(run, "ok", readings_added=12)
+    store.close()
+    con = sqlite3.connect(path)  # back to the version-1 schema
+    for table, col in (("orgs", "timezone"), ("windows", "n_values_added"),
+                       ("sync_runs", "values_added")):  # fmt: skip
+        con.execute(f"ALTER TABLE {table} DROP COLUMN {col}")
+    con.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    with wf.Mirror(path) as mirror:
+        assert mirror.store.scalar("SELECT value FROM meta WHERE key='schema_version'") == "2"
+        assert mirror.runs()["readings_added"].tolist() == [12]
+        assert mirror.runs()["values_added"].isna().all()  # not counted by version 1
+        mirror.store.set_org_timezone(org, "Australia/Sydney")
+        assert mirror.store.org_timezone(org) == "Australia/Sydney"
+
+
+def test_mirror_frames_carry_zone_and_devices_for_the_helpers(sim, tmp_path):
+    start, end = "2026-06-01T00:00Z", "2026-06-15T00:00Z"
+    mirror = wf.Mirror(tmp_path / "m.sqlite")
+    client = client_for(sim)
+    report = mirror.sync(client, SYDNEY, start, end)
+    zone = sim.world.orgs.at[SYDNEY, "timezone"]
+    assert zone == "Australia/Sydney"
+    r = mirror.readings(SYDNEY)
+    assert r.attrs["tz"] == zone and r.attrs["org_id"] == SYDNEY
+    assert r.attrs["start"] is None and r.attrs["end"] is None
+    assert r.attrs["source"] == f"mirror:{mirror.path}"
+    devs = org_devices(sim, SYDNEY)
+    info = r.attrs["devices"]
+    assert sorted(info.index) == sorted(devs.index) and info.index.name == "device_id"
+    cols = ["meter_type", "unit", "multiplier", "register_digits"]
+    assert list(info.columns) == cols
+    exp_info = devs.loc[info.index, cols]
+    assert info[["meter_type", "unit"]].astype(str).equals(exp_info[["meter_type", "unit"]])
+    np.testing.assert_array_equal(info["multiplier"], exp_info["multiplier"].astype(float))
+    np.testing.assert_array_equal(info["register_digits"], exp_info["register_digits"])
+    # the zone is asked once: a second sync does not ask /auth/me again
+    n0 = len(sim.log)
+    mirror.sync(client, SYDNEY, start, end)
+    assert not any(p.endswith("/auth/me") for p, _ in requests_since(sim, n0))
+    assert report.readings_added == len(truth(sim, start, end, SYDNEY))
+
+    # the helpers need no extra arguments: same as with every argument given explicitly
+    bare = r.copy()
+    bare.attrs = {}
+    explicit = dict(
+        meter_type=devs["meter_type"],
+        multiplier=devs["multiplier"],
+        register_digits=devs["register_digits"],
+    )
+    flags = wf.flag_anomalies(r)
+    want = wf.flag_anomalies(bare, tz=zone, **explicit)
+    pd.testing.assert_frame_equal(flags, want, check_like=False, check_flags=False)
+    utc = wf.flag_anomalies(bare, tz="UTC", **explicit)
+    assert want["night_flow"].sum() < utc["night_flow"].sum()  # UTC nights: the trap
+    cons = wf.readings_to_consumption(r)
+    want_cons = wf.readings_to_consumption(
+        bare, multiplier=devs["multiplier"], register_digits=devs["register_digits"]
+    )
+    pd.testing.assert_frame_equal(cons, want_cons)
+    assert cons["consumption"].notna().sum() > 0
+    # attrs-safe: two mirror frames concatenate; a one-device frame has its device only
+    one = mirror.readings(SYDNEY, devices=devs.index[:1])
+    assert list(one.attrs["devices"].index) == [devs.index[0]]
+    both = pd.concat(
+        [mirror.readings(SYDNEY, end="2026-06-08"), mirror.readings(SYDNEY, "2026-06-08")]
+    )
+    assert len(both) == len(r)

@@ -4,6 +4,12 @@
 ``to_wide``: the store's long rows → the public ``telemetry`` layout (index ``timestamp``
 UTC, ties by ``device_id``; field columns; ``value`` = raw × multiplier, 6 decimals).
 Both are vectorized over the rows.
+
+``columns``: the field columns of a ``Mirror.readings`` frame — one rule for every input,
+empty results included (public-api.md: an empty result has the same columns and dtypes).
+Without ``fields``: the contract's field catalog (``CATALOG``, every field a known variant
+reports, in a fixed order), then any other field the selected devices declare or the
+mirror holds, by name. With ``fields``: exactly those, in that order.
 """
 
 from __future__ import annotations
@@ -14,11 +20,38 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["FIRST_FIELDS", "RAW", "device_ids", "to_long", "to_wide"]
+from ..frames import TEXT_FIELDS
+
+__all__ = ["CATALOG", "FIRST_FIELDS", "RAW", "columns", "device_ids", "to_long", "to_wide"]
 
 RAW = "meter.value.raw"
 #: Column order of the field columns: these first, then the others by name.
 FIRST_FIELDS = ("meter.value.raw", "meter.value.processed", "battery.voltage", "connection.rssi")
+#: Every field of the contract's ``/fields`` groups (section 4), in column order.
+CATALOG = (
+    *FIRST_FIELDS,
+    "battery.level",
+    "connection.snr",
+    "meta.firmware",
+    "meta.temperature",
+)
+
+
+def columns(fields: Sequence[str] | None, declared: Sequence[str] = ()) -> list[str]:
+    """The field columns of a readings frame.
+
+    ``fields`` given: exactly those (already validated), in that order. Otherwise
+    ``CATALOG`` followed by the ``declared`` names outside it, sorted (a variant the
+    contract does not list keeps its fields).
+
+    >>> columns(None, ["meter.value.raw", "meta.humidity"])[-2:]
+    ['meta.temperature', 'meta.humidity']
+    >>> columns(["battery.voltage"])
+    ['battery.voltage']
+    """
+    if fields is not None:
+        return list(fields)
+    return [*CATALOG, *sorted(set(declared) - set(CATALOG))]
 
 
 def to_long(frame: pd.DataFrame, field_code: dict[str, int]) -> tuple[np.ndarray, ...]:
@@ -54,62 +87,69 @@ def device_ids(devices: Any) -> list[str]:
 
 
 def to_wide(
-    long: pd.DataFrame, held: pd.DataFrame | None, field_names: dict[int, str]
+    long: pd.DataFrame,
+    held: pd.DataFrame | None,
+    field_names: dict[int, str],
+    fields: Sequence[str],
 ) -> pd.DataFrame:
-    """Long readings (codes) → the telemetry layout."""
-    if long.empty:
-        names = ["meter.value.raw", "meter.value.processed"]
-        frame = pd.DataFrame(
-            {
-                "device_id": pd.Series([], dtype="str"),
-                **{n: pd.Series([], dtype="float64") for n in names},
-                "value": pd.Series([], dtype="float64"),
-            },
-            index=pd.DatetimeIndex([], tz="UTC", name="timestamp").as_unit("us"),
-        )
-        return frame
-    dev = long["device"].to_numpy(dtype=np.int64)
-    fld = long["field"].to_numpy(dtype=np.int64)
-    ts = long["ts"].to_numpy(dtype=np.int64)
-    values = long["value"].to_numpy(dtype=object)
-    # Rows are (timestamp, device) pairs ordered by time, then device id (the API's order).
-    codes = held["device"].to_numpy(dtype=np.int64)
-    ids = held.index.to_numpy(dtype=object)
-    by_id = np.argsort(ids.astype(str), kind="stable")
-    rank_of = np.zeros(int(codes.max()) + 1, dtype=np.int64)
-    rank_of[codes[by_id]] = np.arange(len(codes))
-    rank = rank_of[dev]
-    order = np.lexsort((rank, ts))
-    ts_s, rank_s = ts[order], rank[order]
-    new_row = np.ones(len(order), dtype=bool)
-    new_row[1:] = (ts_s[1:] != ts_s[:-1]) | (rank_s[1:] != rank_s[:-1])
-    row = np.empty(len(order), dtype=np.int64)
-    row[order] = np.cumsum(new_row) - 1
-    n_rows = int(new_row.sum())
-    row_rank = rank_s[new_row]
-    names = {c: field_names[c] for c in np.unique(fld).tolist()}
-    ordered = sorted(
-        names,
-        key=lambda c: (
-            FIRST_FIELDS.index(names[c]) if names[c] in FIRST_FIELDS else len(FIRST_FIELDS),
-            names[c],
-        ),
-    )
-    columns: dict[str, Any] = {"device_id": pd.array(ids[by_id][row_rank], dtype="str")}
-    for code in ordered:
-        mask = fld == code
-        got = values[mask]
-        if isinstance(got[0], str):  # a field's values share one type: text stays text
+    """Long readings (codes) → the telemetry layout with exactly the field columns
+    ``fields`` (in that order; NaN where nothing is held) and ``value`` when
+    ``meter.value.raw`` is one of them. Rows whose fields are all outside ``fields`` are
+    not rows of the frame."""
+    wanted = {name: k for k, name in enumerate(fields)}
+    code_of = {c: n for c, n in field_names.items() if n in wanted}
+    if len(long):
+        keep = np.isin(long["field"].to_numpy(dtype=np.int64), np.fromiter(code_of, np.int64))
+        long = long.loc[keep]
+    n_rows = 0
+    if len(long):
+        dev = long["device"].to_numpy(dtype=np.int64)
+        fld = long["field"].to_numpy(dtype=np.int64)
+        ts = long["ts"].to_numpy(dtype=np.int64)
+        values = long["value"].to_numpy(dtype=object)
+        # Rows are (timestamp, device) pairs ordered by time, then device id (the API's order).
+        assert held is not None
+        codes = held["device"].to_numpy(dtype=np.int64)
+        ids = held.index.to_numpy(dtype=object)
+        by_id = np.argsort(ids.astype(str), kind="stable")
+        rank_of = np.zeros(int(codes.max()) + 1, dtype=np.int64)
+        rank_of[codes[by_id]] = np.arange(len(codes))
+        rank = rank_of[dev]
+        order = np.lexsort((rank, ts))
+        ts_s, rank_s = ts[order], rank[order]
+        new_row = np.ones(len(order), dtype=bool)
+        new_row[1:] = (ts_s[1:] != ts_s[:-1]) | (rank_s[1:] != rank_s[:-1])
+        row = np.empty(len(order), dtype=np.int64)
+        row[order] = np.cumsum(new_row) - 1
+        n_rows = int(new_row.sum())
+        row_rank = rank_s[new_row]
+        device_col = pd.array(ids[by_id][row_rank], dtype="str")
+        stamps = ts_s[new_row].astype("datetime64[ms]").astype("datetime64[us]")
+    else:
+        device_col = pd.array([], dtype="str")
+        stamps = np.empty(0, dtype="datetime64[us]")
+    out: dict[str, Any] = {"device_id": device_col}
+    held_codes = {n: c for c, n in code_of.items()}
+    for name in fields:
+        code = held_codes.get(name)
+        got = values[fld == code] if n_rows and code is not None else np.empty(0, dtype=object)
+        text = name in TEXT_FIELDS or (len(got) > 0 and isinstance(got[0], str))
+        if text:  # a field's values share one type: text stays text, even when empty
             col = np.full(n_rows, np.nan, dtype=object)
-            col[row[mask]] = got
-            columns[names[code]] = pd.array(col, dtype="str")
+            if len(got):
+                col[row[fld == code]] = got
+            out[name] = pd.array(col, dtype="str")
         else:
             col = np.full(n_rows, np.nan)
-            col[row[mask]] = got.astype(np.float64)
-            columns[names[code]] = col
-    if RAW in columns:
-        mult = held["multiplier"].to_numpy(dtype=np.float64)[by_id][row_rank]
-        columns["value"] = np.round(columns[RAW] * mult, 6)
-    stamps = ts_s[new_row].astype("datetime64[ms]").astype("datetime64[us]")
+            if len(got):
+                col[row[fld == code]] = got.astype(np.float64)
+            out[name] = col
+    if RAW in wanted:
+        mult = (
+            held["multiplier"].to_numpy(dtype=np.float64)[by_id][row_rank]
+            if n_rows
+            else np.empty(0)
+        )
+        out["value"] = np.round(out[RAW] * mult, 6)
     index = pd.DatetimeIndex(stamps, name="timestamp").tz_localize("UTC")
-    return pd.DataFrame(columns, index=index)
+    return pd.DataFrame(out, index=index)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["OUTCOMES", "SCHEMA", "SCHEMA_VERSION", "VALUE_SETTING"]
+__all__ = ["MIGRATIONS", "OUTCOMES", "SCHEMA", "SCHEMA_VERSION", "VALUE_SETTING"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Outcomes of one change (column ``changes.outcome``); see docs/mirror.md.
 OUTCOMES = ("applied", "current", "conflict", "superseded", "out_of_range", "baseline")
@@ -15,7 +15,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS orgs (
     org INTEGER PRIMARY KEY,
-    org_id TEXT NOT NULL UNIQUE
+    org_id TEXT NOT NULL UNIQUE,
+    timezone TEXT                    -- IANA zone from wf.organizations (NULL: not known)
 );
 CREATE TABLE IF NOT EXISTS devices (
     device INTEGER PRIMARY KEY,
@@ -49,9 +50,10 @@ CREATE TABLE IF NOT EXISTS windows (
     start INTEGER NOT NULL,
     end INTEGER NOT NULL,
     run INTEGER,
-    n_readings INTEGER NOT NULL,
-    n_added INTEGER NOT NULL,
+    n_readings INTEGER NOT NULL,     -- readings = (device, timestamp) rows in the window
+    n_added INTEGER NOT NULL,        -- readings not held before
     done_at INTEGER NOT NULL,
+    n_values_added INTEGER,          -- field values not held before
     PRIMARY KEY (device, start, end)
 );
 CREATE TABLE IF NOT EXISTS changes (
@@ -84,10 +86,21 @@ CREATE TABLE IF NOT EXISTS sync_runs (
     finished_at INTEGER,
     status TEXT NOT NULL,            -- running | ok | failed (a killed run stays 'running')
     start INTEGER, end INTEGER,
-    readings_added INTEGER NOT NULL DEFAULT 0,
+    readings_added INTEGER NOT NULL DEFAULT 0,   -- (device, timestamp) rows
     changes_applied INTEGER NOT NULL DEFAULT 0,
     conflicts INTEGER NOT NULL DEFAULT 0,
     watermark INTEGER,
-    error TEXT
+    error TEXT,
+    values_added INTEGER             -- field values (a reading holds one per field)
 );
 """
+
+#: Upgrades in place, by the version they start from. Version 1 files counted field values
+#: in ``readings_added``/``n_added``/``n_readings``; their old rows keep those numbers.
+MIGRATIONS = {
+    1: (
+        "ALTER TABLE orgs ADD COLUMN timezone TEXT",
+        "ALTER TABLE windows ADD COLUMN n_values_added INTEGER",
+        "ALTER TABLE sync_runs ADD COLUMN values_added INTEGER",
+    ),
+}

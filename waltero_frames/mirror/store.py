@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .resolve import resolve
-from .schema import OUTCOMES, SCHEMA, SCHEMA_VERSION
+from .schema import MIGRATIONS, OUTCOMES, SCHEMA, SCHEMA_VERSION
 
 __all__ = ["SCHEMA_VERSION", "Store", "to_ms"]
 
@@ -102,6 +102,14 @@ class Store:
                 (str(SCHEMA_VERSION),),
             )
         version = int(self.scalar("SELECT value FROM meta WHERE key='schema_version'"))
+        while version in MIGRATIONS and version < SCHEMA_VERSION:
+            with self.transaction() as con:
+                for stmt in MIGRATIONS[version]:
+                    con.execute(stmt)
+                con.execute(
+                    "UPDATE meta SET value=? WHERE key='schema_version'", (str(version + 1),)
+                )
+            version += 1
         if version != SCHEMA_VERSION:
             raise ValueError(
                 f"{self.path}: mirror schema version {version}, this package reads {SCHEMA_VERSION}"
@@ -160,6 +168,15 @@ class Store:
                 con.execute("INSERT OR IGNORE INTO orgs(org_id) VALUES (?)", (org_id,))
             code = self.scalar("SELECT org FROM orgs WHERE org_id=?", (org_id,))
         return code
+
+    def org_timezone(self, org: int) -> str | None:
+        """The organization's IANA zone stored at sync time (None: not known)."""
+        return self.scalar("SELECT timezone FROM orgs WHERE org=?", (org,))
+
+    def set_org_timezone(self, org: int, timezone: str) -> None:
+        """Store the organization's IANA zone (from ``wf.organizations``)."""
+        with self.transaction() as con:
+            con.execute("UPDATE orgs SET timezone=? WHERE org=?", (timezone, org))
 
     def field_codes(self, names: Sequence[str]) -> np.ndarray:
         """Integer codes of field names (created on first use)."""
@@ -320,12 +337,36 @@ class Store:
         Returns
         -------
         int
-            Number of readings that were not in the mirror before.
+            Readings ((device, timestamp) rows, any field) that were not in the mirror
+            before; :meth:`commit_window_counts` also gives the field values added.
 
         Raises
         ------
         RuntimeError
             The window neither starts inside the coverage nor ends at its start (a gap).
+        """
+        return self.commit_window_counts(
+            org, device, start, end, field, ts, value, certified_end=certified_end, run=run
+        )[0]
+
+    def commit_window_counts(
+        self,
+        org: int,
+        device: int,
+        start: int,
+        end: int,
+        field: np.ndarray,
+        ts: np.ndarray,
+        value: Any,
+        *,
+        certified_end: int | None = None,
+        run: int | None = None,
+    ) -> tuple[int, int]:
+        """:meth:`commit_window`, returning ``(readings added, field values added)``.
+
+        A reading is one (device, timestamp) row, whatever fields it holds: a window that
+        brings the battery value of a timestamp whose meter value was held adds a value,
+        not a reading.
         """
         certified = end if certified_end is None else min(int(certified_end), end)
         fields_in = sorted({int(f) for f in np.unique(field)}) if len(field) else []
@@ -333,6 +374,7 @@ class Store:
             "SELECT count(*) FROM readings WHERE org=? AND device=? AND field IN "
             f"({','.join('?' * len(fields_in))}) AND ts>=? AND ts<?"
         )
+        stamps = np.unique(np.asarray(ts, dtype=np.int64))
         with self.transaction() as con:
             state = con.execute(
                 "SELECT cov_start, cov_end, last_ts FROM device_state WHERE device=?", (device,)
@@ -348,6 +390,22 @@ class Store:
                 )
             params = (org, device, *fields_in, start, end)
             before = con.execute(count_sql, params).fetchone()[0] if fields_in else 0
+            rows_added = 0
+            if len(stamps):
+                # every field code, so SQLite seeks each (device, field) key range by ts
+                codes = [f for (f,) in con.execute("SELECT field FROM fields")]
+                held = np.fromiter(
+                    (
+                        t
+                        for (t,) in con.execute(
+                            "SELECT DISTINCT ts FROM readings WHERE org=? AND device=? AND "
+                            f"field IN ({','.join('?' * len(codes))}) AND ts>=? AND ts<=?",
+                            (org, device, *codes, int(stamps[0]), int(stamps[-1])),
+                        )
+                    ),
+                    dtype=np.int64,
+                )
+                rows_added = int((~np.isin(stamps, held)).sum())
             self._upsert_readings(con, org, np.full(len(ts), device), field, ts, value)
             after = con.execute(count_sql, params).fetchone()[0] if fields_in else 0
             tops = [x for x in (last_ts, int(np.max(ts)) if len(ts) else None) if x is not None]
@@ -359,10 +417,10 @@ class Store:
             )
             con.execute(
                 "INSERT OR REPLACE INTO windows(device, start, end, run, n_readings, n_added, "
-                "done_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (device, start, end, run, len(ts), after - before, now_ms()),
+                "n_values_added, done_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (device, start, end, run, len(stamps), rows_added, after - before, now_ms()),
             )
-        return after - before
+        return rows_added, after - before
 
     def read_readings(
         self,
@@ -595,6 +653,7 @@ class Store:
         status: str,
         *,
         readings_added: int = 0,
+        values_added: int = 0,
         changes_applied: int = 0,
         conflicts: int = 0,
         watermark: int | None = None,
@@ -603,11 +662,13 @@ class Store:
         with self.transaction() as con:
             con.execute(
                 "UPDATE sync_runs SET finished_at=?, status=?, readings_added=?, "
-                "changes_applied=?, conflicts=?, watermark=?, error=? WHERE run=?",
+                "values_added=?, changes_applied=?, conflicts=?, watermark=?, error=? "
+                "WHERE run=?",
                 (
                     now_ms(),
                     status,
                     readings_added,
+                    values_added,
                     changes_applied,
                     conflicts,
                     watermark,

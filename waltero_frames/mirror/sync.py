@@ -36,11 +36,12 @@ from tqdm.auto import tqdm
 
 from .. import endpoints as ep
 from .. import frames
+from .._attrs import for_attrs
 from ..errors import BadRequest
 from ..paging import MAX_WINDOW, split_range
 from ..timeargs import TimeLike, to_utc
 from .changelog import SyncError, change_pages
-from .layout import device_ids, to_long, to_wide
+from .layout import columns, device_ids, to_long, to_wide
 from .schema import VALUE_SETTING
 from .store import Store
 
@@ -50,6 +51,8 @@ __all__ = ["Mirror", "SyncError", "SyncReport"]
 WINDOW_MS = int(MAX_WINDOW / pd.Timedelta(milliseconds=1))
 DETAIL_COLUMNS = ["name", "external_id", "serial_number", "meter_type", "unit", "multiplier",
                   "register_digits", "variant"]  # fmt: skip
+#: Device details kept in a readings frame's ``attrs["devices"]`` (as ``wf.telemetry``).
+INFO_COLUMNS = ("meter_type", "unit", "multiplier", "register_digits")
 #: Default range of a first sync without ``start``.
 DEFAULT_SPAN = pd.Timedelta(days=365)
 #: The contract's maximum replication lag of the changelog.
@@ -90,7 +93,8 @@ class SyncReport:
     ----------
     org : str
     readings_added : int
-        Readings the mirror did not hold before (re-fetched ones are not counted).
+        Readings — (device, timestamp) rows, as in a ``telemetry`` frame — the mirror did
+        not hold before (re-fetched ones are not counted).
     changes_applied : int
         Changes processed for the first time that set a reading (outcomes ``applied``,
         ``current`` and ``conflict``).
@@ -108,6 +112,9 @@ class SyncReport:
         Wall time of the sync.
     run : int
         Row of ``sync_runs`` in the store.
+    values_added : int
+        Field values the mirror did not hold before (a reading holds one value per field
+        its device reported at that timestamp, so this is several times ``readings_added``).
     """
 
     org: str
@@ -120,12 +127,13 @@ class SyncReport:
     devices: int = 0
     seconds: float = 0.0
     run: int = 0
+    values_added: int = 0
 
     def __str__(self) -> str:
         wm = "none" if self.watermark is None else self.watermark.isoformat()
         return (
             f"sync org={self.org} readings_added={self.readings_added} "
-            f"changes_applied={self.changes_applied} conflicts={self.conflicts} "
+            f"values_added={self.values_added} changes_applied={self.changes_applied} conflicts={self.conflicts} "
             f"watermark={wm} windows={self.windows} devices={self.devices} "
             f"in {self.seconds:.1f}s"
         )
@@ -256,8 +264,7 @@ class Mirror:
 
         if not isinstance(client, Client):
             raise ValueError(f"client={client!r}: expected a waltero_frames.Client")
-        if not isinstance(org, str) or not org.strip():
-            raise ValueError(f"org={org!r}: expected an organization id string")
+        ep.check_id(org, "org")
         lookback_td = _lookback(lookback)
         if lookback_td < REPLICATION_LAG:
             warnings.warn(
@@ -284,9 +291,11 @@ class Mirror:
         t0 = time.perf_counter()
         org_code = self.store.org_code(org)
         run = self.store.begin_run(org_code, start_ms, end_ms)
-        totals = {"added": 0, "windows": 0}
+        totals = {"added": 0, "values": 0, "windows": 0}
         outcomes: dict[str, int] = {}
         try:
+            if self.store.org_timezone(org_code) is None:
+                self._store_timezone(client, org, org_code)
             devices = self._refresh_devices(client, org, org_code)
             if state is None:
                 self.store.init_sync_state(org_code, start_ms)
@@ -309,6 +318,7 @@ class Mirror:
                 run,
                 "failed",
                 readings_added=totals["added"],
+                values_added=totals["values"],
                 error=f"{type(exc).__name__}: {exc}"[:2000],
             )
             raise
@@ -319,6 +329,7 @@ class Mirror:
             run,
             "ok",
             readings_added=totals["added"],
+            values_added=totals["values"],
             changes_applied=applied,
             conflicts=conflicts,
             watermark=watermark,
@@ -334,9 +345,22 @@ class Mirror:
             devices=len(devices),
             seconds=round(time.perf_counter() - t0, 3),
             run=run,
+            values_added=totals["values"],
         )
 
     # -- step 1: devices ------------------------------------------------------------------
+    def _store_timezone(self, client: Any, org: str, org_code: int) -> None:
+        """Keep the organization's IANA zone (``wf.organizations``; one request, asked
+        until known) for ``readings().attrs["tz"]``. An organization the login does not
+        list keeps none."""
+        from .. import fetch
+
+        orgs = fetch.organizations(client)
+        if org in orgs.index:
+            zone = orgs.at[org, "timezone"]
+            if isinstance(zone, str) and zone:
+                self.store.set_org_timezone(org_code, zone)
+
     def _refresh_devices(self, client: Any, org: str, org_code: int) -> pd.DataFrame:
         """Store the org's device list; ask details and fields for devices not known yet.
 
@@ -461,13 +485,14 @@ class Mirror:
             )
             f, t, v = to_long(frame, field_code)
             certified = lo if known is None else max(lo, min(hi, known + 1))
-            n = store.commit_window(
+            n, n_values = store.commit_window_counts(
                 org_code, int(devices.at[device_id, "device"]), lo, hi, f, t, v,
                 certified_end=certified, run=run,
             )  # fmt: skip
             clock.saw(int(t.max()) if len(t) else None)
             with lock:
                 totals["added"] += n
+                totals["values"] += n_values
                 totals["windows"] += 1
                 bar.update()
             return certified
@@ -546,6 +571,7 @@ class Mirror:
         end: TimeLike | None = None,
         devices: Any = None,
         *,
+        fields: Any = None,
         tz: str = "UTC",
     ) -> pd.DataFrame:
         """The mirrored readings in the public ``telemetry`` layout.
@@ -553,55 +579,88 @@ class Mirror:
         Parameters
         ----------
         org : str
-            Organization id.
+            Organization UUID. An organization the mirror never synced gives an empty
+            frame with the full layout (below), not an error.
         start, end : str, datetime, date or Timestamp, optional
             ``[start, end)``; default everything held. Naive values are read in ``tz``.
         devices : str, list of str or DataFrame, optional
             Device ids (a ``wf.devices`` frame: its index); default every device of ``org``.
+        fields : str or list of str, optional
+            The field columns, in this order. Default: every field of the contract's
+            catalog (``meter.value.raw``, ``meter.value.processed``, ``battery.voltage``,
+            ``connection.rssi``, ``battery.level``, ``connection.snr``,
+            ``meta.firmware``, ``meta.temperature``), then any other field the devices
+            declare, by name — the same columns for every range, device set and
+            organization (NaN where a device does not report a field).
+        tz : str, default "UTC"
+            Zone of naive ``start``/``end``.
 
         Returns
         -------
         pandas.DataFrame
             Index ``timestamp`` (UTC, ascending, ties by ``device_id``); columns
-            ``device_id``, one column per field held (float64; text fields as ``str``), and
-            ``value`` = ``meter.value.raw`` × the device's multiplier, rounded to 6 decimals
-            (as ``wf.telemetry`` computes it).
+            ``device_id`` (str), the field columns (float64; ``meta.firmware`` as ``str``),
+            and ``value`` = ``meter.value.raw`` × the device's multiplier, rounded to 6
+            decimals (as ``wf.telemetry`` computes it) whenever raw is a column. Empty
+            results have the same index name, columns and dtypes. ``attrs``: ``org_id``,
+            ``tz`` (the organization's IANA zone, stored at sync time; absent when the API
+            did not list the organization), ``devices`` (meter_type, unit, multiplier,
+            register_digits by ``device_id``, so ``wf.readings_to_consumption`` and
+            ``wf.flag_anomalies`` need no extra arguments), ``fields``, ``start``,
+            ``end`` (the requested bounds, None = open), ``source``, ``fetched_at``.
 
         Raises
         ------
         ValueError
-            Bad times, or device ids the mirror does not hold for ``org``.
+            A non-UUID ``org``, bad times, malformed ``fields``, or device ids the mirror
+            does not hold for ``org``.
 
         Examples
         --------
         >>> df = mirror.readings(wf.sim.DEMO_ORG, "2026-11-01", "2026-11-02")  # doctest: +SKIP
+        >>> wf.flag_anomalies(df)        # night window in attrs["tz"]          # doctest: +SKIP
         """
+        from ..fetch import _check_fields
+
+        ep.check_id(org, "org")
+        field_list = None if fields is None else _check_fields(fields)
         lo = None if start is None else to_utc(start, tz, name="start")
         hi = None if end is None else to_utc(end, tz, name="end")
         if lo is not None and hi is not None and hi <= lo:
             raise ValueError(f"end={end!r} must be after start={start!r} (end is exclusive)")
-        org_code = self.store.org_code(org, create=False) if isinstance(org, str) else None
-        held = self.store.devices(org_code) if org_code is not None else None
+        org_code = self.store.org_code(org, create=False)
+        held = self.store.devices(org_code) if org_code is not None else self.store.devices(-1)
         if devices is None:
-            ids = list(held.index) if held is not None else []
+            ids = list(held.index)
         else:
             ids = device_ids(devices)
-            unknown = [d for d in ids if held is None or d not in held.index]
+            unknown = [d for d in ids if d not in held.index]
             if unknown:
                 raise ValueError(f"devices not in the mirror for org {org!r}: {unknown[:5]}")
+        chosen = held.loc[ids]
         long = (
             self.store.read_readings(
                 org_code,
                 None if lo is None else _ts_to_ms(lo.ceil("ms")),
                 None if hi is None else _ts_to_ms(hi.ceil("ms")),
-                None if devices is None else [int(held.at[d, "device"]) for d in ids],
+                None if devices is None else chosen["device"].astype(int).tolist(),
             )
             if org_code is not None and ids
             else pd.DataFrame({"device": [], "field": [], "ts": [], "value": []})
         )
-        frame = to_wide(long, held, self.store.field_names())
+        names = self.store.field_names()
+        declared = {f for fs in chosen["fields"] if fs for f in fs}
+        declared |= {names[int(c)] for c in pd.unique(long["field"])}
+        frame = to_wide(long, held, names, columns(field_list, sorted(declared)))
+        info = chosen[list(INFO_COLUMNS)].copy()
+        info.index.name = "device_id"
+        info["register_digits"] = info["register_digits"].astype("float64")
+        zone = None if org_code is None else self.store.org_timezone(org_code)
         frame.attrs.update(
             org_id=org,
+            **({} if zone is None else {"tz": zone}),
+            devices=for_attrs(info),
+            fields=[c for c in frame.columns if c not in ("device_id", "value")],
             start=lo,
             end=hi,
             source=f"mirror:{self.path}",
@@ -632,7 +691,7 @@ class Mirror:
         """The log of sync runs (``status`` running/ok/failed, counts, error)."""
         df = self.store.frame(
             "SELECT r.run, o.org_id, r.started_at, r.finished_at, r.status, r.start, r.end, "
-            "r.readings_added, r.changes_applied, r.conflicts, r.watermark, r.error "
+            "r.readings_added, r.values_added, r.changes_applied, r.conflicts, r.watermark, r.error "
             "FROM sync_runs r JOIN orgs o USING (org) ORDER BY r.run"
         )
         for col in ("started_at", "finished_at", "start", "end", "watermark"):
