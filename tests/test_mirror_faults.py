@@ -219,6 +219,12 @@ def test_cli_prints_one_line_and_never_the_password(sim, tmp_path, monkeypatch, 
     out, err = capsys.readouterr()
     lines = out.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"sync org={DEMO_ORG} readings_added=")
+    # readings (rows) and field values are named apart, with the rows the mirror holds
+    counts = dict(kv.split("=", 1) for kv in lines[0].split() if "=" in kv)
+    with wf.Mirror(db) as mirror:
+        held = mirror.readings(DEMO_ORG)
+    assert int(counts["readings_added"]) == len(held)
+    assert int(counts["values_added"]) == held.drop(columns=["device_id", "value"]).count().sum()
     assert sim.password not in out + err
     # failure: wrong password -> exit 1, one line on stderr, no secret
     monkeypatch.setenv("WALTERO_PASSWORD", "wrong-secret-pw")

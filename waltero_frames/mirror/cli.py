@@ -9,7 +9,10 @@ Examples
 --------
 $ WALTERO_BASE_URL=… WALTERO_USERNAME=… WALTERO_PASSWORD=… \\
       waltero-frames sync --org 00000000-0000-0000-0000-000000000001 --db mirror.sqlite
-sync org=00000000-… readings_added=1234 changes_applied=2 conflicts=0 watermark=… in 3.2s
+sync org=00000000-… readings_added=1234 values_added=4180 changes_applied=2 conflicts=0 \\
+    watermark=… windows=48 devices=48 in 3.2s
+
+``readings_added`` counts (device, timestamp) rows, ``values_added`` the field values.
 """
 
 from __future__ import annotations
