@@ -472,7 +472,7 @@ CATALOG = [RAW, PROC, "battery.voltage", "connection.rssi", "battery.level", "co
 
 
 def layout(df):
-    return df.index.name, str(df.index.tz), list(df.columns), [str(t) for t in df.dtypes]
+    return df.index.name, str(df.index.dtype), list(df.columns), [str(t) for t in df.dtypes]
 
 
 def test_readings_names_a_non_uuid_org_and_gives_unsynced_orgs_the_full_layout(tmp_path):
