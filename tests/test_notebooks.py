@@ -68,8 +68,11 @@ def test_all_five_notebooks_are_there():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_headless(path, tenant_env):
+    study = ROOT / "data" / "energy-report-demo.sqlite"
+    before = study.read_bytes()
     nb, error = report.execute(path, timeout=300)
     assert error is None, failure(nb, error)
+    assert study.read_bytes() == before  # a replay never rewrites the committed study
     outputs = [o for c in nb.cells for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     text = json.dumps(outputs)
