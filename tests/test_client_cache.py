@@ -55,6 +55,18 @@ def test_offline_replay_is_equal_with_zero_requests(waltero_sim, live, monkeypat
     assert replay["tel"].attrs["offline"] is True and frames["tel"].attrs["offline"] is False
 
 
+def test_offline_replay_does_not_write_into_the_cache_file(waltero_sim, live):
+    path, frames, _ = live
+    with sqlite3.connect(path) as con:  # a study recorded before the principal table existed
+        con.execute("DROP TABLE waltero_principal")
+    con.close()
+    before = path.read_bytes()
+    offline = wf.Client(waltero_sim.base_url, cache=path, offline=True)
+    pd.testing.assert_frame_equal(study(offline)["daily"], frames["daily"])
+    offline.close()
+    assert path.read_bytes() == before
+
+
 def test_offline_miss_names_the_call(waltero_sim, live):
     path, frames, _ = live
     offline = wf.Client(waltero_sim.base_url, cache=path, offline=True)

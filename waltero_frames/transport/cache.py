@@ -147,11 +147,11 @@ def claim_cache_file(path: str | os.PathLike[str], username: str | None) -> None
     ValueError
         The file was filled for another user.
     """
+    if username is None:  # nothing to check, and a replay must not write into the study
+        return
     with sqlite3.connect(Path(path).expanduser(), timeout=30) as con:
         con.execute("CREATE TABLE IF NOT EXISTS waltero_principal (username TEXT)")
         row = con.execute("SELECT username FROM waltero_principal").fetchone()
-        if username is None:
-            return
         if row is None:
             con.execute("INSERT INTO waltero_principal VALUES (?)", (username,))
         elif row[0] != username:
