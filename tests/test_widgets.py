@@ -108,6 +108,111 @@ def test_period_range_across_dst_and_mid_week():
         explorer.period_range(lo, hi, "year", "UTC")
 
 
+@pytest.mark.parametrize(
+    ("tz", "start", "end", "resolution", "first", "last"),
+    [
+        # Berlin fall-back night: 02:00-03:00 local happens twice (CEST 00:00Z, CET 01:00Z)
+        (
+            "Europe/Berlin",
+            "2026-10-25T00:30Z",
+            "2026-10-25T00:45Z",
+            "hour",
+            "2026-10-25T00:00Z",
+            "2026-10-25T01:00Z",
+        ),  # first 02:xx (CEST)
+        (
+            "Europe/Berlin",
+            "2026-10-25T01:30Z",
+            "2026-10-25T01:45Z",
+            "hour",
+            "2026-10-25T01:00Z",
+            "2026-10-25T02:00Z",
+        ),  # second 02:xx (CET)
+        (
+            "Europe/Berlin",
+            "2026-10-25T00:30Z",
+            "2026-10-25T01:45Z",
+            "hour",
+            "2026-10-25T00:00Z",
+            "2026-10-25T02:00Z",
+        ),  # both repeated hours
+        (
+            "Europe/Berlin",
+            "2026-10-25T00:30Z",
+            "2026-10-25T00:45Z",
+            "day",
+            "2026-10-24T22:00Z",
+            "2026-10-25T23:00Z",
+        ),  # the 25-hour day
+        # Berlin spring-forward night: 02:00-03:00 local does not exist (01:00Z)
+        (
+            "Europe/Berlin",
+            "2026-03-29T00:30Z",
+            "2026-03-29T01:30Z",
+            "hour",
+            "2026-03-29T00:00Z",
+            "2026-03-29T02:00Z",
+        ),  # 01:30 CET … 03:30 CEST
+        (
+            "Europe/Berlin",
+            "2026-03-29T00:59Z",
+            "2026-03-29T01:01Z",
+            "hour",
+            "2026-03-29T00:00Z",
+            "2026-03-29T02:00Z",
+        ),  # 01:00 CET hour, then 03:00 CEST
+        (
+            "Europe/Berlin",
+            "2026-03-29T05:00Z",
+            "2026-03-29T06:00Z",
+            "day",
+            "2026-03-28T23:00Z",
+            "2026-03-29T22:00Z",
+        ),  # the 23-hour day
+        # Sydney fall-back night (5 April 2026): 02:00-03:00 local twice (AEDT 15:00Z, AEST 16:00Z)
+        (
+            "Australia/Sydney",
+            "2026-04-04T15:10Z",
+            "2026-04-04T15:20Z",
+            "hour",
+            "2026-04-04T15:00Z",
+            "2026-04-04T16:00Z",
+        ),
+        (
+            "Australia/Sydney",
+            "2026-04-04T16:10Z",
+            "2026-04-04T16:20Z",
+            "hour",
+            "2026-04-04T16:00Z",
+            "2026-04-04T17:00Z",
+        ),
+        (
+            "Australia/Sydney",
+            "2026-04-04T15:10Z",
+            "2026-04-04T15:20Z",
+            "day",
+            "2026-04-04T13:00Z",
+            "2026-04-05T14:00Z",
+        ),  # AEDT midnight … AEST midnight: 25 h
+    ],
+)
+def test_period_range_on_dst_nights_covers_the_requested_instants(
+    tz, start, end, resolution, first, last
+):
+    lo, hi = pd.Timestamp(start), pd.Timestamp(end)
+    got = explorer.period_range(lo, hi, resolution, tz)
+    assert got == (pd.Timestamp(first), pd.Timestamp(last))
+    assert got[0] <= lo and got[1] >= hi
+
+
+def test_period_range_rejects_an_unknown_zone_and_an_empty_range():
+    lo = pd.Timestamp("2026-05-18T00:00Z")
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
+        explorer.period_range(lo, lo + pd.Timedelta(hours=1), "hour", "Mars/Olympus")
+    with pytest.raises(ValueError, match="is not after start"):
+        explorer.period_range(lo, lo, "hour", "UTC")
+
+
 def periods_frame():
     idx = pd.DatetimeIndex(
         ["2026-05-17T22:00Z", "2026-05-18T22:00Z", "2026-05-17T22:00Z", "2026-05-18T22:00Z"],

@@ -22,7 +22,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from .analysis.consumption import readings_to_consumption
-from .analysis.resample import resample_consumption
+from .analysis.resample import check_tz, period_boundaries, resample_consumption
 from .fetch import telemetry
 
 __all__ = [
@@ -189,27 +189,19 @@ def period_range(
     if resolution not in RESOLUTIONS:
         raise ValueError(f"unknown resolution {resolution!r}; use one of {list(RESOLUTIONS)}")
 
-    def floor(ts: pd.Timestamp) -> pd.Timestamp:
-        wall = ts.tz_convert(tz).tz_localize(None)
-        if resolution == "hour":
-            return wall.floor("h")
-        day = wall.normalize()
-        if resolution == "week":
-            return day - pd.Timedelta(days=day.weekday())
-        return day.replace(day=1) if resolution == "month" else day
-
-    step = {
-        "hour": pd.Timedelta(hours=1),
-        "day": pd.DateOffset(days=1),
-        "week": pd.DateOffset(weeks=1),
-        "month": pd.DateOffset(months=1),
-    }[resolution]
-    first = floor(start)
-    last = floor(end - pd.Timedelta(1, "ns")) + step
-    return tuple(
-        t.tz_localize(tz, ambiguous=False, nonexistent="shift_forward").tz_convert("UTC")
-        for t in (first, last)
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    if end <= start:
+        raise ValueError(f"end {end} is not after start {start}")
+    # The periods are the ones resample_consumption uses: stepped on the local wall clock
+    # and placed on UTC instants, so a repeated (fall-back) hour is two periods and each
+    # instant falls in the one whose UTC span holds it.
+    last_ns = end.as_unit("ns").value - 1
+    bounds = period_boundaries(
+        start.as_unit("ns").value, last_ns, RESOLUTIONS[resolution], check_tz(tz)
     )
+    first = bounds[np.searchsorted(bounds, start.as_unit("ns").value, side="right") - 1]
+    last = bounds[np.searchsorted(bounds, last_ns, side="right")]
+    return pd.Timestamp(first, unit="ns", tz="UTC"), pd.Timestamp(last, unit="ns", tz="UTC")
 
 
 def fetch_readings(
