@@ -15,7 +15,21 @@ from typing import Any
 import pandas as pd
 
 
-class AttrSeries(pd.Series):
+class _WholeEquality:
+    """``==``/``!=`` against another attrs object compare the whole object (a bool)."""
+
+    def __eq__(self, other: Any) -> Any:
+        if isinstance(other, _WholeEquality):
+            return self.equals(other)  # type: ignore[attr-defined]  # pandas' equals
+        return super().__eq__(other)  # type: ignore[misc]
+
+    def __ne__(self, other: Any) -> Any:
+        if isinstance(other, _WholeEquality):
+            return not self.equals(other)  # type: ignore[attr-defined]
+        return super().__ne__(other)  # type: ignore[misc]
+
+
+class AttrSeries(_WholeEquality, pd.Series):  # type: ignore[misc]
     """A Series for ``attrs``: ``==`` against another ``AttrSeries``/``AttrFrame`` is a bool."""
 
     @property
@@ -26,20 +40,8 @@ class AttrSeries(pd.Series):
     def _constructor_expanddim(self) -> type[AttrFrame]:
         return AttrFrame
 
-    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
-        if isinstance(other, AttrSeries | AttrFrame):
-            return self.equals(other)
-        return super().__eq__(other)
 
-    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
-        if isinstance(other, AttrSeries | AttrFrame):
-            return not self.equals(other)
-        return super().__ne__(other)
-
-    __hash__ = pd.Series.__hash__
-
-
-class AttrFrame(pd.DataFrame):
+class AttrFrame(_WholeEquality, pd.DataFrame):  # type: ignore[misc]
     """A DataFrame for ``attrs``: ``==`` against another ``AttrFrame`` is a bool."""
 
     @property
@@ -49,18 +51,6 @@ class AttrFrame(pd.DataFrame):
     @property
     def _constructor_sliced(self) -> type[AttrSeries]:
         return AttrSeries
-
-    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
-        if isinstance(other, AttrSeries | AttrFrame):
-            return self.equals(other)
-        return super().__eq__(other)
-
-    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
-        if isinstance(other, AttrSeries | AttrFrame):
-            return not self.equals(other)
-        return super().__ne__(other)
-
-    __hash__ = pd.DataFrame.__hash__
 
 
 def for_attrs(obj: pd.Series | pd.DataFrame) -> AttrSeries | AttrFrame:
