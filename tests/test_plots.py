@@ -356,3 +356,61 @@ def test_completeness_of_the_guide_week_matches_the_injected_gap(waltero_sim):
                 expected.loc[gap.device_id, day] = 0.0
     assert (expected == 0).to_numpy().sum() == 1  # the 31 h gap of the main water inlet
     pd.testing.assert_frame_equal(grid, expected, check_names=False, check_freq=False)
+
+
+# ------------------------------------------------------------------ input layouts
+
+
+@pytest.mark.parametrize(
+    ("plot", "expects"),
+    [
+        (plots.completeness, "completeness() needs a daily_consumption or resample_consumption"),
+        (plots.completeness_matrix, "completeness() needs a daily_consumption or resample_"),
+        (plots.daily_bars, "daily_bars() needs a daily_consumption or resample_consumption"),
+        (plots.carpet, "carpet() needs a readings_to_consumption or resample_consumption"),
+        (plots.carpet_matrix, "carpet_matrix() needs a readings_to_consumption or resample_"),
+        (plots.load_duration, "load_duration() needs a readings_to_consumption or resample_"),
+    ],
+)
+def test_consumption_plots_name_the_frame_they_need_when_given_telemetry(plot, expects):
+    readings, _, _ = register_frames()  # a telemetry frame: value, no consumption
+    with pytest.raises(ValueError) as err:
+        plot(readings)
+    message = str(err.value)
+    assert message.startswith(expects)
+    assert "with columns ['device_id', 'consumption']" in message
+    assert f"got columns {list(readings.columns)}" in message
+    assert "lacks column(s) ['consumption']" in message
+    assert plt.get_fignums() == []  # refused before drawing anything
+
+
+def test_register_names_the_frames_it_needs():
+    readings, flags, changes = register_frames()
+    cons = consumption_frame(readings.index, np.ones(len(readings)), "a")
+    with pytest.raises(ValueError, match=r"^register\(\) needs a telemetry frame with columns "):
+        plots.register(cons)
+    with pytest.raises(ValueError, match=r"register\(\) needs a flag_anomalies frame"):
+        plots.register(readings, flags=flags.drop(columns="device_id"))
+    with pytest.raises(ValueError, match=r"needs a changes frame .* lacks column\(s\) \['field'\]"):
+        plots.register(readings, changes=changes.drop(columns="field"))
+    with pytest.raises(ValueError, match=r"register\(\) needs a telemetry frame; got a dict"):
+        plots.register({"value": [1.0]})
+    assert plt.get_fignums() == []
+    # the valid frames still draw (changes need no time index: theirs is changed_at anyway)
+    plots.register(readings, flags=flags, changes=changes.reset_index())
+
+
+def test_explorer_table_and_plot_need_a_resampled_frame():
+    from waltero_frames import explorer
+
+    daily = daily_frame()  # daily_consumption layout: no n_readings/coverage
+    devs = pd.DataFrame({"name": ["Kitchen", "Bath"]}, index=pd.Index(["a", "b"]))
+    for fn in (explorer.summary_table, explorer.plot_periods):
+        with pytest.raises(ValueError, match=rf"{fn.__name__}\(\) needs a resample_consumption"):
+            fn(
+                daily,
+                devs,
+                tz="UTC",
+                **({"resolution": "day"} if fn is explorer.plot_periods else {}),
+            )
+    assert plt.get_fignums() == []

@@ -24,6 +24,7 @@ from matplotlib.axes import Axes
 from .analysis.consumption import readings_to_consumption
 from .analysis.resample import check_tz, period_boundaries, resample_consumption
 from .fetch import telemetry
+from .plots import _require
 
 __all__ = [
     "MAX_DAYS",
@@ -297,6 +298,7 @@ def summary_table(periods: pd.DataFrame, devices: pd.DataFrame, *, tz: str) -> p
     --------
     >>> summary_table(periods, devs, tz="Europe/Berlin").tail(1)  # doctest: +SKIP
     """
+    _require(periods, "resampled", "summary_table")
     label = {dev: lab for lab, dev in device_options(devices)}
     unit = devices["unit"] if "unit" in devices.columns else pd.Series(dtype=object)
     local = periods.index.tz_convert(tz)
@@ -342,6 +344,9 @@ def plot_periods(
     --------
     >>> plot_periods(periods, devs, resolution="day", tz="Europe/Berlin")  # doctest: +SKIP
     """
+    _require(periods, "resampled", "plot_periods")
+    if resolution not in RESOLUTIONS:
+        raise ValueError(f"unknown resolution {resolution!r}; use one of {list(RESOLUTIONS)}")
     ids = list(pd.unique(periods["device_id"]))
     units: list[str] = []
     if "unit" in devices.columns:

@@ -55,16 +55,51 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float] = (9.0, 4.0)) -> Axe
     return ax
 
 
-def _require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+#: The frame layout each plot input must have: (the frames that have it, columns it needs).
+_LAYOUTS: dict[str, tuple[str, list[str]]] = {
+    "consumption": (
+        "readings_to_consumption or resample_consumption",
+        ["device_id", "consumption"],
+    ),
+    "periods": (
+        "daily_consumption or resample_consumption",
+        ["device_id", "consumption"],
+    ),
+    "telemetry": ("telemetry", ["device_id", "value"]),
+    "resampled": (
+        "resample_consumption",
+        ["device_id", "consumption", "n_readings", "coverage"],
+    ),
+    "flags": ("flag_anomalies", ["device_id"]),
+    "changes": (
+        "changes",
+        ["device_id", "field", "timestamp", "previous_value", "new_value"],
+    ),
+}
+
+
+def _require(frame: pd.DataFrame, layout: str, what: str, *, time_index: bool = True) -> None:
+    """Check ``frame`` has ``layout`` (see :data:`_LAYOUTS`) before ``what()`` uses it.
+
+    A ``ValueError`` names the function, the frame it needs, the columns it lacks and the
+    columns it got, so passing e.g. a telemetry frame where a consumption one is expected
+    says so instead of failing later with a ``KeyError``.
+    """
+    name, columns = _LAYOUTS[layout]
     if not isinstance(frame, pd.DataFrame):
-        raise ValueError(f"{what}: expected a DataFrame, got {type(frame).__name__}")
+        raise ValueError(f"{what}() needs a {name} frame; got a {type(frame).__name__}")
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(
-            f"{what}: the frame lacks column(s) {missing}; it has {list(frame.columns)}"
+            f"{what}() needs a {name} frame with columns {columns}; got columns "
+            f"{list(frame.columns)} (it lacks column(s) {missing})"
         )
-    if not isinstance(frame.index, pd.DatetimeIndex) or frame.index.tz is None:
-        raise ValueError(f"{what}: the frame needs a tz-aware DatetimeIndex (UTC)")
+    if time_index and (not isinstance(frame.index, pd.DatetimeIndex) or frame.index.tz is None):
+        raise ValueError(
+            f"{what}() needs a {name} frame with a tz-aware DatetimeIndex (UTC); "
+            f"got a {type(frame.index).__name__}"
+            + (" without a time zone" if isinstance(frame.index, pd.DatetimeIndex) else "")
+        )
 
 
 def _device_ids(devices: pd.DataFrame | Sequence[str] | str | None) -> list[str] | None:
@@ -144,7 +179,7 @@ def _utc(value: str | pd.Timestamp | None) -> pd.Timestamp | None:
 
 
 def _consumption_frame(consumption: pd.DataFrame, device: str | None, what: str) -> pd.DataFrame:
-    _require(consumption, ["device_id", "consumption"], what)
+    _require(consumption, "consumption", what)
     if device is not None:
         consumption = _select_device(consumption, device, what)
     return consumption
@@ -177,6 +212,7 @@ def carpet_matrix(consumption: pd.DataFrame, *, tz: str = "UTC") -> pd.DataFrame
     --------
     >>> m = carpet_matrix(cons, tz="Europe/Berlin")  # doctest: +SKIP
     """
+    _require(consumption, "consumption", "carpet_matrix")
     values = consumption["consumption"].to_numpy(dtype=float)
     seen = ~np.isnan(values)
     if not seen.any():
@@ -305,7 +341,7 @@ def daily_bars(
     >>> wf.plots.daily_bars(daily[daily.device_id.isin(water)], unit="m3")     # doctest: +SKIP
     """
     what = "daily_bars"
-    _require(daily, ["device_id", "consumption"], what)
+    _require(daily, "periods", what)
     if top < 1:
         raise ValueError(f"{what}: top must be >= 1, got {top}")
     ids = _device_ids(devices)
@@ -401,7 +437,11 @@ def register(
     >>> wf.plots.register(r, flags=wf.flag_anomalies(r))            # doctest: +SKIP
     """
     what = "register"
-    _require(readings, ["device_id", "value"], what)
+    _require(readings, "telemetry", what)
+    if flags is not None:
+        _require(flags, "flags", what)
+    if changes is not None:
+        _require(changes, "changes", what, time_index=False)
     own = _select_device(readings, device, what)
     dev = device or (str(own["device_id"].iloc[0]) if len(own) else "")
     u = _unit(own, unit, devices, [dev], what)
@@ -409,7 +449,6 @@ def register(
     series = own["value"].dropna()
     ax.plot(series.index, series.to_numpy(), lw=1.0, color="tab:blue", label="register")
     if flags is not None:
-        _require(flags, ["device_id"], what)
         mine = flags[flags["device_id"].to_numpy() == dev]
         value = mine["value"] if "value" in mine.columns else own["value"].reindex(mine.index)
         for flag, style in FLAG_STYLES.items():
@@ -497,7 +536,7 @@ def completeness_matrix(
     >>> daily = wf.daily_consumption(client, org, "2026-05-18T22:00Z", "2026-05-25T22:00Z")  # doctest: +SKIP
     >>> completeness_matrix(daily, devices=wf.devices(client, org)).mean(axis=1)  # doctest: +SKIP
     """
-    _require(frame, ["device_id"], "completeness")
+    _require(frame, "periods", "completeness")
     if "coverage" in frame.columns:
         share = frame["coverage"].to_numpy(dtype=float)
     else:
