@@ -45,17 +45,6 @@ if device not in devices.index:  # another tenant: take its first meter
 print(f"{orgs.loc[org, 'name']} ({tz}); device {devices.loc[device, 'name']!r}")
 
 
-def flag(readings: pd.DataFrame) -> pd.DataFrame:
-    """wf.flag_anomalies with each meter's type, multiplier and register size."""
-    return wf.flag_anomalies(
-        readings,
-        meter_type=devices["meter_type"],
-        multiplier=devices["multiplier"],
-        register_digits=devices["register_digits"],
-        tz=tz,
-    )
-
-
 # %% [markdown]
 # ## Which fields does a device have?
 
@@ -105,7 +94,7 @@ scan = devices[devices["meter_type"] == mismatch_type]
 raw = wf.telemetry(
     client, scan, *mismatch_window, fields=["meter.value.raw", "meter.value.processed"], tz=tz
 )
-flags = flag(raw)
+flags = wf.flag_anomalies(raw)
 hits = flags[flags["multiplier_mismatch"]]
 summary = hits.groupby("device_id").agg(
     first=("value", lambda s: s.index.min()),
@@ -136,9 +125,7 @@ utc_end = pd.Timestamp(spring[1], tz="UTC")
 regs = wf.telemetry(
     client, sample, utc_start - pd.Timedelta("1D"), utc_end, fields=["meter.value.raw"]
 )
-cons = wf.readings_to_consumption(
-    regs, multiplier=sample["multiplier"], register_digits=sample["register_digits"]
-)
+cons = wf.readings_to_consumption(regs)
 mine = wf.resample_consumption(cons, "D", tz="UTC")
 mine = mine[(mine.index >= utc_start) & (mine.index < utc_end)]
 part1 = wf.daily_consumption(client, org, utc_start, utc_end)
@@ -191,9 +178,7 @@ for ax, (first, last) in zip(axes, [spring, autumn], strict=True):
         fields=["meter.value.raw"],
         tz=tz,
     )
-    c = wf.readings_to_consumption(
-        r, multiplier=devices["multiplier"], register_digits=devices["register_digits"]
-    )
+    c = wf.readings_to_consumption(r)
     c = c[c.index >= day0.tz_localize(tz)]
     wf.plots.carpet(
         c, tz=tz, devices=devices, ax=ax, title=f"{devices.loc[elec, 'name']}: {first} … {last}"

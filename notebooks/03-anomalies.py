@@ -48,17 +48,6 @@ FIELDS = [
 print(f"{orgs.loc[org, 'name']}: {len(devices)} devices, time zone {tz}")
 
 
-def flag(readings: pd.DataFrame) -> pd.DataFrame:
-    """wf.flag_anomalies with each meter's type, multiplier and register size."""
-    return wf.flag_anomalies(
-        readings,
-        meter_type=devices["meter_type"],
-        multiplier=devices["multiplier"],
-        register_digits=devices["register_digits"],
-        tz=tz,
-    )
-
-
 # %% [markdown]
 # ## Flags across the portfolio
 # Every device, every default field plus `battery.level` (older sensor variants do not
@@ -66,7 +55,7 @@ def flag(readings: pd.DataFrame) -> pd.DataFrame:
 
 # %%
 readings = wf.telemetry(client, devices, *scan_window, fields=FIELDS, tz=tz)
-flags = flag(readings)
+flags = wf.flag_anomalies(readings)
 print(f"{len(readings):,} rows from {readings['device_id'].nunique()} devices")
 per_flag = pd.DataFrame(
     {
@@ -92,7 +81,7 @@ events
 # %%
 water = devices[devices["meter_type"].isin(["water_cold", "water_hot"])]
 wreadings = wf.telemetry(client, water, *leak_window, fields=["meter.value.raw"], tz=tz)
-wflags = flag(wreadings)
+wflags = wf.flag_anomalies(wreadings)
 leaks = anomaly_events(wflags, rules=["night_flow"])
 leaks = leaks.join(devices[["name", "meter_type"]], on="device_id")
 leaks
@@ -104,9 +93,7 @@ leaks
 # inlet never rests either: it carries every flat, the leaking one included.)
 
 # %%
-wcons = wf.readings_to_consumption(
-    wreadings, multiplier=devices["multiplier"], register_digits=devices["register_digits"]
-)
+wcons = wf.readings_to_consumption(wreadings)
 hourly = wf.resample_consumption(wcons, "h", tz=tz, method="interpolate")
 local = hourly.index.tz_convert(tz)
 is_night = (local.hour >= 1) & (local.hour < 5)
@@ -167,7 +154,9 @@ if len(misreads):
         at + pd.Timedelta("2D"),
         fields=["meter.value.raw"],
     )
-    wf.plots.register(around, flags=flag(around), changes=changes, devices=devices)
+    wf.plots.register(
+        around, flags=wf.flag_anomalies(around, tz=tz), changes=changes, devices=devices
+    )
     plt.show()
     print(
         f"{devices.loc[dev, 'name']}: reading at {at} was {worst['previous_value']:.0f}, "

@@ -84,17 +84,6 @@ fetch_start = prev_start - pd.Timedelta(days=1)
 print(f"{orgs.loc[org, 'name']} — {m0.strftime('%B %Y')} ({tz}); {len(devices)} meters")
 
 
-def flag(readings: pd.DataFrame) -> pd.DataFrame:
-    """wf.flag_anomalies with each meter's type, multiplier and register size."""
-    return wf.flag_anomalies(
-        readings,
-        meter_type=devices["meter_type"],
-        multiplier=devices["multiplier"],
-        register_digits=devices["register_digits"],
-        tz=tz,
-    )
-
-
 # %% [markdown]
 # ## Consumption per local day
 # Part 1 only knows UTC days, so the report computes the organization's local days from
@@ -106,9 +95,7 @@ def flag(readings: pd.DataFrame) -> pd.DataFrame:
 # %%
 FIELDS = ["meter.value.raw", "battery.level", "connection.rssi"]
 readings = wf.telemetry(client, devices, fetch_start, this_end, fields=FIELDS, tz=tz)
-cons = wf.readings_to_consumption(
-    readings, multiplier=devices["multiplier"], register_digits=devices["register_digits"]
-)
+cons = wf.readings_to_consumption(readings)
 daily = wf.resample_consumption(cons, "D", tz=tz)
 TO_BASE = {"MWh": ("kWh", 1000.0)}  # report heat in one unit
 unit = devices["unit"].map(lambda u: TO_BASE.get(u, (u, 1.0))[0])
@@ -221,7 +208,7 @@ cover[cover["days under 50 %"] > 0].join(devices[["name"]])
 
 # %%
 month_readings = readings[readings.index >= this_start.tz_localize(tz)]
-flags = flag(month_readings)
+flags = wf.flag_anomalies(month_readings)
 FLAGS = [f for f in wf.plots.FLAG_STYLES if f in flags.columns]
 hit = flags.groupby("device_id")[FLAGS].sum()
 hit = hit[hit.sum(axis=1) > 0]
@@ -267,8 +254,6 @@ if cache is not None and not replay:
                 fields=FIELDS,
                 tz=tz,
             ),
-            multiplier=devices["multiplier"],
-            register_digits=devices["register_digits"],
         ),
         "D",
         tz=tz,
