@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .._attrs import for_attrs
+from ..frames import CHANGE_COLUMNS as _CHANGE_API_KEYS
 from ._frames import (
     DEVICE,
     RAW,
@@ -19,15 +20,7 @@ from ._frames import (
     to_ns,
 )
 
-CHANGE_COLUMNS = [
-    "change_id",
-    "device_id",
-    "field",
-    "timestamp",
-    "previous_value",
-    "new_value",
-    "actor",
-]
+CHANGE_COLUMNS = list(_CHANGE_API_KEYS)  # the changes layout, as wf.changes builds it
 
 
 def _fields(frame: pd.DataFrame) -> list[str]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import zoneinfo
-from datetime import timedelta, tzinfo
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..timeargs import check_tz  # the one tz validation (also used by fetch)
 from ._frames import (
     DEVICE,
     device_codes,
@@ -25,21 +25,6 @@ METHODS = ("attribute", "interpolate")
 #: Default ``max_gap``: an interval between readings longer than this many times the
 #: device's usual (median) interval counts as uncovered.
 GAP_FACTOR = 3.0
-
-
-def check_tz(tz: Any) -> Any:
-    """Return a time zone pandas accepts, or raise ValueError naming the bad value."""
-    if isinstance(tz, tzinfo):
-        return tz
-    if not isinstance(tz, str) or not tz:
-        raise ValueError(f"tz must be an IANA time zone name, got {tz!r}")
-    if tz.upper() == "UTC":
-        return "UTC"
-    try:
-        zoneinfo.ZoneInfo(tz)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {tz!r}") from None
-    return tz
 
 
 def period_boundaries(tmin_ns: int, tmax_ns: int, freq: str, tz: Any) -> np.ndarray:
