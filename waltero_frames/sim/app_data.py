@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import APIRouter, Path, Query, Request
@@ -21,6 +21,8 @@ CHANGES_PAGE_MAX = 200
 MAX_OFFSET = 10**12
 
 _INSTANT = {"format": "date-time"}
+OrgId = Annotated[str, Path(alias="orgId", description="Organization UUID")]
+DeviceId = Annotated[str, Path(alias="deviceId", description="Device UUID")]
 StartDate = Annotated[
     str,
     Query(
@@ -61,6 +63,14 @@ def _part1_args(start: str, end: str, resolution: str) -> tuple[pd.Timestamp, pd
     return pd.Timestamp(lo, unit="ms", tz="UTC"), pd.Timestamp(hi, unit="ms", tz="UTC")
 
 
+def _part1_rows(request: Request, user: Any, org_id: str, start, end, resolution: str) -> list:
+    """The v3 rows both Part 1 paths answer from (the default path reshapes them)."""
+    state = sim_state(request)
+    state.check_org(user, org_id)
+    t0, t1 = _part1_args(start, end, resolution)
+    return state.daily_rows(org_id, t0, t1, resolution)
+
+
 @router.get(
     "/organizations/{orgId}/applications/metering/v3/data/device-daily-consumption",
     name="daily_consumption_v3",
@@ -70,15 +80,12 @@ def _part1_args(start: str, end: str, resolution: str) -> tuple[pd.Timestamp, pd
 async def daily_consumption_v3(
     request: Request,
     user: User,
-    org_id: Annotated[str, Path(alias="orgId", description="Organization UUID")],
+    org_id: OrgId,
     start: StartDate,
     end: EndDate,
     resolution: Resolution,
 ) -> JSONBytes:
-    state = sim_state(request)
-    state.check_org(user, org_id)
-    t0, t1 = _part1_args(start, end, resolution)
-    return JSONBytes(state.daily_rows(org_id, t0, t1, resolution))
+    return JSONBytes(_part1_rows(request, user, org_id, start, end, resolution))
 
 
 @router.get(
@@ -90,16 +97,13 @@ async def daily_consumption_v3(
 async def daily_consumption_default(
     request: Request,
     user: User,
-    org_id: Annotated[str, Path(alias="orgId", description="Organization UUID")],
+    org_id: OrgId,
     start: StartDate,
     end: EndDate,
     resolution: Resolution,
 ) -> JSONBytes:
-    state = sim_state(request)
-    state.check_org(user, org_id)
-    t0, t1 = _part1_args(start, end, resolution)
-    rows = state.daily_rows(org_id, t0, t1, resolution)
-    units = state.catalog.units
+    rows = _part1_rows(request, user, org_id, start, end, resolution)
+    units = sim_state(request).catalog.units
     items = [
         {
             "device": {
@@ -126,7 +130,7 @@ async def daily_consumption_default(
 async def devices(
     request: Request,
     user: User,
-    org_id: Annotated[str, Path(alias="orgId", description="Organization UUID")],
+    org_id: OrgId,
     limit: Annotated[int, Query(ge=1, description="Page size; values over 100 give 100")] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip")] = 0,
 ) -> JSONBytes:
@@ -146,7 +150,7 @@ async def devices(
 async def device(
     request: Request,
     user: User,
-    device_id: Annotated[str, Path(alias="deviceId", description="Device UUID")],
+    device_id: DeviceId,
 ) -> JSONBytes:
     state = sim_state(request)
     state.check_device(user, device_id)
@@ -162,7 +166,7 @@ async def device(
 async def fields(
     request: Request,
     user: User,
-    device_id: Annotated[str, Path(alias="deviceId", description="Device UUID")],
+    device_id: DeviceId,
 ) -> JSONBytes:
     state = sim_state(request)
     state.check_device(user, device_id)
@@ -178,7 +182,7 @@ async def fields(
 async def telemetry(
     request: Request,
     user: User,
-    device_id: Annotated[str, Path(alias="deviceId", description="Device UUID")],
+    device_id: DeviceId,
     start: StartDate,
     end: EndDate,
     fields: Annotated[
@@ -212,7 +216,7 @@ async def telemetry(
 async def changes(
     request: Request,
     user: User,
-    org_id: Annotated[str, Path(alias="orgId", description="Organization UUID")],
+    org_id: OrgId,
     since: Annotated[
         str,
         Query(
