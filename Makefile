@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 ## The main job: start the bundled simulator (unless WALTERO_* point at a tenant),
 ## execute every notebook and write HTML reports to reports/.
 report: $(STAMP)
-	$(PY) -m waltero_frames.report
+	$(PY) -m tools.report
 
 ## The test suite (what CI runs): lint, then every test but the slow ones.
 test: $(STAMP) tools

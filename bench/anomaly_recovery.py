@@ -42,7 +42,7 @@ FIELDS = [
 def recorded_readings(world, device_ids) -> pd.DataFrame:
     """Telemetry of ``device_ids`` as recorded (corrections undone)."""
     import waltero_frames as wf
-    from waltero_frames.sim.world_generate import T0, T1
+    from waltero_frames.sim.world.generate import T0, T1
 
     now = world.telemetry_truth(device_ids, T0, T1, fields=FIELDS)
     log = world.changes()
@@ -113,8 +113,8 @@ def recovery(seed: int = 0, org: str = "demo") -> tuple[pd.DataFrame, dict]:
     """Run the recovery on one organization ("demo", "south" or "all")."""
     import waltero_frames as wf
     from waltero_frames.analysis.anomalies import RULES, anomaly_events
-    from waltero_frames.sim.world import World
-    from waltero_frames.sim.world_generate import DEMO_ORG, SOUTH_ORG
+    from waltero_frames.sim.world.generate import DEMO_ORG, SOUTH_ORG
+    from waltero_frames.sim.world.model import World
 
     world = World.for_seed(seed)
     orgs = {"demo": [DEMO_ORG], "south": [SOUTH_ORG], "all": [DEMO_ORG, SOUTH_ORG]}[org]

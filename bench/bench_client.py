@@ -24,8 +24,8 @@ import requests
 
 import waltero_frames as wf
 from bench.harness import best_time, result
-from waltero_frames import frames
-from waltero_frames.paging import split_range
+from waltero_frames.api import parse as frames
+from waltero_frames.api.paging import split_range
 from waltero_frames.timeargs import api_timestamp
 from waltero_frames.transport.client import _loads
 

@@ -227,7 +227,7 @@ def bench_incremental_no_news(quick: bool) -> dict:
     data's end): the second one has (almost) nothing new."""
     import waltero_frames as wf
     from waltero_frames.sim import DEMO_ORG
-    from waltero_frames.sim.world_generate import T1
+    from waltero_frames.sim.world.generate import T1
 
     days = 2 if quick else 14
     now = pd.Timestamp.now(tz="UTC")

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bench.harness import best_time, result
-from waltero_frames import plots
+from waltero_frames.notebook import plots
 
 TZ = "Europe/Berlin"
 

@@ -61,9 +61,9 @@ SIZES = {
 # ---------------------------------------------------------------- inputs
 def telemetry_bodies(n_devices: int, days: int) -> tuple[list[tuple[str, bytes]], dict]:
     """The simulator's telemetry bodies for ``n_devices`` World devices over ``days``."""
-    from waltero_frames.paging import split_range
-    from waltero_frames.sim.app import create_app
-    from waltero_frames.sim.world import World
+    from waltero_frames.api.paging import split_range
+    from waltero_frames.sim.app.app import create_app
+    from waltero_frames.sim.world.model import World
 
     world = World.for_seed(0)
     _, state = create_app(world)
@@ -80,7 +80,7 @@ def telemetry_bodies(n_devices: int, days: int) -> tuple[list[tuple[str, bytes]]
 def parse(bodies: list[tuple[str, bytes]], multipliers: dict) -> pd.DataFrame:
     """What ``wf.telemetry`` does with the bodies: decode and reduce each window to arrays
     as it arrives (``frames.telemetry_part``), then merge them (``parse_telemetry``)."""
-    from waltero_frames import frames
+    from waltero_frames.api import parse as frames
     from waltero_frames.transport.client import _loads
 
     return frames.parse_telemetry(

@@ -183,8 +183,8 @@ def telemetry_in_process(repeat: int) -> dict:
     import pandas as pd
 
     from bench.harness import best_time
-    from waltero_frames.sim.app import create_app
-    from waltero_frames.sim.world import World
+    from waltero_frames.sim.app.app import create_app
+    from waltero_frames.sim.world.model import World
 
     _, state = create_app(World.for_seed(0))
     lo = pd.Timestamp(START).value // 10**6

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from bench.harness import best_time, result
-from waltero_frames.sim import world as world_module
-from waltero_frames.sim.world import DEMO_ORG, World
+from waltero_frames.sim.world import model as world_module
+from waltero_frames.sim.world.model import DEMO_ORG, World
 
 RAW, PROC = "meter.value.raw", "meter.value.processed"
 FIELDS = (RAW, PROC, "battery.voltage", "connection.rssi")

@@ -31,7 +31,7 @@ Step = Callable[[], Any]
 
 # ---------------------------------------------------------------- the steps (setup → step)
 def world_generate(quick: bool) -> Step:
-    from waltero_frames.sim import world as world_module
+    from waltero_frames.sim.world import model as world_module
 
     return lambda: world_module._generate.__wrapped__(0)
 
@@ -39,8 +39,8 @@ def world_generate(quick: bool) -> Step:
 def sim_telemetry_body(quick: bool) -> Step:
     import pandas as pd
 
-    from waltero_frames.sim.app import create_app
-    from waltero_frames.sim.world import World
+    from waltero_frames.sim.app.app import create_app
+    from waltero_frames.sim.world.model import World
 
     _, state = create_app(World.for_seed(0))
     device = "11111111-1111-1111-1111-111111111101"

@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import waltero_frames as wf
-from waltero_frames.report import connect
+from waltero_frames.notebook.connect import connect
 
 client, sim = connect(progress=False)  # no progress bars in reports
 orgs = wf.organizations(client)

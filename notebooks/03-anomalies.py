@@ -28,7 +28,7 @@ import pandas as pd
 
 import waltero_frames as wf
 from waltero_frames.analysis.anomalies import anomaly_events
-from waltero_frames.report import connect
+from waltero_frames.notebook.connect import connect
 
 client, sim = connect(progress=False)  # no progress bars in reports
 orgs = wf.organizations(client)

@@ -20,7 +20,7 @@
 # bundled simulator the default is the committed `data/energy-report-demo.sqlite`: the
 # report is then replayed *offline* — no server, no credentials — and checked against the
 # numbers recorded next to the cache (`….json`). `refresh_cache=True` (or
-# `python -m waltero_frames.report --refresh-data`) records it again.
+# `python -m tools.report --refresh-data`) records it again.
 
 # %% tags=["parameters"]
 org = None  # None: $WALTERO_ORG, else the first organization you can read
@@ -38,7 +38,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import waltero_frames as wf
-from waltero_frames.report import connect, study_cache, tenant_configured, versions
+from waltero_frames.notebook.connect import connect, study_cache, tenant_configured, versions
 
 pd.set_option("display.width", 120)
 DEMO_CACHE = Path("../data/energy-report-demo.sqlite")

@@ -66,7 +66,7 @@ def test_devices_as_an_array_or_a_frame_with_a_device_id_column(waltero_sim):
 
 def test_an_empty_text_field_keeps_its_str_dtype(waltero_sim):
     # meta.firmware was str with values but float64 in an empty result (.str broke)
-    from waltero_frames.frames import parse_telemetry
+    from waltero_frames.api.parse import parse_telemetry
 
     fw = "meta.firmware"
     empty = parse_telemetry([("d1", {"deviceId": "d1", "fields": {fw: []}})], fields=[fw])
@@ -96,7 +96,7 @@ def test_an_empty_text_field_keeps_its_str_dtype(waltero_sim):
 def test_far_future_bounds_do_not_overflow(waltero_sim):
     # the [start, end) guard converted bounds through nanoseconds: a range after 2262
     # raised OverflowError instead of the server's 400 (or an empty frame)
-    from waltero_frames.frames import parse_telemetry
+    from waltero_frames.api.parse import parse_telemetry
 
     payload = {"deviceId": "d1", "fields": {"battery.voltage": []}}
     df = parse_telemetry([("d1", payload)], start="2999-01-01T00:00Z", end="2999-02-01T00:00Z")
@@ -162,7 +162,7 @@ def test_a_cache_backend_or_session_file_serves_one_principal(waltero_sim, tmp_p
     # CachedSession) let a second user read the first one's cached answers
     from requests_cache import CachedSession, SQLiteCache
 
-    from waltero_frames.report import study_cache
+    from waltero_frames.notebook.connect import study_cache
 
     waltero_sim.config.rate = None
     path = tmp_path / "study.sqlite"

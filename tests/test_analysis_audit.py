@@ -194,7 +194,7 @@ def test_property_apply_diff_round_trip(old_keys, new_keys, data):
 
 
 def test_world_changelog_replays_to_the_corrected_series():
-    from waltero_frames.sim.world import World
+    from waltero_frames.sim.world.model import World
 
     world = World.for_seed(0)
     dev = "11111111-1111-1111-1111-111111111110"  # misread, wrong user fix, then system fix

@@ -195,8 +195,8 @@ def test_property_resampling_conserves_totals(freq, tz, method, offsets, devices
 
 @pytest.fixture(scope="module")
 def demo():
-    from waltero_frames.sim.world import World
-    from waltero_frames.sim.world_generate import DEMO_ORG
+    from waltero_frames.sim.world.generate import DEMO_ORG
+    from waltero_frames.sim.world.model import World
 
     world = World.for_seed(0)
     devs = world.devices[world.devices["organization_id"] == DEMO_ORG]
@@ -322,7 +322,7 @@ def test_locate_with_shared_clocks():
     ("freq", "resolution"), [("D", "day"), ("W", "week"), ("MS", "month"), ("YS", "year")]
 )
 def test_whole_year_every_org_reproduces_part1(org_index, freq, resolution):
-    from waltero_frames.sim.world import World
+    from waltero_frames.sim.world.model import World
 
     world = World.for_seed(0)
     org = world.orgs.index[org_index]

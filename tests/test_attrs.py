@@ -4,7 +4,7 @@ import pandas as pd
 
 import waltero_frames as wf
 from waltero_frames._attrs import AttrFrame, AttrSeries, for_attrs
-from waltero_frames.frames import parse_daily_consumption
+from waltero_frames.api.parse import parse_daily_consumption
 
 START, MID, END = (pd.Timestamp(s, tz="UTC") for s in ("2026-05-01", "2026-05-02", "2026-05-03"))
 

@@ -8,8 +8,9 @@ import pytest
 import requests
 
 import waltero_frames as wf
+from waltero_frames.api import parse
+from waltero_frames.api.paging import MAX_WINDOW, cursor_pages, offset_pages, split_range
 from waltero_frames.errors import UnexpectedResponse
-from waltero_frames.paging import MAX_WINDOW, cursor_pages, offset_pages, split_range
 from waltero_frames.transport.limiter import AdaptiveLimiter
 from waltero_frames.transport.retry import RetryPolicy
 
@@ -78,7 +79,7 @@ def test_offset_pager_with_a_shifting_list_is_deduped_by_the_frame():
         items, cap=2, mutate=lambda xs: xs.insert(0, xs[0])
     )  # a repeat shows up
     rows = [row for page in offset_pages(fetch) for row in page]
-    df = wf.frames.parse_devices(rows)
+    df = parse.parse_devices(rows)
     assert df.index.is_unique and len(df) == 5
 
 

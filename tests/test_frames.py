@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from waltero_frames.errors import UnexpectedResponse
-from waltero_frames.frames import (
+from waltero_frames.api.parse import (
     DEFAULT_FIELDS,
     parse_changes,
     parse_daily_consumption,
@@ -19,6 +18,7 @@ from waltero_frames.frames import (
     parse_organizations,
     parse_telemetry,
 )
+from waltero_frames.errors import UnexpectedResponse
 
 FIX = Path(__file__).parent / "fixtures"
 D1 = "11111111-1111-1111-1111-000000000001"

@@ -14,11 +14,12 @@ import pandas as pd
 import pytest
 
 import waltero_frames as wf
-from waltero_frames import fetch, frames
+from waltero_frames.api import fetch
+from waltero_frames.api import parse as frames
+from waltero_frames.api.paging import split_range
 from waltero_frames.errors import UnexpectedResponse
-from waltero_frames.paging import split_range
-from waltero_frames.sim.app import create_app
-from waltero_frames.sim.world import World
+from waltero_frames.sim.app.app import create_app
+from waltero_frames.sim.world.model import World
 
 FIELDS = list(frames.DEFAULT_FIELDS)
 START = pd.Timestamp("2026-03-20T00:00Z")  # two windows, across the March DST change
@@ -132,7 +133,7 @@ def test_fetch_hands_parts_to_the_parser(waltero_sim, monkeypatch):
 def test_sim_body_bytes_unchanged_by_shared_stamps(world_bodies):
     """The simulator formats a meter's shared stamps once; the bytes are those of the
     per-field formatting (every device of the World, every supported field)."""
-    from waltero_frames.sim.app_common import iso_ms_array
+    from waltero_frames.sim.app.common import iso_ms_array
 
     world = world_bodies[0]
     _, state = create_app(world)

@@ -371,7 +371,7 @@ def test_extending_end_probes_once_and_fetches_only_devices_with_news(sim, tmp_p
     moved = set(cov_end[cov_end == end_ms].index)
     assert moved == news  # the skipped ones keep their frontier: fetched later, not lost
     # A probe the server refuses is skipped: every device is fetched instead.
-    from waltero_frames import fetch
+    from waltero_frames.api import fetch
 
     def refuse(*args, **kwargs):
         raise wf.BadRequest("range too long", status=400, code="BAD_REQUEST")
@@ -386,7 +386,7 @@ def test_corrections_made_during_the_first_backfill_are_not_missed(sim, tmp_path
     """The watermark starts at the baseline's last changedAt, read before any telemetry:
     a correction made while the backfill runs is applied by the same sync when its reading
     was fetched before it, and found already current when fetched after it."""
-    from waltero_frames import fetch
+    from waltero_frames.api import fetch
 
     start, end = "2026-06-01T00:00Z", "2026-06-02T00:00Z"
     sim.configure(clock="2026-12-01T00:00:00Z", speed=60.0)

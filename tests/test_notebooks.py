@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from waltero_frames import report
+from tools import report
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = report.notebook_paths(ROOT / "notebooks")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from waltero_frames import plots
+from waltero_frames.notebook import plots
 
 BERLIN = "Europe/Berlin"
 
@@ -401,7 +401,7 @@ def test_register_names_the_frames_it_needs():
 
 
 def test_explorer_table_and_plot_need_a_resampled_frame():
-    from waltero_frames import explorer
+    from waltero_frames.notebook import explorer
 
     daily = daily_frame()  # daily_consumption layout: no n_readings/coverage
     devs = pd.DataFrame({"name": ["Kitchen", "Bath"]}, index=pd.Index(["a", "b"]))

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from waltero_frames.sim import world as world_module
-from waltero_frames.sim.world import (
+from waltero_frames.sim.world import model as world_module
+from waltero_frames.sim.world.model import (
     DEMO_ORG,
     DEMO_PASSWORD,
     DEMO_USERNAME,
@@ -382,8 +382,8 @@ def test_spikes_jump_and_return(world):
 
 
 def test_rollover_rule_and_multipliers(world):
-    from waltero_frames.sim.world_anomalies import ROLLOVERS
-    from waltero_frames.sim.world_part1 import rollovers
+    from waltero_frames.sim.world.anomalies import ROLLOVERS
+    from waltero_frames.sim.world.part1 import rollovers
 
     rolls = _kind(world, "rollover")
     planned = {f"{str(o + 1) * 8}"[:8] + "-" + f"{n:02d}" for o, n in ROLLOVERS}
@@ -608,7 +608,9 @@ def test_describe_matches_committed_file(world):
         assert kind in text
     assert DEMO_PASSWORD not in text
     committed = Path(__file__).resolve().parents[1] / "data" / "demo-organization.md"
-    assert committed.read_text() == text, "regenerate: python -m waltero_frames.sim.world describe"
+    assert committed.read_text() == text, (
+        "regenerate: python -m waltero_frames.sim.world.model describe"
+    )
 
 
 def test_guide_changelog_example_reproduced():

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from waltero_frames import explorer
+from waltero_frames.notebook import explorer
 
 
 @pytest.fixture(autouse=True)
@@ -328,7 +328,7 @@ def truth_local_days(world, device, first_day, n_days, tz):
 def shared_explorer(waltero_sim_server):
     """One Explorer for the module (its device list costs one detail call per meter)."""
     import waltero_frames as wf
-    from waltero_frames.widgets import Explorer
+    from waltero_frames.notebook.widgets import Explorer
 
     sim = waltero_sim_server
     client = wf.Client(sim.base_url, sim.username, sim.password, progress=False)
@@ -416,7 +416,7 @@ def test_explorer_callback_errors_are_raised_and_shown(explorer_widget):
 
 def test_explorer_rejects_bad_arguments_before_any_request(waltero_sim):
     import waltero_frames as wf
-    from waltero_frames.widgets import Explorer
+    from waltero_frames.notebook.widgets import Explorer
 
     client = wf.Client(waltero_sim.base_url, waltero_sim.username, waltero_sim.password)
     waltero_sim.reset()

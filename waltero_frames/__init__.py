@@ -17,6 +17,7 @@ from .analysis.anomalies import anomaly_events, flag_anomalies
 from .analysis.audit import apply_changes, diff_readings
 from .analysis.consumption import readings_to_consumption
 from .analysis.resample import resample_consumption
+from .api.fetch import changes, daily_consumption, devices, fields, organizations, telemetry
 from .errors import (
     BadRequest,
     CacheMiss,
@@ -29,25 +30,24 @@ from .errors import (
     UnexpectedResponse,
     WalteroError,
 )
-from .fetch import changes, daily_consumption, devices, fields, organizations, telemetry
 from .mirror import Mirror
 from .transport.client import Client
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import plots as plots
     from . import sim as sim
-    from . import widgets as widgets
+    from .notebook import plots as plots
+    from .notebook import widgets as widgets
 
 __version__ = "0.1.0"
 
-_LAZY = {"sim", "plots", "widgets"}
+_LAZY = {"sim": ".sim", "plots": ".notebook.plots", "widgets": ".notebook.widgets"}
 
 
 def __getattr__(name: str) -> Any:
     # The simulator needs the optional `sim` extra; plots/widgets import matplotlib and
     # ipywidgets. Import them on first use so `import waltero_frames` stays light.
     if name in _LAZY:
-        return importlib.import_module(f".{name}", __name__)
+        return importlib.import_module(_LAZY[name], __name__)
     raise AttributeError(f"module 'waltero_frames' has no attribute {name!r}")
 
 

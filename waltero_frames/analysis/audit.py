@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .._attrs import for_attrs
-from ..frames import CHANGE_COLUMNS as _CHANGE_API_KEYS
+from ..api.parse import CHANGE_COLUMNS as _CHANGE_API_KEYS
 from ._frames import (
     DEVICE,
     RAW,

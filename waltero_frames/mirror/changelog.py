@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from .. import endpoints as ep
+from ..api import endpoints as ep
 
 __all__ = ["PAGE_LIMIT", "SyncError", "change_pages", "page_frame"]
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..frames import TEXT_FIELDS
+from ..api.parse import TEXT_FIELDS
 
 __all__ = ["CATALOG", "FIRST_FIELDS", "RAW", "columns", "device_ids", "to_long", "to_wide"]
 

@@ -34,11 +34,11 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .. import endpoints as ep
-from .. import frames
 from .._attrs import for_attrs
+from ..api import endpoints as ep
+from ..api import parse as frames
+from ..api.paging import MAX_WINDOW, split_range
 from ..errors import BadRequest
-from ..paging import MAX_WINDOW, split_range
 from ..timeargs import TimeLike, to_utc
 from .changelog import SyncError, change_pages
 from .layout import columns, device_ids, to_long, to_wide
@@ -353,7 +353,7 @@ class Mirror:
         """Keep the organization's IANA zone (``wf.organizations``; one request, asked
         until known) for ``readings().attrs["tz"]``. An organization the login does not
         list keeps none."""
-        from .. import fetch
+        from ..api import fetch
 
         orgs = fetch.organizations(client)
         if org in orgs.index:
@@ -366,7 +366,7 @@ class Mirror:
 
         Returns the stored devices that the API lists now (index ``device_id``).
         """
-        from .. import fetch
+        from ..api import fetch
 
         listed = fetch.devices(client, org)
         self.store.upsert_devices(org_code, listed)
@@ -387,7 +387,7 @@ class Mirror:
     def _details(client: Any, org: str, device_ids: list[str], n_listed: int) -> pd.DataFrame:
         """Details (unit, multiplier, digits, variant) of some devices of ``org``: the
         concurrent fetch of all of them on a first sync, one request per new device later."""
-        from .. import fetch
+        from ..api import fetch
 
         if len(device_ids) * 2 > n_listed:
             details = fetch.devices(client, org, details=True)
@@ -409,7 +409,7 @@ class Mirror:
         totals: dict[str, int],
     ) -> None:
         """Step 3: backwards windows to ``start``, forwards from each device's coverage end."""
-        from .. import fetch
+        from ..api import fetch
 
         store = self.store
         for code in devices["device"][devices["cov_start"].isna()]:
@@ -620,7 +620,7 @@ class Mirror:
         >>> df = mirror.readings(wf.sim.DEMO_ORG, "2026-11-01", "2026-11-02")  # doctest: +SKIP
         >>> wf.flag_anomalies(df)        # night window in attrs["tz"]          # doctest: +SKIP
         """
-        from ..fetch import _check_fields
+        from ..api.fetch import _check_fields
 
         ep.check_id(org, "org")
         field_list = None if fields is None else _check_fields(fields)

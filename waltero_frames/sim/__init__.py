@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .config import SimConfig
 from .server import InProcessSimulator, Simulator, SubprocessSimulator, running, start
-from .world import (
+from .world.model import (
     DEFAULT_FIELDS,
     DEMO_ORG,
     DEMO_PASSWORD,

@@ -106,10 +106,10 @@ def _watch_parent(pid: int, server: Any) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from .app import create_app
+    from .app.app import create_app
     from .config import SimConfig
     from .server import HOST, bind_socket, make_server
-    from .world import DEMO_PASSWORD, DEMO_USERNAME, World
+    from .world.model import DEMO_PASSWORD, DEMO_USERNAME, World
 
     try:
         config = SimConfig(**knobs_from(args))

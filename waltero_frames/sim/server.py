@@ -88,7 +88,7 @@ class Simulator:
     """
 
     def __init__(self, port: int, seed: int) -> None:
-        from .world import DEMO_PASSWORD, DEMO_USERNAME
+        from .world.model import DEMO_PASSWORD, DEMO_USERNAME
 
         self.port = port
         self.seed = seed
@@ -128,8 +128,8 @@ class InProcessSimulator(Simulator):
     """uvicorn on a background thread of this process."""
 
     def __init__(self, seed: int = 0, *, port: int = 0, **knobs: Any) -> None:
-        from .app import create_app
-        from .world import World
+        from .app.app import create_app
+        from .world.model import World
 
         config = SimConfig().update(**knobs)
         app, self._state = create_app(World.for_seed(seed), config)
@@ -296,7 +296,7 @@ class SubprocessSimulator(Simulator):
     def world(self) -> Any:
         """A local World of the same seed with the same runtime corrections (ground truth)."""
         if self._world is None:
-            from .world import World
+            from .world.model import World
 
             self._world = World.for_seed(self.seed)
             for args, kw in self._corrections:

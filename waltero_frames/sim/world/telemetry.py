@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .world_generate import RAW
+from .generate import RAW
 
 TEXT_FIELDS = frozenset({"meta.firmware"})
 

@@ -26,8 +26,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from ._attrs import for_attrs
-from .errors import UnexpectedResponse
+from .._attrs import for_attrs
+from ..errors import UnexpectedResponse
 
 __all__ = [
     "DEFAULT_FIELDS",

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 import pandas as pd
 from fastapi import APIRouter, Path, Query, Request
 
-from .app_auth import User, sim_state
-from .app_common import JSONBytes, bad_request, parse_instant, parse_range
-from .app_common import us_to_ms_bounds as ms_bounds
+from .auth import User, sim_state
+from .common import JSONBytes, bad_request, parse_instant, parse_range
+from .common import us_to_ms_bounds as ms_bounds
 
 router = APIRouter(prefix="/api")
 

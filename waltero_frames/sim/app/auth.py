@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
 
-from .app_common import ApiError, JSONBytes, bad_request, retry_after
+from .common import ApiError, JSONBytes, bad_request, retry_after
 from .tokens import InvalidToken
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .app import SimState
+    from .state import SimState
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 _bearer = HTTPBearer(auto_error=False, description="The `token` from `POST /api/auth/login`.")

@@ -21,8 +21,8 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from .app_common import UUID_RE, bad_request, forbidden, iso_ms_array, not_found
-from .config import SimConfig
+from ..config import SimConfig
+from .common import UUID_RE, bad_request, forbidden, iso_ms_array, not_found
 from .ratelimit import SlidingWindow, TokenBuckets
 from .tokens import TokenAuthority
 

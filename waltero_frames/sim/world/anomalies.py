@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .world_generate import (
+from .generate import (
     HOUR_MS,
     PROCESSED,
     RAW,
@@ -22,7 +22,7 @@ from .world_generate import (
     DeviceSpec,
     to_ms,
 )
-from .world_part1 import rollovers
+from .part1 import rollovers
 
 
 def _ms(text: str) -> int:

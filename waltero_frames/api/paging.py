@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import UnexpectedResponse
+from ..errors import UnexpectedResponse
 
 __all__ = ["MAX_WINDOW", "cursor_pages", "offset_pages", "split_range"]
 

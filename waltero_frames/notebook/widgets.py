@@ -1,7 +1,7 @@
 """An ipywidgets explorer: organization, device search, date range and resolution.
 
 The widget is thin: every number, table and figure comes from the plain functions in
-:mod:`waltero_frames.explorer`. Callbacks are ordinary ``observe`` handlers (not
+:mod:`waltero_frames.notebook.explorer`. Callbacks are ordinary ``observe`` handlers (not
 ``interact``), and each refresh leaves its outcome on the object — ``periods``,
 ``table``, ``figure`` and ``error`` — so a test sets a picker's ``.value`` and reads them.
 An error in a callback is shown in the widget's status line and kept in ``error``; with
@@ -24,9 +24,9 @@ import pandas as pd
 from IPython.display import display
 from matplotlib.figure import Figure
 
+from ..api.fetch import devices as fetch_devices
+from ..api.fetch import organizations
 from . import explorer
-from .fetch import devices as fetch_devices
-from .fetch import organizations
 
 __all__ = ["Explorer"]
 

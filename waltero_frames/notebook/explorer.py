@@ -1,6 +1,6 @@
 """What the explorer widget computes, as plain functions (no widgets here).
 
-The widget in :mod:`waltero_frames.widgets` only wires pickers to these functions, so
+The widget in :mod:`waltero_frames.notebook.widgets` only wires pickers to these functions, so
 everything it shows can be computed, tested and reused without a browser:
 
 - :func:`search_devices` / :func:`device_options` — the searchable device picker;
@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from .analysis.consumption import readings_to_consumption
-from .analysis.resample import check_tz, period_boundaries, resample_consumption
-from .fetch import telemetry
+from ..analysis.consumption import readings_to_consumption
+from ..analysis.resample import check_tz, period_boundaries, resample_consumption
+from ..api.fetch import telemetry
 from .plots import _require
 
 __all__ = [

@@ -23,13 +23,13 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .._attrs import for_attrs
+from ..errors import BadRequest, CacheMiss, FetchFailed, UnexpectedResponse, WalteroError
+from ..timeargs import check_tz, time_range, to_utc
+from ..transport.client import Client
 from . import endpoints as ep
-from . import frames
-from ._attrs import for_attrs
-from .errors import BadRequest, CacheMiss, FetchFailed, UnexpectedResponse, WalteroError
+from . import parse as frames
 from .paging import cursor_pages, offset_pages, split_range
-from .timeargs import check_tz, time_range, to_utc
-from .transport.client import Client
 
 __all__ = ["changes", "daily_consumption", "devices", "fields", "organizations", "telemetry"]
 

@@ -1,6 +1,6 @@
-"""The main job: run every notebook against a Waltero API and write HTML reports.
+"""Repository job (not part of the library): the main job: run every notebook against a Waltero API and write HTML reports.
 
-``python -m waltero_frames.report`` (what ``make report`` runs):
+``python -m tools.report`` (what ``make report`` runs):
 
 1. uses the tenant in ``WALTERO_BASE_URL`` / ``WALTERO_USERNAME`` / ``WALTERO_PASSWORD``
    when all three are set, otherwise starts the bundled simulator on a loopback port and
@@ -22,116 +22,24 @@ The notebooks call :func:`connect` for their client, so they also run on their o
 from __future__ import annotations
 
 import argparse
-import atexit
 import base64
 import contextlib
 import html
-import importlib.metadata
 import os
 import sys
 import tempfile
 import time
-import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-ENV_VARS = ("WALTERO_BASE_URL", "WALTERO_USERNAME", "WALTERO_PASSWORD")
+from waltero_frames.notebook.connect import ENV_VARS, tenant_configured
+
 README_TAG = "readme-image"
 KERNEL = "python3"
-# The project folder: where `make report` runs (notebooks/, data/, docs/, reports/); an
-# editable install's source tree otherwise.
+# The project folder: where `make report` runs (notebooks/, data/, docs/, reports/);
+# this file's repository otherwise.
 ROOT = Path.cwd() if (Path.cwd() / "notebooks").is_dir() else Path(__file__).resolve().parents[1]
-
-#: Versions a reproducible study records (the cache format and the numbers depend on them).
-STUDY_PACKAGES = ("waltero_frames", "pandas", "numpy", "requests", "requests-cache", "urllib3")
-
-
-# --------------------------------------------------------------------------- for notebooks
-
-
-def tenant_configured(environ: Mapping[str, str] | None = None) -> bool:
-    """True when all ``WALTERO_*`` settings are present (a real or external tenant)."""
-    env = os.environ if environ is None else environ
-    return all(env.get(k) for k in ENV_VARS)
-
-
-def connect(**client_kwargs: Any) -> tuple[Any, Any]:
-    """A client for a notebook: the ``WALTERO_*`` tenant, else a bundled simulator.
-
-    The simulator (``wf.sim.running()``) is started once per kernel and stopped when the
-    kernel exits.
-
-    Parameters
-    ----------
-    **client_kwargs
-        Passed to ``wf.Client`` (``cache=``, ``progress=`` …).
-
-    Returns
-    -------
-    (Client, sim or None)
-        ``sim`` is the running simulator handle when this call started one (its
-        ``world`` is the ground truth), else None.
-
-    Examples
-    --------
-    >>> client, sim = connect(progress=False)   # doctest: +SKIP
-    """
-    from . import Client
-
-    if tenant_configured():
-        return Client(**client_kwargs), None
-    sim = _bundled_sim()
-    return Client(sim.base_url, sim.username, sim.password, **client_kwargs), sim
-
-
-_SIM: Any = None
-
-
-def _bundled_sim() -> Any:
-    global _SIM
-    if _SIM is None:
-        from . import sim as sim_module
-
-        stack = contextlib.ExitStack()
-        _SIM = stack.enter_context(sim_module.running())
-        atexit.register(stack.close)
-    return _SIM
-
-
-def versions(packages: Sequence[str] = STUDY_PACKAGES) -> dict[str, str]:
-    """Installed versions of ``packages`` (plus Python), for a study's provenance."""
-    out = {"python": sys.version.split()[0]}
-    for name in packages:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
-def study_cache(path: str | Path) -> Any:
-    """A requests-cache SQLite backend for a study file, zlib-compressed.
-
-    API answers are repetitive JSON: compression keeps a month of a whole organization's
-    telemetry at a couple of MB, small enough to commit. Pass it as ``wf.Client(cache=…)``.
-
-    Examples
-    --------
-    >>> client = wf.Client(cache=study_cache("data/study.sqlite"), offline=True)  # doctest: +SKIP
-    """
-    from requests_cache import SQLiteCache
-    from requests_cache.serializers import SerializerPipeline, Stage, pickle_serializer
-
-    compressed = SerializerPipeline(
-        [*pickle_serializer.stages, Stage(dumps=zlib.compress, loads=zlib.decompress)],
-        name="pickle+zlib",
-        is_binary=True,
-    )
-    return SQLiteCache(str(path), serializer=compressed)
-
-
-# --------------------------------------------------------------------------- the job
 
 
 def notebook_paths(folder: Path, only: Sequence[str] = ()) -> list[Path]:
@@ -212,7 +120,7 @@ def api_environment(seed: int = 0) -> Iterator[str]:
     if tenant_configured():
         yield f"tenant {os.environ['WALTERO_BASE_URL']} (from WALTERO_* settings)"
         return
-    from . import sim as sim_module
+    from waltero_frames import sim as sim_module
 
     saved = {k: os.environ.get(k) for k in ENV_VARS}
     with sim_module.running(seed=seed) as sim:
@@ -244,7 +152,7 @@ def _index_page(rows: list[tuple[str, str, str]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m waltero_frames.report", description=__doc__.split("\n")[0]
+        prog="python -m tools.report", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--notebooks", type=Path, default=ROOT / "notebooks")
     parser.add_argument("--out", type=Path, default=ROOT / "reports")

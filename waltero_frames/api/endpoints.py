@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .timeargs import api_timestamp
+from ..timeargs import api_timestamp
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .transport.client import Client
+    from ..transport.client import Client
 
 __all__ = [
     "CHANGES",

@@ -1,7 +1,7 @@
 """The simulator's FastAPI application.
 
 :func:`create_app` wires the routers (``app_auth``, ``app_data``, ``app_admin``) to one
-:class:`~waltero_frames.sim.app_state.SimState`, maps every error to the contract's body
+:class:`~waltero_frames.sim.app.state.SimState`, maps every error to the contract's body
 ``{"code", "message"}`` (FastAPI's 422 becomes ``400 BAD_REQUEST``), and wraps the app in
 :class:`GatewayMiddleware`: base-path prefix, latency, fault injection and the request log.
 """
@@ -20,10 +20,12 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from . import app_admin, app_auth, app_data
-from .app_common import ApiError, JSONBytes, error_response
-from .app_state import SimState, redact_query
-from .config import SimConfig
+from ..config import SimConfig
+from . import admin as app_admin
+from . import auth as app_auth
+from . import data as app_data
+from .common import ApiError, JSONBytes, error_response
+from .state import SimState, redact_query
 
 ADMIN_PREFIX = "/_sim/"
 _STATUS_CODES = {
@@ -180,7 +182,7 @@ def create_app(world: Any, config: SimConfig | None = None) -> tuple[Any, SimSta
 
     Examples
     --------
-    >>> from waltero_frames.sim.world import World         # doctest: +SKIP
+    >>> from waltero_frames.sim.world.model import World         # doctest: +SKIP
     >>> app, state = create_app(World(seed=0))               # doctest: +SKIP
     """
     state = SimState(world, config or SimConfig())

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .world_generate import (
+from .generate import (
     AUX_FIELDS,
     NOISE_SHAPE,
     PROCESSED,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .world_generate import DAY_MS
+from .generate import DAY_MS
 
 RESOLUTIONS = ("day", "week", "month", "year")
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from .app_auth import sim_state
-from .app_common import JSONBytes, bad_request
+from .auth import sim_state
+from .common import JSONBytes, bad_request
 
 router = APIRouter(prefix="/_sim", include_in_schema=False)
 

@@ -1,12 +1,12 @@
 """The simulator's World: deterministic demo data and the ground truth tests compare with.
 
->>> from waltero_frames.sim.world import World, DEMO_ORG
+>>> from waltero_frames.sim.world.model import World, DEMO_ORG
 >>> world = World.for_seed(0)
 >>> rows = world.daily_consumption_rows(DEMO_ORG, "2026-05-18T22:00Z", "2026-05-25T22:00Z", "day")
 
 Generation is cached per seed; ``World.for_seed`` hands out a fork, so runtime changes
 and clock settings of one user never leak into another. Run
-``python -m waltero_frames.sim.world describe`` for the organizations, the device table
+``python -m waltero_frames.sim.world.model describe`` for the organizations, the device table
 and the injected anomalies (``data/demo-organization.md`` is generated that way).
 """
 
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .world_anomalies import BaseChanges, anomaly_frame, base_changes, inject_anomalies
-from .world_generate import (
+from .anomalies import BaseChanges, anomaly_frame, base_changes, inject_anomalies
+from .generate import (
     DEMO_ORG,
     DEMO_PASSWORD,
     DEMO_USERNAME,
@@ -37,9 +37,9 @@ from .world_generate import (
     fleet,
     to_ms,
 )
-from .world_part1 import RESOLUTIONS, period_consumption
-from .world_readings import generate_device
-from .world_telemetry import telemetry_frame
+from .part1 import RESOLUTIONS, period_consumption
+from .readings import generate_device
+from .telemetry import telemetry_frame
 
 __all__ = [
     "DEFAULT_FIELDS",
@@ -421,16 +421,18 @@ class World:
     # -- description --------------------------------------------------------------
     def describe(self) -> str:
         """Markdown: organizations, users, device table and injected anomalies."""
-        from .world_describe import describe
+        from .describe import describe
 
         return describe(self)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m waltero_frames.sim.world describe [--seed N]``."""
+    """``python -m waltero_frames.sim.world.model describe [--seed N]``."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] != "describe":
-        print("usage: python -m waltero_frames.sim.world describe [--seed N]", file=sys.stderr)
+        print(
+            "usage: python -m waltero_frames.sim.world.model describe [--seed N]", file=sys.stderr
+        )
         return 2
     seed = int(args[args.index("--seed") + 1]) if "--seed" in args else 0
     sys.stdout.write(World.for_seed(seed).describe())
