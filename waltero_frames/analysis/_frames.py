@@ -1,5 +1,7 @@
-"""Shared machinery of the analysis helpers: ids as integer codes, (device, time) order,
-per-device parameters, and the ordering/dtype conventions of the public frames.
+"""Shared machinery of the analysis helpers.
+
+Ids as integer codes, (device, time) order, per-device parameters, and the
+ordering/dtype conventions of the public frames.
 
 Everything here is vectorized over all devices at once: a frame's ``device_id`` becomes
 small integer codes (in sorted device-id order, so code order == id order), each row is
@@ -23,7 +25,7 @@ TIMESTAMP = "timestamp"
 
 
 def frame_times(frame: pd.DataFrame, what: str) -> pd.DatetimeIndex:
-    """The UTC timestamps of ``frame`` (its index, or a ``timestamp`` column)."""
+    """Return the UTC timestamps of ``frame`` (its index, or a ``timestamp`` column)."""
     if not isinstance(frame, pd.DataFrame):
         raise ValueError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
     if isinstance(frame.index, pd.DatetimeIndex):
@@ -73,7 +75,7 @@ def device_codes(values: Any, what: str) -> tuple[np.ndarray, pd.Index]:
 
 
 def device_column(codes: np.ndarray, uniques: pd.Index, like: Any, rows: Any = None) -> Any:
-    """A device_id column for output rows: categorical in, categorical out; else strings.
+    """Return a device_id column for output rows: categorical in, categorical out; else strings.
 
     ``rows``: when the output rows are input rows (positions into ``like``, or ``slice``
     for all of them), the strings are taken from the input instead of rebuilt.
@@ -94,7 +96,7 @@ def per_device(
     *,
     attr_keys: tuple[str, ...] = (),
 ) -> np.ndarray | None:
-    """A per-device float parameter (indexed by code), or None when nothing provides it.
+    """Return a per-device float parameter (indexed by code), or None when nothing provides it.
 
     Looked up in order: the argument (scalar, or mapping/Series keyed by device_id), the
     frame's column ``name`` (first non-missing value per device), ``frame.attrs`` under
@@ -244,8 +246,10 @@ def _prev_from_order(order: np.ndarray, codes: np.ndarray, n_devices: int) -> np
 
 
 def make_links(codes: np.ndarray, ts: np.ndarray, devices: pd.Index) -> Links:
-    """Link each row to its device's previous reading (one pass if rows are time-sorted,
-    else a stable sort by time then device)."""
+    """Link each row to its device's previous reading.
+
+    One pass if rows are time-sorted, else a stable sort by time then device.
+    """
     n = len(ts)
     ts_sorted = n < 2 or bool((ts[1:] >= ts[:-1]).all())
     if ts_sorted:

@@ -455,7 +455,7 @@ def _register_rules(readings, flags, th, meter_type, tz, multiplier, register_di
 
 
 def _stuck(step, codes, ts, first, jumps, stuck_h, th) -> np.ndarray:
-    """Runs of zero steps lasting long enough for the device's mean rate."""
+    """Find runs of zero steps lasting long enough for the device's mean rate."""
     n, ndev = len(step), len(stuck_h)
     moving = np.where(jumps | first, 0.0, np.maximum(step, 0.0))
     total_units = np.bincount(codes, weights=moving, minlength=ndev)
@@ -476,9 +476,11 @@ def _stuck(step, codes, ts, first, jumps, stuck_h, th) -> np.ndarray:
 
 
 def _latched(order, starts, ends, codes, enter, leave, relevant) -> np.ndarray:
-    """Hysteresis on the ``relevant`` rows of each device in time order (``order``: all
-    rows in (device, time) order): True from a row where ``enter`` holds until the next
-    row where ``leave`` holds; rows in the band between (neither) keep the state."""
+    """Apply hysteresis on the ``relevant`` rows of each device in time order.
+
+    ``order``: all rows in (device, time) order. True from a row where ``enter`` holds until the next
+    row where ``leave`` holds; rows in the band between (neither) keep the state.
+    """
     out = np.zeros(len(enter), dtype=bool)
     for a, b in _blocks(starts, ends):
         block = order[a:b]
@@ -496,8 +498,10 @@ def _latched(order, starts, ends, codes, enter, leave, relevant) -> np.ndarray:
 
 
 def _night_flow(ts, codes, ndev, cons, first, water, unit, tz, th) -> np.ndarray:
-    """The night-flow rule on (device, time)-sorted register rows (``cons``: display
-    units per step, ``unit``: one register unit in display units, per row)."""
+    """Return the night-flow rule on (device, time)-sorted register rows.
+
+    ``cons``: display units per step, ``unit``: one register unit in display units, per row.
+    """
     n = len(ts)
     wall = local_wall_ns(ts, tz)
     hour_ns, day_ns = 3_600 * 10**9, 86_400 * 10**9

@@ -24,7 +24,7 @@ CHANGE_COLUMNS = list(_CHANGE_API_KEYS)  # the changes layout, as wf.changes bui
 
 
 def _fields(frame: pd.DataFrame) -> list[str]:
-    """API field columns: the dotted names (``meter.value.raw``, ``battery.voltage``…)."""
+    """Return the API field columns: the dotted names (``meter.value.raw``, ``battery.voltage``…)."""
     return [c for c in frame.columns if isinstance(c, str) and "." in c]
 
 
@@ -248,7 +248,7 @@ def _conflicts_empty(ch: pd.DataFrame) -> pd.DataFrame:
 
 
 def diff_readings(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """The changes that turn telemetry frame ``old`` into ``new``.
+    """Return the changes that turn telemetry frame ``old`` into ``new``.
 
     Readings are matched on (``device_id``, ``timestamp``); every API field column
     (dotted name) of either frame is compared, NaN equal to NaN. A reading only in

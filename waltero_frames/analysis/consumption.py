@@ -43,7 +43,7 @@ class Deltas:
 
 
 def register_field(readings: pd.DataFrame, source: str | None) -> str:
-    """The register column to difference: raw when present (exact), else processed."""
+    """Return the register column to difference: raw when present (exact), else processed."""
     if source not in (None, "raw", "processed"):
         raise ValueError(f"source must be 'raw', 'processed' or None, got {source!r}")
     if source in (None, "raw") and RAW in readings.columns:
@@ -65,7 +65,7 @@ def compute_deltas(
     source: str | None = None,
     max_rate: Any = None,
 ) -> tuple[Deltas, np.ndarray, pd.DatetimeIndex]:
-    """The deltas of the register rows of ``readings``.
+    """Return the deltas of the register rows of ``readings``.
 
     Returns the deltas, the boolean mask of input rows that carry a register reading,
     and the input's timestamps.

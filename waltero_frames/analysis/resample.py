@@ -116,9 +116,11 @@ def locate(bounds: np.ndarray, ts: np.ndarray) -> np.ndarray:
 def _intervals(
     frame: pd.DataFrame, codes: np.ndarray, ts: np.ndarray, devices: pd.Index
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's time since its device's previous reading (int64 ns, 0 on first rows)
-    and the first-row mask: from the ``interval`` column that
-    :func:`readings_to_consumption` writes, else by linking the rows."""
+    """Return each row's time since its device's previous reading, and the first-row mask.
+
+    Times are int64 ns, 0 on first rows; from the ``interval`` column that
+    :func:`readings_to_consumption` writes, else by linking the rows.
+    """
     if "interval" in frame.columns and frame["interval"].dtype.kind == "m":
         dt = frame["interval"].to_numpy(dtype="m8[ns]").view(np.int64).copy()
         first = dt == np.iinfo(np.int64).min

@@ -152,7 +152,7 @@ def _settle(
 
 # ---------------------------------------------------------------- organizations, devices
 def organizations(client: Client) -> pd.DataFrame:
-    """The organizations the client's user can read.
+    """Return the organizations the client's user can read.
 
     Returns
     -------
@@ -188,7 +188,7 @@ def _device_detail(client: Client, device_id: str) -> dict[str, Any]:
 def devices(
     client: Client, org: str, *, details: bool = False, errors: str = "raise"
 ) -> pd.DataFrame:
-    """The devices of an organization.
+    """Return the devices of an organization.
 
     Parameters
     ----------
@@ -230,7 +230,7 @@ def devices(
 
 
 def fields(client: Client, devices: Any, *, errors: str = "raise") -> pd.DataFrame:
-    """The telemetry fields each device's sensor variant supports.
+    """Return the telemetry fields each device's sensor variant supports.
 
     Returns
     -------
@@ -347,9 +347,11 @@ def _check_fields(fields: Any) -> list[str]:
 
 
 def _reduced(device_id: str, payload: Any) -> Any:
-    """A telemetry window as arrays, reduced in the worker as soon as it arrives (its
-    decoded point dicts are freed at once); a malformed one is kept as it came, so that
-    ``parse_telemetry`` raises on it exactly as before."""
+    """Return a telemetry window as arrays, reduced in the worker as soon as it arrives.
+
+    Its decoded point dicts are freed at once; a malformed one is kept as it came, so that
+    ``parse_telemetry`` raises on it exactly as before.
+    """
     try:
         return frames.telemetry_part(device_id, payload)
     except UnexpectedResponse:
@@ -480,7 +482,7 @@ _INFO_COLUMNS = ("meter_type", "unit", "multiplier", "register_digits")
 
 
 def _device_info(devices: Any, details: dict[str, Any]) -> pd.DataFrame | None:
-    """What the helpers need per device (meter type, unit, multiplier, register size).
+    """Return what the helpers need per device (meter type, unit, multiplier, register size).
 
     From the caller's ``wf.devices`` frame where it has the columns, completed by the
     device details fetched for the multiplier. Kept in ``attrs["devices"]`` so

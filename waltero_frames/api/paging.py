@@ -1,5 +1,7 @@
-"""The one home of the API's size limits: the 31-day window splitter, the offset pager
-and the cursor pager. Endpoints state *what* to fetch; these state *how far* one call goes.
+"""The one home of the API's size limits.
+
+The 31-day window splitter, the offset pager and the cursor pager. Endpoints state
+*what* to fetch; these state *how far* one call goes.
 
 >>> [(str(a), str(b)) for a, b in split_range("2026-01-01T00:00Z", "2026-03-01T00:00Z")]
 ... # doctest: +NORMALIZE_WHITESPACE

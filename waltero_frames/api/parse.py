@@ -64,7 +64,7 @@ _DEVICE_NUMERIC = {"multiplier", "register_digits"}
 
 # ---------------------------------------------------------------- small column helpers
 def _strings(values: Sequence[Any]) -> pd.arrays.ArrowStringArray | Any:
-    """A ``str`` column; ``None``/missing → NaN; non-strings are written as text."""
+    """Return a ``str`` column; ``None``/missing → NaN; non-strings are written as text."""
     return pd.array(
         [v if isinstance(v, str) or v is None else str(v) for v in values], dtype=STR_DTYPE
     )
@@ -130,7 +130,7 @@ def _own_type_values(values: Sequence[Any]) -> np.ndarray:
 
 
 def _utc(value: Any) -> pd.Timestamp:
-    """A timestamp as UTC; naive means UTC here (callers validated with ``timeargs``)."""
+    """Return a timestamp as UTC; naive means UTC here (callers validated with ``timeargs``)."""
     ts = pd.Timestamp(value)
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
@@ -261,8 +261,10 @@ def parse_daily_consumption(
     *,
     external_ids: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """Part 1 v3 rows → index ``period_start``; ``device_id``, ``device_name``,
-    ``serial_number``, ``consumption``, ``partial``.
+    """Parse Part 1 v3 rows into the ``daily_consumption`` layout.
+
+    Index ``period_start``; columns ``device_id``, ``device_name``, ``serial_number``,
+    ``consumption``, ``partial``.
 
     Parameters
     ----------

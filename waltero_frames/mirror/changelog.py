@@ -1,5 +1,7 @@
-"""The changelog, page by page, for the mirror: each page is applied and committed on its
-own, so the fetch function that reads the whole log at once (``wf.changes``) is not used.
+"""The changelog, page by page, for the mirror.
+
+Each page is applied and committed on its own, so the fetch function that reads the
+whole log at once (``wf.changes``) is not used.
 
 Values keep the JSON types the API sent (a page can mix numeric fields with text ones such
 as ``meta.firmware``).
@@ -25,8 +27,11 @@ class SyncError(RuntimeError):
 
 
 def page_frame(rows: list[Any]) -> pd.DataFrame:
-    """One changelog page → the ``changes`` layout, values kept as the API typed them
-    (a page mixing numbers and text must not turn the numbers into text)."""
+    """Parse one changelog page into the ``changes`` layout.
+
+    Values are kept as the API typed them (a page mixing numbers and text must not turn
+    the numbers into text).
+    """
     rows = [r for r in rows if isinstance(r, dict)]
 
     def col(key: str) -> list[Any]:
@@ -50,7 +55,7 @@ def page_frame(rows: list[Any]) -> pd.DataFrame:
 
 
 def change_pages(client: Any, org: str, since: pd.Timestamp) -> Iterator[pd.DataFrame]:
-    """The changelog since ``since`` page by page (following ``nextCursor``).
+    """Return the changelog since ``since`` page by page (following ``nextCursor``).
 
     Raises ``SyncError`` when a full page makes no progress: its cursor was seen before,
     or it holds only ids this listing already returned.

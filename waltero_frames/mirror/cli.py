@@ -1,4 +1,4 @@
-"""``waltero-frames sync``: one mirror sync, for a cron job.
+r"""``waltero-frames sync``: one mirror sync, for a cron job.
 
 Credentials come from ``WALTERO_BASE_URL``, ``WALTERO_USERNAME`` and ``WALTERO_PASSWORD``
 (never from the command line, so they stay out of shell history and ``ps``). Prints one
@@ -7,9 +7,9 @@ summary line on success (exit 0); on failure one line on stderr and exit status 
 
 Examples
 --------
-$ WALTERO_BASE_URL=… WALTERO_USERNAME=… WALTERO_PASSWORD=… \\
+$ WALTERO_BASE_URL=… WALTERO_USERNAME=… WALTERO_PASSWORD=… \
       waltero-frames sync --org 00000000-0000-0000-0000-000000000001 --db mirror.sqlite
-sync org=00000000-… readings_added=1234 values_added=4180 changes_applied=2 conflicts=0 \\
+sync org=00000000-… readings_added=1234 values_added=4180 changes_applied=2 conflicts=0 \
     watermark=… windows=48 devices=48 in 3.2s
 
 ``readings_added`` counts (device, timestamp) rows, ``values_added`` the field values.

@@ -38,7 +38,7 @@ CATALOG = (
 
 
 def columns(fields: Sequence[str] | None, declared: Sequence[str] = ()) -> list[str]:
-    """The field columns of a readings frame.
+    """Return the field columns of a readings frame.
 
     ``fields`` given: exactly those (already validated), in that order. Otherwise
     ``CATALOG`` followed by the ``declared`` names outside it, sorted (a variant the
@@ -55,7 +55,7 @@ def columns(fields: Sequence[str] | None, declared: Sequence[str] = ()) -> list[
 
 
 def to_long(frame: pd.DataFrame, field_code: dict[str, int]) -> tuple[np.ndarray, ...]:
-    """A telemetry frame (one device) → parallel arrays field code, ts ms, value."""
+    """Return a telemetry frame (one device) → parallel arrays field code, ts ms, value."""
     cols = [c for c in frame.columns if c not in ("device_id", "value")]
     ts = np.asarray(frame.index.as_unit("ms").asi8, dtype=np.int64) if len(frame) else None
     f_parts, t_parts, v_parts = [], [], []
@@ -74,6 +74,7 @@ def to_long(frame: pd.DataFrame, field_code: dict[str, int]) -> tuple[np.ndarray
 
 
 def device_ids(devices: Any) -> list[str]:
+    """Return the device ids of a selection: one id, ids, or a frame with device ids."""
     if isinstance(devices, str):
         return [devices]
     if isinstance(devices, pd.DataFrame):
@@ -92,10 +93,12 @@ def to_wide(
     field_names: dict[int, str],
     fields: Sequence[str],
 ) -> pd.DataFrame:
-    """Long readings (codes) → the telemetry layout with exactly the field columns
-    ``fields`` (in that order; NaN where nothing is held) and ``value`` when
+    """Turn long readings (codes) into the telemetry layout.
+
+    Exactly the field columns ``fields`` (in that order; NaN where nothing is held) and ``value`` when
     ``meter.value.raw`` is one of them. Rows whose fields are all outside ``fields`` are
-    not rows of the frame."""
+    not rows of the frame.
+    """
     wanted = {name: k for k, name in enumerate(fields)}
     code_of = {c: n for c, n in field_names.items() if n in wanted}
     if len(long):

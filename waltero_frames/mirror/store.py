@@ -152,7 +152,7 @@ class Store:
     def frame(
         self, sql: str, params: Sequence = (), columns: Sequence[str] | None = None
     ) -> pd.DataFrame:
-        """A read-only query as a DataFrame."""
+        """Return a read-only query as a DataFrame."""
         with self._lock:
             cur = self._con.execute(sql, params)
             rows = cur.fetchall()
@@ -161,7 +161,7 @@ class Store:
 
     # -- codes ----------------------------------------------------------------------------
     def org_code(self, org_id: str, *, create: bool = True) -> int | None:
-        """The integer code of an organization id (created on first use)."""
+        """Return the integer code of an organization id (created on first use)."""
         code = self.scalar("SELECT org FROM orgs WHERE org_id=?", (org_id,))
         if code is None and create:
             with self.transaction() as con:
@@ -170,7 +170,7 @@ class Store:
         return code
 
     def org_timezone(self, org: int) -> str | None:
-        """The organization's IANA zone stored at sync time (None: not known)."""
+        """Return the organization's IANA zone stored at sync time (None: not known)."""
         return self.scalar("SELECT timezone FROM orgs WHERE org=?", (org,))
 
     def set_org_timezone(self, org: int, timezone: str) -> None:
@@ -250,8 +250,11 @@ class Store:
         return np.asarray([known.get(d, -1) for d in device_ids], dtype=np.int64)
 
     def devices(self, org: int) -> pd.DataFrame:
-        """The stored devices of an organization: index ``device_id``; ``device`` code,
-        details, ``fields`` (tuple or None) and the coverage columns of ``device_state``."""
+        """Return the stored devices of an organization.
+
+        Index ``device_id``; ``device`` code, details, ``fields`` (tuple or None) and the
+        coverage columns of ``device_state``.
+        """
         df = self.frame(
             "SELECT d.device_id, d.device, d.name, d.external_id, d.serial_number, "
             "d.meter_type, d.unit, d.multiplier, d.register_digits, d.variant, d.fields, "
@@ -473,10 +476,12 @@ class Store:
             )
 
     def set_phase(self, org: int, phase: str) -> None:
+        """Set the sync phase (``baseline`` or ``ready``) of an organization."""
         with self.transaction() as con:
             con.execute("UPDATE sync_state SET phase=? WHERE org=?", (phase, org))
 
     def set_start(self, org: int, start: int) -> None:
+        """Move the organization's sync start earlier (never later)."""
         with self.transaction() as con:
             con.execute("UPDATE sync_state SET start=min(start, ?) WHERE org=?", (start, org))
 
@@ -639,6 +644,7 @@ class Store:
 
     # -- run log ----------------------------------------------------------------------------
     def begin_run(self, org: int, start: int | None, end: int | None) -> int:
+        """Record the start of a sync run; return its id."""
         with self.transaction() as con:
             cur = con.execute(
                 "INSERT INTO sync_runs(org, started_at, status, start, end) "
@@ -659,6 +665,7 @@ class Store:
         watermark: int | None = None,
         error: str | None = None,
     ) -> None:
+        """Record how a sync run ended (status, counts, error)."""
         with self.transaction() as con:
             con.execute(
                 "UPDATE sync_runs SET finished_at=?, status=?, readings_added=?, "

@@ -159,9 +159,11 @@ def _lookback(value: Any) -> pd.Timedelta:
 
 
 def _windows(lo: int, hi: int, *, backwards: bool = False) -> list[tuple[int, int]]:
-    """``[lo, hi)`` (epoch ms) cut into windows of at most 31 days, in fetch order: the
-    windows before a coverage are fetched from the coverage backwards, so each one touches
-    what is already held."""
+    """Cut ``[lo, hi)`` (epoch ms) into windows of at most 31 days, in fetch order.
+
+    The windows before a coverage are fetched from the coverage backwards, so each one touches
+    what is already held.
+    """
     if hi <= lo:
         return []
     out = [(_ts_to_ms(a), _ts_to_ms(b)) for a, b in split_range(_ms_to_ts(lo), _ms_to_ts(hi))]
@@ -350,9 +352,11 @@ class Mirror:
 
     # -- step 1: devices ------------------------------------------------------------------
     def _store_timezone(self, client: Any, org: str, org_code: int) -> None:
-        """Keep the organization's IANA zone (``wf.organizations``; one request, asked
-        until known) for ``readings().attrs["tz"]``. An organization the login does not
-        list keeps none."""
+        """Keep the organization's IANA zone for ``readings().attrs["tz"]``.
+
+        From ``wf.organizations``: one request, asked until known. An organization the login does not
+        list keeps none.
+        """
         from ..api import fetch
 
         orgs = fetch.organizations(client)
@@ -385,8 +389,10 @@ class Mirror:
 
     @staticmethod
     def _details(client: Any, org: str, device_ids: list[str], n_listed: int) -> pd.DataFrame:
-        """Details (unit, multiplier, digits, variant) of some devices of ``org``: the
-        concurrent fetch of all of them on a first sync, one request per new device later."""
+        """Fetch details (unit, multiplier, digits, variant) of some devices of ``org``.
+
+        The concurrent fetch of all of them on a first sync, one request per new device later.
+        """
         from ..api import fetch
 
         if len(device_ids) * 2 > n_listed:
@@ -498,8 +504,10 @@ class Mirror:
             return certified
 
         def advance(device_id: str, lo: int, target: int) -> None:
-            """Forward windows from the frontier ``lo`` towards ``target``, each starting
-            where the device is certified complete; stops when nothing more certifies."""
+            """Fetch forward windows from the frontier ``lo`` towards ``target``.
+
+            Each starts where the device is certified complete; stops when nothing more certifies.
+            """
             while lo < target and not stop.is_set():
                 certified = one_window(device_id, lo, min(lo + WINDOW_MS, target))
                 if certified <= lo:
@@ -538,8 +546,10 @@ class Mirror:
 
     @staticmethod
     def _run_all(fn: Any, items: list[str], workers: int, stop: threading.Event) -> None:
-        """``fn(item)`` for every item on a thread pool; the first error stops the rest
-        (between windows) and is raised once all have finished."""
+        """Run ``fn(item)`` for every item on a thread pool.
+
+        The first error stops the rest (between windows) and is raised once all have finished.
+        """
         if not items:
             return
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items)))) as pool:
@@ -574,7 +584,7 @@ class Mirror:
         fields: Any = None,
         tz: str = "UTC",
     ) -> pd.DataFrame:
-        """The mirrored readings in the public ``telemetry`` layout.
+        """Return the mirrored readings in the public ``telemetry`` layout.
 
         Parameters
         ----------
@@ -688,7 +698,7 @@ class Mirror:
         return df.set_index(pd.DatetimeIndex(at, name="changed_at"))
 
     def runs(self) -> pd.DataFrame:
-        """The log of sync runs (``status`` running/ok/failed, counts, error)."""
+        """Return the log of sync runs (``status`` running/ok/failed, counts, error)."""
         df = self.store.frame(
             "SELECT r.run, o.org_id, r.started_at, r.finished_at, r.status, r.start, r.end, "
             "r.readings_added, r.values_added, r.changes_applied, r.conflicts, r.watermark, r.error "

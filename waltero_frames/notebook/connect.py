@@ -23,13 +23,13 @@ STUDY_PACKAGES = ("waltero_frames", "pandas", "numpy", "requests", "requests-cac
 
 
 def tenant_configured(environ: Mapping[str, str] | None = None) -> bool:
-    """True when all ``WALTERO_*`` settings are present (a real or external tenant)."""
+    """Tell whether all ``WALTERO_*`` settings are present (a real or external tenant)."""
     env = os.environ if environ is None else environ
     return all(env.get(k) for k in ENV_VARS)
 
 
 def connect(**client_kwargs: Any) -> tuple[Any, Any]:
-    """A client for a notebook: the ``WALTERO_*`` tenant, else a bundled simulator.
+    """Return a client for a notebook: the ``WALTERO_*`` tenant, else a bundled simulator.
 
     The simulator (``wf.sim.running()``) is started once per kernel and stopped when the
     kernel exits.
@@ -83,7 +83,7 @@ def versions(packages: Sequence[str] = STUDY_PACKAGES) -> dict[str, str]:
 
 
 def study_cache(path: str | Path) -> Any:
-    """A requests-cache SQLite backend for a study file, zlib-compressed.
+    """Return a requests-cache SQLite backend for a study file, zlib-compressed.
 
     API answers are repetitive JSON: compression keeps a month of a whole organization's
     telemetry at a couple of MB, small enough to commit. Pass it as ``wf.Client(cache=…)``.

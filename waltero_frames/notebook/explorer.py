@@ -112,7 +112,7 @@ def device_options(devices: pd.DataFrame) -> list[tuple[str, str]]:
 def local_range(
     start: dt.date | str | pd.Timestamp, end: dt.date | str | pd.Timestamp, tz: str
 ) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The UTC range covered by the local days ``start`` … ``end`` (both included).
+    """Return the UTC range covered by the local days ``start`` … ``end`` (both included).
 
     Parameters
     ----------
@@ -212,7 +212,7 @@ def fetch_readings(
     start: pd.Timestamp,
     end: pd.Timestamp,
 ) -> pd.DataFrame:
-    """The register readings of ``device_ids`` in ``[start, end)`` (one ``wf.telemetry`` call).
+    """Return the register readings of ``device_ids`` in ``[start, end)`` (one ``wf.telemetry`` call).
 
     ``devices`` is a ``wf.devices(..., details=True)`` frame: it gives the multipliers, so
     no per-device detail call is made. ``ValueError`` for an id not in ``devices``.
@@ -285,7 +285,7 @@ def consumption_per_period(
 
 
 def summary_table(periods: pd.DataFrame, devices: pd.DataFrame, *, tz: str) -> pd.DataFrame:
-    """The explorer's table: one row per device and local period, plus a total per device.
+    """Return the explorer's table: one row per device and local period, plus a total per device.
 
     Returns
     -------

@@ -119,7 +119,7 @@ def _unit(
     device_ids: Iterable[str],
     what: str,
 ) -> str:
-    """The one unit of the plotted devices (see the module docstring)."""
+    """Return the one unit of the plotted devices (see the module docstring)."""
     if unit:
         return unit
     ids = pd.Index(pd.unique(pd.Series(list(device_ids), dtype=object)))
@@ -153,7 +153,7 @@ def _select_device(frame: pd.DataFrame, device: str | None, what: str) -> pd.Dat
 
 
 def _label(frame: pd.DataFrame, devices: pd.DataFrame | None, device_id: str) -> str:
-    """A short human label for a device: its name, else its serial, else its id."""
+    """Return a short human label for a device: its name, else its serial, else its id."""
     for source in (frame, devices):
         if not isinstance(source, pd.DataFrame):
             continue
@@ -311,7 +311,7 @@ def daily_bars(
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
-    """Grouped bars of consumption per period and meter (Part 1 ``daily_consumption``).
+    """Draw grouped bars of consumption per period and meter (Part 1 ``daily_consumption``).
 
     Parameters
     ----------

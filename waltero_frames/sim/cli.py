@@ -39,6 +39,7 @@ def _port(text: str) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    """Return the ``waltero-sim`` argument parser."""
     ap = argparse.ArgumentParser(
         prog="waltero-sim", description="The bundled Waltero API simulator."
     )
@@ -106,6 +107,7 @@ def _watch_parent(pid: int, server: Any) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
+    """Serve the simulator until interrupted; return the exit code."""
     from .app.app import create_app
     from .config import SimConfig
     from .server import HOST, bind_socket, make_server
@@ -140,6 +142,7 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``waltero-sim`` command line; return the exit code."""
     args = parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)

@@ -96,7 +96,7 @@ class SimConfig:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """The knobs as a JSON-able dict."""
+        """Return the knobs as a JSON-able dict."""
         return dataclasses.asdict(self)
 
     def validate(self) -> None:

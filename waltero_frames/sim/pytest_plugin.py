@@ -50,6 +50,6 @@ def waltero_sim_server(waltero_sim_knobs: dict[str, Any]) -> Iterator[Any]:
 
 @pytest.fixture
 def waltero_sim(waltero_sim_server: Any) -> Any:
-    """The session's simulator, reset before this test."""
+    """Return the session's simulator, reset before this test."""
     waltero_sim_server.reset()
     return waltero_sim_server

@@ -33,7 +33,7 @@ _START_TIMEOUT = 120.0
 
 
 def bind_socket(port: int = 0) -> socket.socket:
-    """A listening TCP socket on 127.0.0.1 (``port=0``: an ephemeral port)."""
+    """Return a listening TCP socket on 127.0.0.1 (``port=0``: an ephemeral port)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -47,7 +47,7 @@ def bind_socket(port: int = 0) -> socket.socket:
 
 
 def make_server(app: Any) -> Any:
-    """A uvicorn server for ``app`` that shuts down cleanly on SIGINT/SIGTERM."""
+    """Return a uvicorn server for ``app`` that shuts down cleanly on SIGINT/SIGTERM."""
     import uvicorn
 
     class _Server(uvicorn.Server):
@@ -105,6 +105,7 @@ class Simulator:
 
     @property
     def base_url(self) -> str:
+        """Base URL of the API (root URL plus the configured prefix)."""
         return self.root_url + self.config.prefix
 
     def url(self, path: str) -> str:
@@ -150,22 +151,27 @@ class InProcessSimulator(Simulator):
 
     @property
     def config(self) -> SimConfig:
+        """Live knobs of the running simulator."""
         return self._state.config
 
     @property
     def world(self) -> Any:
+        """Ground truth of the running simulator (its clock synced first)."""
         self._state.sync_clock()  # `sim.config.clock = …` takes effect before any request
         return self._state.world
 
     @property
     def log(self) -> list[dict[str, Any]]:
+        """Request records (no secrets)."""
         return self._state.log
 
     @property
     def counters(self) -> Counter:
+        """Request counts keyed by (route name, status)."""
         return self._state.counters
 
     def configure(self, **knobs: Any) -> SimConfig:
+        """Change knobs (validated, all or nothing); return the config."""
         self._state.config.update(**knobs)
         self._state.sync_clock()
         return self._state.config
@@ -290,6 +296,7 @@ class SubprocessSimulator(Simulator):
 
     @property
     def config(self) -> Any:
+        """Live knobs of the simulator process."""
         return _RemoteConfig(self)
 
     @property
@@ -309,18 +316,22 @@ class SubprocessSimulator(Simulator):
 
     @property
     def log(self) -> list[dict[str, Any]]:
+        """Request records of the simulator process (no secrets)."""
         return self._admin("GET", "/_sim/log")["log"]
 
     @property
     def counters(self) -> Counter:
+        """Request counts keyed by (route name, status)."""
         rows = self._admin("GET", "/_sim/log")["counters"]
         return Counter({(route, status): n for route, status, n in rows})
 
     def configure(self, **knobs: Any) -> Any:
+        """Change knobs (validated, all or nothing); return the config."""
         self._admin("POST", "/_sim/config", knobs)
         return self.config
 
     def reset(self) -> None:
+        """Restore the start knobs, clear logs and counters, drop corrections."""
         self._admin("POST", "/_sim/reset", {})
         self._corrections.clear()
         self._world = None

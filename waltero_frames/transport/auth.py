@@ -40,6 +40,7 @@ class Secret:
             _LIVE_SECRETS.add(self)
 
     def reveal(self) -> str:
+        """Return the secret itself (only where it is sent)."""
         return self._value
 
     def __repr__(self) -> str:
@@ -70,6 +71,7 @@ class SecretFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact secrets from a log record; always keep the record."""
         try:
             message = record.getMessage()
         except Exception:  # a broken format string: leave it to logging to report
@@ -110,7 +112,7 @@ def install_log_filter() -> None:
 
 
 def jwt_expiry(token: str) -> float | None:
-    """The ``exp`` claim (epoch seconds) of a JWT, read without verifying it; else ``None``.
+    """Return the ``exp`` claim (epoch seconds) of a JWT, read without verifying it; else ``None``.
 
     >>> payload = base64.urlsafe_b64encode(b'{"exp": 1700000000}').rstrip(b"=").decode()
     >>> jwt_expiry(f"h.{payload}.s")
@@ -173,5 +175,6 @@ class TokenStore:
                 self._current = None
 
     def clear(self) -> None:
+        """Forget the current token."""
         with self._lock:
             self._current = None

@@ -63,12 +63,14 @@ class OfflineAdapter(requests.adapters.BaseAdapter):
     """A transport that never sends: any request reaching it was not in the cache."""
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        """Refuse to go to the network: raise ``CacheMiss``."""
         raise CacheMiss(
             f"offline: {request.method} {safe_url(request.url)} is not in the cache",
             url=request.url,
         )
 
     def close(self) -> None:
+        """Close nothing (no connection is ever opened)."""
         pass
 
 
@@ -129,8 +131,10 @@ def make_session(cache: Any, *, offline: bool) -> tuple[requests.Session, bool]:
 
 
 def sqlite_file(session: requests.Session) -> str | None:
-    """The SQLite file behind a cached session (a path, a ``SQLiteCache`` backend or a
-    user's ``CachedSession`` alike), else ``None``."""
+    """Return the SQLite file behind a cached session, else ``None``.
+
+    A path, a ``SQLiteCache`` backend or a user's ``CachedSession`` alike.
+    """
     responses = getattr(getattr(session, "cache", None), "responses", None)
     path = getattr(responses, "db_path", None)
     return None if path in (None, ":memory:") else str(path)

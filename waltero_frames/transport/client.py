@@ -244,7 +244,7 @@ class Client:
         return getattr(self._adapter, "sent", 0)
 
     def me(self) -> dict[str, Any]:
-        """The ``/api/auth/me`` JSON: the user and its accessible organizations."""
+        """Return the ``/api/auth/me`` JSON: the user and its accessible organizations."""
         return self.get_json("/api/auth/me")
 
     def close(self) -> None:
@@ -264,6 +264,7 @@ class Client:
 
     # ------------------------------------------------------------------ internal API
     def url(self, path: str) -> str:
+        """Return the absolute URL of an API path."""
         return self.base_url + path
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:

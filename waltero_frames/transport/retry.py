@@ -44,7 +44,7 @@ TRANSIENT_ERRORS = (
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:
-    """The ``Retry-After`` header in seconds (integer or decimal), or ``None``."""
+    """Return the ``Retry-After`` header in seconds (integer or decimal), or ``None``."""
     value = response.headers.get("Retry-After")
     if value is None:
         return None
@@ -68,7 +68,7 @@ LONG_WAIT = 5.0
 
 
 def _log_retry(level: int) -> Callable[[RetryCallState], None]:
-    """A ``before_sleep`` hook that says what is retried, why and after how long.
+    """Return a ``before_sleep`` hook that says what is retried, why and after how long.
 
     tenacity's own ``before_sleep_log`` names the wrapped callable (here a whole
     ``Retrying`` object, printed as a screen of settings) instead of the request.

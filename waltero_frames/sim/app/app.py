@@ -147,7 +147,7 @@ class GatewayMiddleware:
             )
 
     def _route_for(self, scope: dict) -> Any:
-        """The route a request would have reached (for requests answered before routing)."""
+        """Return the route a request would have reached (for requests answered before routing)."""
         for route in self.routes:
             if route.matches(scope)[0] == Match.FULL:
                 return route
@@ -167,7 +167,7 @@ class GatewayMiddleware:
 
 
 def create_app(world: Any, config: SimConfig | None = None) -> tuple[Any, SimState]:
-    """The ASGI app serving ``world`` and the state that drives it.
+    """Return the ASGI app serving ``world`` and the state that drives it.
 
     Parameters
     ----------

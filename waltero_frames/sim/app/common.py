@@ -63,7 +63,7 @@ def error_response(err: ApiError) -> JSONBytes:
 
 
 def parse_instant(value: str, name: str) -> int:
-    """An ISO-8601 instant with an offset → epoch microseconds; else a 400 naming ``name``."""
+    """Return an ISO-8601 instant with an offset → epoch microseconds; else a 400 naming ``name``."""
     try:
         dt = datetime.fromisoformat(value)
     except (ValueError, TypeError):
@@ -108,5 +108,5 @@ def iso_ms_array(ms: np.ndarray) -> list[str]:
 
 
 def retry_after(seconds: float) -> str:
-    """The integer ``Retry-After`` value for a wait of ``seconds`` (at least 1)."""
+    """Return the integer ``Retry-After`` value for a wait of ``seconds`` (at least 1)."""
     return str(max(1, math.ceil(seconds)))

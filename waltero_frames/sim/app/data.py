@@ -64,7 +64,7 @@ def _part1_args(start: str, end: str, resolution: str) -> tuple[pd.Timestamp, pd
 
 
 def _part1_rows(request: Request, user: Any, org_id: str, start, end, resolution: str) -> list:
-    """The v3 rows both Part 1 paths answer from (the default path reshapes them)."""
+    """Return the v3 rows both Part 1 paths answer from (the default path reshapes them)."""
     state = sim_state(request)
     state.check_org(user, org_id)
     t0, t1 = _part1_args(start, end, resolution)

@@ -33,7 +33,7 @@ SECRET_PARAMS = ("token", "password", "secret", "authorization", "apikey", "api_
 
 
 def _plain(value: Any) -> Any:
-    """A JSON-able Python scalar (NaN/NA → None, numpy scalars → Python)."""
+    """Return a JSON-able Python scalar (NaN/NA → None, numpy scalars → Python)."""
     if value is None:
         return None
     if isinstance(value, float | np.floating) and math.isnan(value):
@@ -201,7 +201,7 @@ class SimState:
         return self.world.daily_consumption_rows(org_id, start, end, resolution)
 
     def telemetry_body(self, device_id: str, wanted: list[str], lo: int, hi: int) -> bytes:
-        """The telemetry JSON for readings ``lo <= ts < hi`` (epoch ms) of the wanted fields."""
+        """Return the telemetry JSON for readings ``lo <= ts < hi`` (epoch ms) of the wanted fields."""
         supported = self.catalog.device_fields[device_id]
         start, end = _ms_ts(lo), _ms_ts(hi)
         out: dict[str, list] = {}

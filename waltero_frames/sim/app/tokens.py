@@ -51,7 +51,7 @@ class TokenAuthority:
         return "TokenAuthority(<key hidden>)"
 
     def issue(self, user_id: str, email: str, ttl: float) -> str:
-        """A signed JWT for ``user_id`` valid for at least ``ttl`` seconds."""
+        """Return a signed JWT for ``user_id`` valid for at least ``ttl`` seconds."""
         now = time.time()
         claims = {
             "iss": ISSUER,
@@ -66,7 +66,7 @@ class TokenAuthority:
         return jwt.encode(claims, self._key, algorithm="HS256")
 
     def verify(self, token: str) -> dict[str, Any]:
-        """The token's claims, or :class:`InvalidToken` with a reason."""
+        """Return the token's claims, or :class:`InvalidToken` with a reason."""
         claims = self._verified.get(token)
         if claims is None:
             try:

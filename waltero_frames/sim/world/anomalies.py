@@ -34,7 +34,7 @@ def _iso(ms: int) -> str:
 
 
 def _snap(spec: DeviceSpec, when: str) -> int:
-    """The first meter reading at or after ``when``."""
+    """Return the first meter reading at or after ``when``."""
     step = spec.cadence_s * 1000
     return T0_MS + -(-(_ms(when) - T0_MS) // step) * step
 
@@ -95,7 +95,7 @@ VACATION = {(0, n): [("2026-07-25T00:00Z", "2026-08-09T00:00Z")] for n in (9, 11
 
 
 def _misread_offset(spec: DeviceSpec, n: int) -> int:
-    """A digit misread: one digit three places below the top reads higher."""
+    """Return a digit misread: one digit three places below the top reads higher."""
     org = int(spec.device_id[0]) - 1
     if (org, n) == GUIDE_EXAMPLE[0]:
         return GUIDE_EXAMPLE[3]

@@ -170,6 +170,8 @@ class DeviceSpec:
 
 @dataclass
 class Org:
+    """One simulated organization."""
+
     organization_id: str
     name: str
     timezone: str
@@ -289,7 +291,7 @@ def _building_specs(org_index: int, org_id: str, first: int) -> list[DeviceSpec]
 
 
 def fleet() -> list[DeviceSpec]:
-    """The fixed fleet layout of all three organizations (anomalies attached later)."""
+    """Return the fixed fleet layout of all three organizations (anomalies attached later)."""
     demo = _apartment_specs(0, DEMO_ORG, 10, 1) + _building_specs(0, DEMO_ORG, 41)
     south = _apartment_specs(1, SOUTH_ORG, 3, 1) + _building_specs(1, SOUTH_ORG, 13)[:3]
     hidden = _apartment_specs(2, HIDDEN_ORG, 1, 1) + _building_specs(2, HIDDEN_ORG, 5)[:2]
@@ -316,7 +318,7 @@ def local_calendar(ts_ms: np.ndarray, tz: str) -> tuple[np.ndarray, np.ndarray, 
 
 
 def outdoor_temperature(doy: np.ndarray, hemisphere: str) -> np.ndarray:
-    """A smooth climate curve in °C: coldest mid-January (north) or mid-July (south)."""
+    """Return a smooth climate curve in °C: coldest mid-January (north) or mid-July (south)."""
     if hemisphere == "south":
         return 18.0 - 5.5 * np.cos(2 * np.pi * (doy - 200) / 365.25)
     return 9.0 - 9.5 * np.cos(2 * np.pi * (doy - 20) / 365.25)

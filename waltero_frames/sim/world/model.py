@@ -68,13 +68,16 @@ CHANGE_COLUMNS = [
 
 
 def _bound_ms(value, what: str) -> int:
-    """A range bound in epoch ms, rounded up: a reading (whole ms) is at or after the
-    instant exactly when it is at or after this bound (the server's rule for sub-ms bounds)."""
+    """Return a range bound in epoch ms, rounded up.
+
+    A reading (whole ms) is at or after the instant exactly when it is at or after this
+    bound (the server's rule for sub-ms bounds).
+    """
     return -(-_ts(value, what).value // 1_000_000)
 
 
 def _ts(value, what: str) -> pd.Timestamp:
-    """An instant as a UTC Timestamp; naive values are read as UTC."""
+    """Return an instant as a UTC Timestamp; naive values are read as UTC."""
     try:
         ts = pd.Timestamp(value)
     except (TypeError, ValueError) as exc:
@@ -161,11 +164,11 @@ class World:
     # -- construction -------------------------------------------------------------
     @classmethod
     def for_seed(cls, seed: int = 0) -> World:
-        """A fresh World for ``seed``; generation (about a second) is cached per seed."""
+        """Return a fresh World for ``seed``; generation (about a second) is cached per seed."""
         return cls(_generate(int(seed)))
 
     def fork(self) -> World:
-        """An independent copy of the mutable state (runtime changes, clock)."""
+        """Return an independent copy of the mutable state (runtime changes, clock)."""
         other = World(self._base)
         other._runtime = [dict(r) for r in self._runtime]
         other._runtime_index = {k: list(v) for k, v in self._runtime_index.items()}
@@ -176,23 +179,27 @@ class World:
 
     @property
     def seed(self) -> int:
+        """Seed the world was generated from."""
         return self._base.seed
 
     @property
     def orgs(self) -> pd.DataFrame:
+        """Organizations (ground truth)."""
         return self._base.orgs
 
     @property
     def devices(self) -> pd.DataFrame:
+        """Devices of every organization (ground truth)."""
         return self._base.devices
 
     @property
     def anomalies(self) -> pd.DataFrame:
+        """Injected anomalies (ground truth)."""
         return self._base.anomalies
 
     # -- clock --------------------------------------------------------------------
     def now(self) -> pd.Timestamp:
-        """The simulated clock: frozen at 2026-12-01T00:00Z unless `set_clock` started it."""
+        """Return the simulated clock: frozen at 2026-12-01T00:00Z unless `set_clock` started it."""
         if self._clock_start is None:
             return T1
         elapsed = (time.monotonic() - self._clock_wall) * self._clock_speed
@@ -254,11 +261,11 @@ class World:
         return ts, values
 
     def series(self, device_id: str, field: str, as_of=None) -> tuple[np.ndarray, np.ndarray]:
-        """The whole series of one field (epoch ms, values), corrected as of ``as_of``."""
+        """Return the whole series of one field (epoch ms, values), corrected as of ``as_of``."""
         return self.window(device_id, field, None, None, as_of)
 
     def telemetry_truth(self, device_ids, start, end, fields=None, as_of=None) -> pd.DataFrame:
-        """Readings in ``[start, end)`` in the public `telemetry` layout.
+        """Return the readings in ``[start, end)`` in the public `telemetry` layout.
 
         Index ``timestamp`` (UTC), sorted by (timestamp, device_id); columns
         ``device_id``, one column per requested field some device supports (float64;
@@ -281,7 +288,7 @@ class World:
 
     # -- Part 1 -------------------------------------------------------------------
     def daily_consumption_rows(self, org_id: str, start, end, resolution: str, as_of=None):
-        """The exact Part 1 v3 rows (CONTRACT §3) for every device of ``org_id``.
+        """Return the exact Part 1 v3 rows (CONTRACT §3) for every device of ``org_id``.
 
         Rows are ordered by (deviceId, period). A period without readings gives
         ``{"deviceId", "deviceName", "serialNumber", "consumption": None}`` (no
@@ -408,7 +415,7 @@ class World:
         return value
 
     def _processed_for(self, device_id: str, ts_ms: int, raw: int) -> float:
-        """Processed value of a corrected raw, with the multiplier the stored reading used."""
+        """Return the processed value of a corrected raw, with the multiplier the stored reading used."""
         ts, raw_stored = self._stored(device_id, RAW)
         _, processed = self._stored(device_id, PROCESSED)
         i = int(np.searchsorted(ts, ts_ms))

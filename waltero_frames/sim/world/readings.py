@@ -95,7 +95,7 @@ def meter_register(spec: DeviceSpec, org: Org, rng: np.random.Generator):
 
 
 def processed_values(spec: DeviceSpec, ts: np.ndarray, raw: np.ndarray) -> np.ndarray:
-    """Processed register in display units (wrong multiplier inside a mismatch episode)."""
+    """Return the processed register in display units (wrong multiplier inside a mismatch episode)."""
     mult = np.full(ts.shape, float(spec.multiplier))
     if "multiplier_mismatch" in spec.anomalies:
         start, end, wrong = spec.anomalies["multiplier_mismatch"]
