@@ -25,6 +25,7 @@ __all__ = [
     "NotFound",
     "RateLimited",
     "ServerError",
+    "SyncError",
     "Unauthenticated",
     "UnexpectedResponse",
     "WalteroError",
@@ -155,6 +156,18 @@ class UnexpectedResponse(WalteroError):
     """
 
     default_code = "UNEXPECTED_RESPONSE"
+
+
+class SyncError(WalteroError, RuntimeError):
+    """A mirror sync cannot go on safely.
+
+    For example changelog paging that makes no progress, or a fetched window that would
+    leave a gap in a device's coverage. Everything committed before stays; the next sync
+    resumes from there. Also a
+    ``RuntimeError``, as it was before it joined the ``WalteroError`` family.
+    """
+
+    default_code = "SYNC_FAILED"
 
 
 class FetchFailed(WalteroError):

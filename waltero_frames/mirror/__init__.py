@@ -5,7 +5,8 @@ See ``docs/mirror.md`` for the schema and the sync algorithm.
 
 from __future__ import annotations
 
+from ..errors import SyncError
 from .store import Store
-from .sync import Mirror, SyncError, SyncReport
+from .sync import Mirror, SyncReport
 
 __all__ = ["Mirror", "Store", "SyncError", "SyncReport"]

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import SyncError
 from .resolve import resolve
 from .schema import MIGRATIONS, OUTCOMES, SCHEMA, SCHEMA_VERSION
 
@@ -345,7 +346,7 @@ class Store:
 
         Raises
         ------
-        RuntimeError
+        SyncError
             The window neither starts inside the coverage nor ends at its start (a gap).
         """
         return self.commit_window_counts(
@@ -383,12 +384,12 @@ class Store:
                 "SELECT cov_start, cov_end, last_ts FROM device_state WHERE device=?", (device,)
             ).fetchone()
             if state is None:
-                raise RuntimeError(f"device code {device} has no coverage row")
+                raise SyncError(f"device code {device} has no coverage row")
             cov_start, cov_end, last_ts = state
             forwards = cov_start <= start <= cov_end
             backwards = start < cov_start <= end
             if not (forwards or backwards):
-                raise RuntimeError(
+                raise SyncError(
                     f"window [{start}, {end}) does not touch coverage [{cov_start}, {cov_end})"
                 )
             params = (org, device, *fields_in, start, end)

@@ -40,12 +40,12 @@ from ..api import parse as frames
 from ..api.paging import MAX_WINDOW, split_range
 from ..errors import BadRequest
 from ..timeargs import TimeLike, to_utc
-from .changelog import SyncError, change_pages
+from .changelog import change_pages
 from .layout import columns, device_ids, to_long, to_wide
 from .schema import VALUE_SETTING
 from .store import Store
 
-__all__ = ["Mirror", "SyncError", "SyncReport"]
+__all__ = ["Mirror", "SyncReport"]
 
 #: The API refuses telemetry ranges over 31 days.
 WINDOW_MS = int(MAX_WINDOW / pd.Timedelta(milliseconds=1))

@@ -1,0 +1,99 @@
+"""The mirror shares the client's mechanisms: the changelog pager and parser, the error
+family, the device-selection rule and the "same value" rule for conflicts."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from test_mirror_sync import client_for
+
+import waltero_frames as wf
+from waltero_frames.mirror import changelog
+from waltero_frames.sim import DEMO_ORG
+
+START, END = "2026-06-01T00:00Z", "2026-06-01T06:00Z"
+
+
+@pytest.fixture
+def sim(waltero_sim):
+    waltero_sim.configure(rate=None, login_limit=None)
+    return waltero_sim
+
+
+def corrupt_changelog(monkeypatch, change):
+    """Answer every changelog request with the server's first page passed through
+    ``change(body)`` (the cursors ``change`` makes up mean nothing to the server)."""
+    real = changelog.ep.changes_page
+
+    def wrapper(client, org, since, cursor, limit):
+        return change(real(client, org, since, None, limit))
+
+    monkeypatch.setattr(changelog.ep, "changes_page", wrapper)
+
+
+def test_a_changelog_row_that_is_not_an_object_fails_the_sync(sim, tmp_path, monkeypatch):
+    """Was silently dropped by the mirror's own parser; wf.changes raises on it."""
+    corrupt_changelog(monkeypatch, lambda body: {**body, "data": [*body["data"], "oops"]})
+    mirror = wf.Mirror(tmp_path / "m.sqlite")
+    with pytest.raises(wf.UnexpectedResponse, match="JSON objects"):
+        mirror.sync(client_for(sim), DEMO_ORG, START, END)
+    runs = mirror.runs()
+    assert runs["status"].tolist() == ["failed"]
+    assert runs["error"].iloc[0].startswith("UnexpectedResponse")
+
+
+def test_except_walteroerror_catches_a_failed_sync(sim, tmp_path, monkeypatch):
+    """A changelog that keeps answering the same full page under fresh cursors."""
+    stalled = {"n": 0}
+
+    def same_page(body):
+        stalled["n"] += 1
+        first = {
+            "id": "c-0",
+            "deviceId": sim.world.devices.index[0],
+            "field": "meter.value.raw",
+            "timestamp": "2026-06-01T00:00:00Z",
+            "previousValue": 1,
+            "newValue": 2,
+            "actor": "user",
+            "changedAt": "2026-06-01T00:00:00Z",
+        }
+        rows = [{**first, "id": f"c-{i}"} for i in range(changelog.PAGE_LIMIT)]
+        return {"data": rows, "nextCursor": f"cursor-{stalled['n']}"}
+
+    corrupt_changelog(monkeypatch, same_page)
+    mirror = wf.Mirror(tmp_path / "m.sqlite")
+    caught = None
+    try:
+        mirror.sync(client_for(sim), DEMO_ORG, START, END)
+    except wf.WalteroError as exc:
+        caught = exc
+    assert isinstance(caught, wf.SyncError) and "no progress" in str(caught)
+    assert isinstance(caught, RuntimeError)  # what it was before; old handlers still work
+    assert stalled["n"] == 2  # the second page, a repeat, stops the sync
+    assert wf.mirror.SyncError is wf.SyncError is changelog.SyncError
+    assert mirror.runs()["status"].tolist() == ["failed"]
+
+
+def test_a_repeated_changelog_cursor_is_an_unexpected_response(sim, tmp_path, monkeypatch):
+    """The cursor pager's loop detection now guards the mirror too."""
+    corrupt_changelog(monkeypatch, lambda b: {"data": b["data"][:5], "nextCursor": "same"})
+    mirror = wf.Mirror(tmp_path / "m.sqlite")
+    with pytest.raises(wf.UnexpectedResponse, match="loops"):
+        mirror.sync(client_for(sim), DEMO_ORG, START, END)
+
+
+def test_changelog_pages_keep_text_and_numbers_apart():
+    page = changelog.parse_changes(
+        [
+            {"id": "a", "deviceId": "d", "field": "meta.firmware", "timestamp": "2026-01-01T00:00:00Z",
+             "previousValue": "1.8", "newValue": "1.10", "actor": "u",
+             "changedAt": "2026-01-02T00:00:00Z"},
+            {"id": "b", "deviceId": "d", "field": "meter.value.raw", "timestamp": "2026-01-01T00:00:00Z",
+             "previousValue": 7, "newValue": 8, "actor": "u",
+             "changedAt": "2026-01-02T00:00:00Z"},
+        ]
+    )  # fmt: skip
+    assert isinstance(page, pd.DataFrame) and page.index.name == "changed_at"
+    assert page["new_value"].tolist() == ["1.10", 8.0]
+    assert isinstance(page["new_value"].iloc[1], float)
