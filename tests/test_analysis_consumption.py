@@ -253,3 +253,40 @@ def test_docstring_examples_run(module):
     mod = importlib.import_module(f"waltero_frames.analysis.{module}")
     result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_object_ids_shared_or_distinct_objects_give_the_str_result():
+    """Large object-dtype id columns take the fast paths (factorize by object identity,
+    strings gathered in Arrow): same numbers and ``str`` ids as the same frame with str
+    ids, whether rows share each device's id object or every row holds its own, and a
+    missing id is still refused."""
+    n_dev, hours_n = 40, 400  # 16,000 rows: above the fast paths' size threshold
+    ids = np.array([f"dev-{k:03d}" for k in range(n_dev)][::-1], dtype=object)
+    rng = np.random.default_rng(3)
+    regs = np.cumsum(rng.integers(0, 5, (hours_n, n_dev)), axis=0).reshape(-1)
+    ts = np.repeat(pd.date_range("2026-01-01", periods=hours_n, freq="h", tz="UTC"), n_dev)
+    shared = ids[np.tile(np.arange(n_dev), hours_n)]  # one object per device
+    distinct = np.array([str(s) + "" for s in shared], dtype=object)
+    distinct = np.array([s[:4] + s[4:] for s in distinct], dtype=object)  # fresh objects
+    assert shared[0] is shared[n_dev] and distinct[0] is not distinct[n_dev]
+    index = pd.DatetimeIndex(ts, name="timestamp")
+    base = pd.DataFrame({"device_id": pd.array(shared, dtype="str"), RAW: regs}, index=index)
+    expect = wf.readings_to_consumption(base, multiplier=0.5, register_digits=8)
+    for column in (shared, distinct):
+        ids_col = pd.Series(column, index=index, dtype=object)
+        frame = pd.DataFrame({"device_id": ids_col, RAW: regs}, index=index)
+        assert frame["device_id"].dtype == object
+        got = wf.readings_to_consumption(frame, multiplier=0.5, register_digits=8)
+        assert got["device_id"].dtype == "str"
+        pd.testing.assert_frame_equal(got, expect)
+        # the hand rule: each device's deltas are its register steps × 0.5
+        one = got[got["device_id"] == "dev-007"]["consumption"].to_numpy()
+        col = n_dev - 1 - 7
+        steps = np.diff(regs.reshape(hours_n, n_dev)[:, col]) * 0.5
+        np.testing.assert_array_equal(one[1:], steps)
+    broken = shared.copy()
+    broken[12_345] = None
+    ids_col = pd.Series(broken, index=index, dtype=object)
+    frame = pd.DataFrame({"device_id": ids_col, RAW: regs}, index=index)
+    with pytest.raises(ValueError, match="missing device_id"):
+        wf.readings_to_consumption(frame, multiplier=0.5, register_digits=8)
