@@ -200,7 +200,6 @@ def run(quick: bool) -> list[dict]:
         t_floor = min(t_floor, best_time(lambda: floor(readings, devices), repeat=1))
         t_ours_obj = min(t_ours_obj, best_time(lambda: ours(plain, devices), repeat=2))
         t_naive_obj = min(t_naive_obj, best_time(lambda: per_device(plain, devices), repeat=1))
-    del plain
     out = [
         result(
             "consumption+resample_D vs per-device groupby.apply",

@@ -76,7 +76,7 @@ def device_codes(values: Any, what: str) -> tuple[np.ndarray, pd.Index]:
 
 
 def _factorize(values: Any) -> tuple[np.ndarray, Any]:
-    """``pd.factorize(values, sort=True)``, faster for object arrays of repeated ids.
+    """Factorize like ``pd.factorize(values, sort=True)``, faster for object ids.
 
     Hashing millions of Python strings is the slow part of factorizing an object
     column (about 150 ns a row). A column of device ids repeats a few objects (each
@@ -84,7 +84,7 @@ def _factorize(values: Any) -> tuple[np.ndarray, Any]:
     the rows are first factorized by object identity (their addresses: integer hashing),
     then the few distinct objects by value. Same codes and uniques as ``pd.factorize``.
     """
-    if getattr(values, "dtype", None) != object or len(values) < 10_000:
+    if getattr(values, "dtype", None) != np.dtype(object) or len(values) < 10_000:
         return pd.factorize(values, sort=True)
     arr = np.ascontiguousarray(np.asarray(values, dtype=object))
     n = len(arr)
@@ -114,8 +114,11 @@ def device_column(codes: np.ndarray, uniques: pd.Index, like: Any, rows: Any = N
 
 
 def str_array(codes: np.ndarray, uniques: pd.Index) -> Any:
-    """``uniques[codes]`` as a pandas ``str`` array, gathered in Arrow (building it from
-    millions of Python string objects costs ~10x more)."""
+    """Gather ``uniques[codes]`` into a pandas ``str`` array.
+
+    The strings are gathered in Arrow: building the array from millions of Python
+    string objects costs about ten times more.
+    """
     dtype = pd.api.types.pandas_dtype("str")
     if len(codes) < 10_000 or getattr(dtype, "storage", None) != "pyarrow":
         return pd.array(uniques.to_numpy(dtype=object)[codes], dtype="str")
