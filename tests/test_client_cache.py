@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+import os
 import sqlite3
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -53,18 +60,6 @@ def test_offline_replay_is_equal_with_zero_requests(waltero_sim, live, monkeypat
         pd.testing.assert_frame_equal(replay[name], df, obj=name)
     assert replay["daily"].attrs["missing_periods"].equals(frames["daily"].attrs["missing_periods"])
     assert replay["tel"].attrs["offline"] is True and frames["tel"].attrs["offline"] is False
-
-
-def test_offline_replay_does_not_write_into_the_cache_file(waltero_sim, live):
-    path, frames, _ = live
-    with sqlite3.connect(path) as con:  # a study recorded before the principal table existed
-        con.execute("DROP TABLE waltero_principal")
-    con.close()
-    before = path.read_bytes()
-    offline = wf.Client(waltero_sim.base_url, cache=path, offline=True)
-    pd.testing.assert_frame_equal(study(offline)["daily"], frames["daily"])
-    offline.close()
-    assert path.read_bytes() == before
 
 
 def test_offline_miss_names_the_call(waltero_sim, live):
@@ -228,3 +223,118 @@ def test_a_cache_file_serves_one_principal(live, waltero_sim):
     wf.Client(waltero_sim.base_url, waltero_sim.username, waltero_sim.password, cache=path)
     wf.Client("http://127.0.0.1:1/other", waltero_sim.username, "pw", cache=path)
     wf.Client(waltero_sim.base_url, cache=path, offline=True)
+
+
+def replay_daily(base_url, path):
+    """What an offline notebook does: open the study, read a frame, close."""
+    with wf.Client(base_url, cache=path, offline=True) as offline:
+        return wf.daily_consumption(offline, DEMO_ORG, *RANGE, tz="Europe/Berlin")
+
+
+def sidecars(path):
+    return sorted(p.name for p in path.parent.iterdir() if p.name != path.name)
+
+
+def test_offline_replay_does_not_write_into_the_cache_file(waltero_sim, tmp_path):
+    """The flaky failure made deterministic: the user check's connection was closed only by
+    the cyclic GC; when that came after the replay had started, the last close checkpointed
+    the WAL (here: the DROP) into the file under the replay. Bytes, mtime, no sidecars."""
+    waltero_sim.config.rate = None
+    path = tmp_path / "study.sqlite"
+    gc.disable()
+    try:
+        with wf.Client(
+            waltero_sim.base_url, waltero_sim.username, waltero_sim.password, cache=path
+        ) as live:
+            recorded = wf.daily_consumption(live, DEMO_ORG, *RANGE, tz="Europe/Berlin")
+        with closing(sqlite3.connect(path)) as con, con:
+            con.execute("DROP TABLE waltero_principal")  # a study from before that table
+        before = path.read_bytes(), path.stat().st_mtime_ns, sidecars(path)
+        pd.testing.assert_frame_equal(replay_daily(waltero_sim.base_url, path), recorded)
+        gc.collect()  # whatever was left open closes now
+    finally:
+        gc.enable()
+    assert (
+        (path.read_bytes(), path.stat().st_mtime_ns, sidecars(path))
+        == before
+        == (
+            before[0],
+            before[1],
+            [],
+        )
+    )
+
+
+REPLAY_SCRIPT = """
+import sys, waltero_frames as wf
+from waltero_frames.sim import DEMO_ORG
+for _ in range(int(sys.argv[3])):
+    with wf.Client(sys.argv[1], cache=sys.argv[2], offline=True) as c:
+        daily = wf.daily_consumption(c, DEMO_ORG, "2026-04-25", "2026-06-05", tz="Europe/Berlin")
+print(round(float(daily["consumption"].sum()), 6))
+"""
+
+
+def test_concurrent_offline_replays_never_touch_the_file(waltero_sim, live):
+    """Threads of this process and another process replay the study at once: the file's
+    bytes and mtime stay as they were and no -wal/-shm/-journal file appears, ever."""
+    path, frames, _ = live
+    before = path.read_bytes(), path.stat().st_mtime_ns
+    assert sidecars(path) == []
+    other = subprocess.Popen(
+        [sys.executable, "-c", REPLAY_SCRIPT, waltero_sim.base_url, str(path), "5"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(wf.__file__).parents[1])},
+    )
+    seen = set()
+    shared = wf.Client(waltero_sim.base_url, cache=path, offline=True)
+    with shared, ThreadPoolExecutor(8) as pool:
+        jobs = [pool.submit(study, shared) for _ in range(4)]
+        jobs += [pool.submit(replay_daily, waltero_sim.base_url, path) for _ in range(8)]
+        while not all(job.done() for job in jobs):
+            seen.update(sidecars(path))
+        results = [job.result() for job in jobs]
+    out, _ = other.communicate(timeout=120)
+    assert other.returncode == 0
+    for replay in results[:4]:
+        for name, df in frames.items():
+            pd.testing.assert_frame_equal(replay[name], df, obj=name)
+    for daily in results[4:]:
+        pd.testing.assert_frame_equal(daily, frames["daily"])
+    assert float(out) == round(float(frames["daily"]["consumption"].sum()), 6)
+    assert seen == set() and sidecars(path) == []
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+
+
+def test_offline_replay_beside_a_writer_reads_its_commits_and_never_checkpoints(waltero_sim, live):
+    """While a live client still holds the file (its -wal beside it), a replay reads what
+    it committed and leaves the checkpoint to it."""
+    path, frames, _ = live
+    dev = frames["devs"].index[0]
+    writer = wf.Client(waltero_sim.base_url, waltero_sim.username, waltero_sim.password, cache=path)
+    fresh = wf.telemetry(writer, dev, "2026-07-01", "2026-07-03")  # committed to the WAL
+    assert "study.sqlite-wal" in sidecars(path)
+    before = path.read_bytes(), path.stat().st_mtime_ns
+    with wf.Client(waltero_sim.base_url, cache=path, offline=True) as offline:
+        pd.testing.assert_frame_equal(wf.telemetry(offline, dev, "2026-07-01", "2026-07-03"), fresh)
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+    writer.close()  # the writer's own close checkpoints
+    offline = wf.Client(waltero_sim.base_url, cache=path, offline=True)
+    assert not wf.telemetry(offline, dev, "2026-07-01", "2026-07-03").empty
+    offline.close()
+
+
+def test_offline_client_that_knows_its_user_checks_without_writing(waltero_sim, live):
+    path, _, _ = live
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="one cache file per tenant and user"):
+        wf.Client(waltero_sim.base_url, "someone-else@example.com", cache=path, offline=True)
+    with wf.Client(waltero_sim.base_url, waltero_sim.username, cache=path, offline=True) as c:
+        wf.organizations(c)
+    assert path.read_bytes() == before
+    bogus = path.with_name("other.sqlite")
+    with closing(sqlite3.connect(bogus)) as con, con:
+        con.execute("CREATE TABLE t (x)")
+    with pytest.raises(ValueError, match="not a requests-cache file"):
+        wf.Client(waltero_sim.base_url, cache=bogus, offline=True)

@@ -7,7 +7,12 @@
   replaced) with other spellings, so the token is neither in the key nor in the stored
   request. ``Accept-Encoding`` is fixed by the client so installed codecs cannot change keys.
 - Offline: only-if-cached (an expired entry is still a valid replay) and a transport
-  adapter that refuses to send, so a miss can never reach the network.
+  adapter that refuses to send, so a miss can never reach the network. A replay never
+  writes: the file is opened read-only (``mode=ro``, and ``immutable=1`` when no writer's
+  ``-wal``/``-journal`` file is beside it), so it takes no write lock, creates no
+  ``-wal``/``-shm`` file, runs no table creation and never checkpoints another writer's
+  WAL into the file when it closes (the last connection to close a WAL database does
+  that; a replay that was the last reader used to write the file then).
 - One file per user: keys hold the URL but not the user, so two users sharing a file
   would read each other's answers. A cache file remembers who filled it and refuses
   another user.
@@ -17,13 +22,16 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import requests
 from requests_cache import DO_NOT_CACHE, CachedSession
-from requests_cache.backends import BaseCache
+from requests_cache.backends import BaseCache, SQLiteCache
+from requests_cache.backends.sqlite import SQLiteDict
 from requests_cache.policy.settings import DEFAULT_IGNORED_PARAMS
 
 from ..errors import CacheMiss, safe_url
@@ -32,6 +40,7 @@ __all__ = [
     "EXPIRY",
     "IGNORED_PARAMS",
     "OfflineAdapter",
+    "ReadOnlySQLiteCache",
     "claim_cache_file",
     "make_session",
     "sqlite_file",
@@ -74,6 +83,86 @@ class OfflineAdapter(requests.adapters.BaseAdapter):
         pass
 
 
+def _read_only_uri(path: str | os.PathLike[str]) -> str:
+    """The SQLite URI that opens ``path`` for reading only.
+
+    ``immutable=1`` (no locks, no ``-wal``/``-shm`` files, nothing written) when no writer
+    is at work; while a ``-wal`` or ``-journal`` file sits beside the file, plain
+    ``mode=ro`` instead, which still reads the writer's committed pages from the WAL but
+    cannot write, so it never checkpoints them into the file.
+    """
+    path = Path(path).expanduser().absolute()
+    busy = any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-journal"))
+    return path.as_uri() + ("?mode=ro" if busy else "?mode=ro&immutable=1")
+
+
+class _ReadOnlySQLiteDict(SQLiteDict):
+    """One table of a requests-cache SQLite file, opened read-only (offline replay)."""
+
+    def init_db(self) -> None:
+        # requests-cache's own init_db takes a write lock and creates the tables: a replay
+        # only checks that the file is a cache file
+        self.close()
+        with self.connection() as con:
+            found = con.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (self.table_name,)
+            ).fetchone()
+        if found is None:
+            raise ValueError(
+                f"{str(self.db_path)!r} is not a requests-cache file (no {self.table_name!r} table)"
+            )
+
+    @contextmanager
+    def connection(self, commit: bool = False) -> Iterator[sqlite3.Connection]:
+        if commit:
+            self._refuse_write()
+        with self._lock:
+            if not self._connection:
+                self._connection = sqlite3.connect(
+                    _read_only_uri(self.db_path),
+                    uri=True,
+                    isolation_level=None,
+                    check_same_thread=False,  # one connection for the fetch threads, as upstream
+                )
+        yield self._connection
+
+    @contextmanager
+    def _acquire_sqlite_lock(self) -> Iterator[None]:
+        self._refuse_write()
+        yield  # pragma: no cover
+
+    def vacuum(self) -> None:
+        self._refuse_write()
+
+    def _refuse_write(self) -> None:
+        raise sqlite3.OperationalError(
+            f"offline replay: the cache file {str(self.db_path)!r} is open read-only"
+        )
+
+
+class ReadOnlySQLiteCache(SQLiteCache):
+    """A requests-cache SQLite backend that only reads its file (what an offline replay uses).
+
+    Parameters
+    ----------
+    db_path : str or Path
+        An existing cache file (requests-cache appends ``.sqlite`` to a name without a
+        suffix, as when it was recorded).
+
+    Raises
+    ------
+    ValueError
+        The file holds no requests-cache tables.
+    """
+
+    def __init__(self, db_path: str | os.PathLike[str]) -> None:
+        BaseCache.__init__(self, cache_name=str(db_path))
+        self.responses = _ReadOnlySQLiteDict(str(db_path), table_name="responses")
+        self.redirects = _ReadOnlySQLiteDict(
+            str(db_path), table_name="redirects", lock=self.responses._lock, serializer=None
+        )
+
+
 def make_session(cache: Any, *, offline: bool) -> tuple[requests.Session, bool]:
     """Build the data session for ``cache``; return ``(session, owned)``.
 
@@ -105,7 +194,9 @@ def make_session(cache: Any, *, offline: bool) -> tuple[requests.Session, bool]:
             path = Path(cache).expanduser()
             if offline and not path.exists():
                 raise ValueError(f"offline=True but the cache file {str(path)!r} does not exist")
-            backend = "sqlite"
+            # offline: read-only, so a replay never writes into the study (no lock, no
+            # table creation, no -wal file, no checkpoint when it closes)
+            backend = ReadOnlySQLiteCache(path) if offline else "sqlite"
         # a backend object carries its own name (naming it again is deprecated)
         name = {"cache_name": str(Path(cache).expanduser())} if backend == "sqlite" else {}
         session = CachedSession(
@@ -140,11 +231,23 @@ def sqlite_file(session: requests.Session) -> str | None:
     return None if path in (None, ":memory:") else str(path)
 
 
-def claim_cache_file(path: str | os.PathLike[str], username: str | None) -> None:
+def claim_cache_file(
+    path: str | os.PathLike[str], username: str | None, *, offline: bool = False
+) -> None:
     """Record the user in a SQLite cache file, or refuse a file filled by another user.
 
     Keys hold the full URL, so tenants (base URLs) never collide; users of one tenant
-    would. Offline clients may not know the user (``username=None``) and are not checked.
+    would. Offline clients may not know the user (``username=None``) and are not checked;
+    one that knows it is checked against the recorded user, and nothing is written.
+
+    Parameters
+    ----------
+    path : str or Path
+        The SQLite cache file.
+    username : str or None
+        The client's user.
+    offline : bool, default False
+        Only read (the file is opened read-only): a replay never writes into the study.
 
     Raises
     ------
@@ -153,13 +256,25 @@ def claim_cache_file(path: str | os.PathLike[str], username: str | None) -> None
     """
     if username is None:  # nothing to check, and a replay must not write into the study
         return
-    with sqlite3.connect(Path(path).expanduser(), timeout=30) as con:
-        con.execute("CREATE TABLE IF NOT EXISTS waltero_principal (username TEXT)")
-        row = con.execute("SELECT username FROM waltero_principal").fetchone()
-        if row is None:
-            con.execute("INSERT INTO waltero_principal VALUES (?)", (username,))
-        elif row[0] != username:
-            raise ValueError(
-                f"cache file {str(path)!r} holds answers for {row[0]!r}, not for {username!r}: "
-                "use one cache file per tenant and user"
+    # closing(): ``with sqlite3.connect()`` only commits, and an unclosed connection lives
+    # until the cyclic GC; if it is then the last one on the WAL file, its close
+    # checkpoints into the file at a random later moment (under a replay, say)
+    if offline:
+        with closing(sqlite3.connect(_read_only_uri(path), uri=True)) as con:
+            known = con.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'waltero_principal'"
+            ).fetchone()
+            row = (
+                con.execute("SELECT username FROM waltero_principal").fetchone() if known else None
             )
+    else:
+        with closing(sqlite3.connect(Path(path).expanduser(), timeout=30)) as con, con:
+            con.execute("CREATE TABLE IF NOT EXISTS waltero_principal (username TEXT)")
+            row = con.execute("SELECT username FROM waltero_principal").fetchone()
+            if row is None:
+                con.execute("INSERT INTO waltero_principal VALUES (?)", (username,))
+    if row is not None and row[0] != username:
+        raise ValueError(
+            f"cache file {str(path)!r} holds answers for {row[0]!r}, not for {username!r}: "
+            "use one cache file per tenant and user"
+        )

@@ -202,7 +202,7 @@ class Client:
         cache_file = sqlite_file(self._session)  # a path, a backend or a session: one rule
         if cache_file is not None:
             try:
-                claim_cache_file(cache_file, self.username)
+                claim_cache_file(cache_file, self.username, offline=self.offline)
             except ValueError:
                 if self._owns_session:  # a session passed in is the caller's to close
                     self._session.close()
