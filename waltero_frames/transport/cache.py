@@ -84,7 +84,7 @@ class OfflineAdapter(requests.adapters.BaseAdapter):
 
 
 def _read_only_uri(path: str | os.PathLike[str]) -> str:
-    """The SQLite URI that opens ``path`` for reading only.
+    """Return the SQLite URI that opens ``path`` for reading only.
 
     ``immutable=1`` (no locks, no ``-wal``/``-shm`` files, nothing written) when no writer
     is at work; while a ``-wal`` or ``-journal`` file sits beside the file, plain
