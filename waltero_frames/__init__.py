@@ -32,6 +32,7 @@ from .errors import (
     WalteroError,
 )
 from .mirror import Mirror
+from .study import Study, StudyIntegrityError, StudyMismatch, StudyWarning
 from .transport.client import Client
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -62,6 +63,10 @@ __all__ = [
     "NotFound",
     "RateLimited",
     "ServerError",
+    "Study",
+    "StudyIntegrityError",
+    "StudyMismatch",
+    "StudyWarning",
     "SyncError",
     "Unauthenticated",
     "UnexpectedResponse",

@@ -6,33 +6,20 @@ Notebooks call :func:`connect` for their client, so they run the same way under
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import importlib.metadata
-import os
-import sys
 import zlib
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-ENV_VARS = ("WALTERO_BASE_URL", "WALTERO_USERNAME", "WALTERO_PASSWORD")
+from ..study.source import ENV_VARS, STUDY_PACKAGES, bundled_sim, tenant_configured, versions
 
-#: Versions a reproducible study records (the cache format and the numbers depend on them).
-STUDY_PACKAGES = ("waltero_frames", "pandas", "numpy", "requests", "requests-cache", "urllib3")
-
-
-def tenant_configured(environ: Mapping[str, str] | None = None) -> bool:
-    """Tell whether all ``WALTERO_*`` settings are present (a real or external tenant)."""
-    env = os.environ if environ is None else environ
-    return all(env.get(k) for k in ENV_VARS)
+__all__ = ["ENV_VARS", "STUDY_PACKAGES", "connect", "study_cache", "tenant_configured", "versions"]
 
 
 def connect(**client_kwargs: Any) -> tuple[Any, Any]:
     """Return a client for a notebook: the ``WALTERO_*`` tenant, else a bundled simulator.
 
     The simulator (``wf.sim.running()``) is started once per kernel and stopped when the
-    kernel exits.
+    kernel exits (the same one a :class:`~waltero_frames.Study` records from).
 
     Parameters
     ----------
@@ -53,33 +40,8 @@ def connect(**client_kwargs: Any) -> tuple[Any, Any]:
 
     if tenant_configured():
         return Client(**client_kwargs), None
-    sim = _bundled_sim()
+    sim = bundled_sim()
     return Client(sim.base_url, sim.username, sim.password, **client_kwargs), sim
-
-
-_SIM: Any = None
-
-
-def _bundled_sim() -> Any:
-    global _SIM
-    if _SIM is None:
-        from .. import sim as sim_module
-
-        stack = contextlib.ExitStack()
-        _SIM = stack.enter_context(sim_module.running())
-        atexit.register(stack.close)
-    return _SIM
-
-
-def versions(packages: Sequence[str] = STUDY_PACKAGES) -> dict[str, str]:
-    """Installed versions of ``packages`` (plus Python), for a study's provenance."""
-    out = {"python": sys.version.split()[0]}
-    for name in packages:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 def study_cache(path: str | Path) -> Any:

@@ -218,6 +218,9 @@ class Client:
             self._session.mount(prefix, self._adapter)
         self._memo: dict[tuple[str, str], Any] = {}
         self._memo_lock = threading.Lock()
+        #: What an offline miss names as the place it looked (a study names itself and how
+        #: to re-record it).
+        self.offline_source = "the cache"
 
     # ------------------------------------------------------------------ public
     def __repr__(self) -> str:
@@ -310,7 +313,7 @@ class Client:
             # retry loop, so it is not mistaken for a server error and retried
             query = f"?{urlencode(params, safe=':,')}" if params else ""
             path = url[len(self.base_url) :]
-            raise CacheMiss(f"offline: GET {path}{query} is not in the cache", url=url)
+            raise CacheMiss(f"offline: GET {path}{query} is not in {self.offline_source}", url=url)
         return response
 
     def _login(self) -> str:
