@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from .._attrs import for_attrs
+from .._concurrency import progress_bar, run_jobs
 from ..errors import BadRequest, CacheMiss, FetchFailed, UnexpectedResponse, WalteroError
 from ..timeargs import check_tz, time_range, to_utc
 from ..transport.client import Client
@@ -88,45 +87,13 @@ def _provenance(df: pd.DataFrame, client: Client, source: str, **extra: Any) -> 
 def _run(
     client: Client, jobs: Sequence[tuple[Hashable, Callable[[], Any]]], desc: str
 ) -> tuple[dict[Hashable, Any], dict[Hashable, BaseException]]:
-    """Run ``(key, fn)`` jobs on the client's bounded pool; collect results and API errors.
+    """Run ``(key, fn)`` jobs on the client's bounded pool (``_concurrency.run_jobs``).
 
-    Every job runs even when some fail; ``WalteroError`` is collected per key, anything
-    else (a bug) is re-raised after the pool has drained.
+    Every job runs even when some fail: ``WalteroError`` is collected per key; anything
+    else (a bug) stops the queued jobs and is raised. Progress follows ``client.progress``.
     """
-    results: dict[Hashable, Any] = {}
-    failures: dict[Hashable, BaseException] = {}
-    # None: tqdm.auto shows it in notebooks and on terminals (not in logs/CI); True: always
-    disable = True if client.progress is False or len(jobs) < 2 else not client.progress and None
-    bar = tqdm(total=len(jobs), desc=desc, unit="req", disable=disable, leave=False)
-    try:
-        if len(jobs) < 2 or client.max_workers == 1:
-            for key, fn in jobs:
-                try:
-                    results[key] = fn()
-                except WalteroError as exc:
-                    failures[key] = exc
-                bar.update()
-            return results, failures
-        with ThreadPoolExecutor(max_workers=min(client.max_workers, len(jobs))) as pool:
-            futures = {pool.submit(fn): key for key, fn in jobs}
-            try:
-                for future in as_completed(futures):
-                    key = futures[future]
-                    exc = future.exception()
-                    if exc is None:
-                        results[key] = future.result()
-                    elif isinstance(exc, WalteroError):
-                        failures[key] = exc
-                    else:
-                        raise exc
-                    bar.update()
-            except BaseException:  # a bug or Ctrl-C: do not start the queued requests
-                for f in futures:
-                    f.cancel()
-                raise
-        return results, failures
-    finally:
-        bar.close()
+    with progress_bar(len(jobs), desc, "req", client.progress) as bar:
+        return run_jobs(jobs, client.max_workers, collect=(WalteroError,), bar=bar)
 
 
 def _settle(

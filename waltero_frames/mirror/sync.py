@@ -26,15 +26,15 @@ from __future__ import annotations
 import threading
 import time
 import warnings
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from .._attrs import for_attrs
+from .._concurrency import progress_bar, run_jobs
 from ..api import endpoints as ep
 from ..api import parse as frames
 from ..api.paging import MAX_WINDOW, split_range
@@ -465,13 +465,7 @@ class Mirror:
         planned = sum(len(back[d]) for d in todo) + sum(
             len(_windows(ahead[d], end_ms)) for d in todo if d in ahead
         )
-        bar = tqdm(
-            total=planned,
-            desc="mirror sync",
-            unit="window",
-            leave=False,
-            disable=True if getattr(client, "progress", None) is False or planned < 2 else None,
-        )
+        bar = progress_bar(planned, "mirror sync", "window", client.progress)
 
         def one_window(device_id: str, lo: int, hi: int) -> int:
             """Fetch and commit ``[lo, hi)``; return the end it is certified complete to.
@@ -524,7 +518,7 @@ class Mirror:
 
         workers = max_workers or int(getattr(client, "max_workers", 8) or 8)
         try:
-            self._run_all(work, todo, workers, stop)
+            run_jobs([(d, partial(work, d)) for d in todo], workers, stop=stop)
             # Top-up: devices fetched before the server's clock was known to pass ``E`` (the
             # latest reading or changedAt seen) are certified only up to what was known at
             # their request. Windows from their frontier to ``E`` give every fetched device
@@ -538,29 +532,10 @@ class Mirror:
                     for d in ahead
                     if int(state.at[d, "cov_end"]) < target
                 }
-                self._run_all(
-                    lambda d: advance(d, frontier[d], target), list(frontier), workers, stop
-                )
+                jobs = [(d, partial(advance, d, lo, target)) for d, lo in frontier.items()]
+                run_jobs(jobs, workers, stop=stop)
         finally:
             bar.close()
-
-    @staticmethod
-    def _run_all(fn: Any, items: list[str], workers: int, stop: threading.Event) -> None:
-        """Run ``fn(item)`` for every item on a thread pool.
-
-        The first error stops the rest (between windows) and is raised once all have finished.
-        """
-        if not items:
-            return
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items)))) as pool:
-            futures = [pool.submit(fn, d) for d in items]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            if any(f.exception() is not None for f in done):
-                stop.set()
-            wait(futures)
-        for fut in futures:
-            if fut.exception() is not None:
-                raise fut.exception()  # type: ignore[misc]
 
     # -- steps 2 and 4: changes -----------------------------------------------------------
     def _read_changes(
