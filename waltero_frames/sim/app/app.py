@@ -24,6 +24,7 @@ from ..config import SimConfig
 from . import admin as app_admin
 from . import auth as app_auth
 from . import data as app_data
+from . import weather as app_weather
 from .common import ApiError, JSONBytes, error_response
 from .state import SimState, redact_query
 
@@ -74,7 +75,9 @@ async def _send_error(send: Any, status: int, message: str, headers: dict | None
 class GatewayMiddleware:
     """What sits in front of the API: prefix, latency, faults, and the request log.
 
-    The admin endpoints (``/_sim/...``, always at the root) bypass all of it.
+    The admin endpoints (``/_sim/...``, always at the root) bypass all of it. The weather
+    route (``/v1/archive``) is served at the root whatever the prefix, and is 404 under
+    it; latency, faults and the log apply to it as to the API.
     """
 
     def __init__(self, app: Any, state: SimState, routes: list[Any] = ()) -> None:
@@ -94,9 +97,12 @@ class GatewayMiddleware:
         status: Any = None
         scope = dict(scope)
         try:
-            if cfg.prefix:
-                if path == cfg.prefix or path.startswith(cfg.prefix + "/"):
-                    api_path = path[len(cfg.prefix) :] or "/"
+            if cfg.prefix and path not in app_weather.ROOT_PATHS:
+                stripped = path[len(cfg.prefix) :] or "/"
+                if (
+                    path == cfg.prefix or path.startswith(cfg.prefix + "/")
+                ) and stripped not in app_weather.ROOT_PATHS:
+                    api_path = stripped
                     scope["root_path"] = scope.get("root_path", "") + cfg.prefix
                 else:
                     status = 404
@@ -198,6 +204,7 @@ def create_app(world: Any, config: SimConfig | None = None) -> tuple[Any, SimSta
     api.include_router(app_auth.router)
     api.include_router(app_data.router)
     api.include_router(app_admin.router)
+    api.include_router(app_weather.router)
 
     @api.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONBytes:
@@ -220,5 +227,6 @@ def create_app(world: Any, config: SimConfig | None = None) -> tuple[Any, SimSta
     async def _crash(request: Request, exc: Exception) -> JSONBytes:
         return _error_body(500, "internal error")
 
-    routes = [r for router in (app_auth.router, app_data.router) for r in router.routes]
+    routers = (app_auth.router, app_data.router, app_weather.router)
+    routes = [r for router in routers for r in router.routes]
     return GatewayMiddleware(api, state, routes), state

@@ -130,6 +130,11 @@ class SimState:
         self.log: list[dict[str, Any]] = []
         self.counters: Counter = Counter()
         self.catalog = Catalog.from_world(world)
+        #: The weather route's sites: organization_id -> latitude, longitude, elevation, timezone
+        self.weather_sites = {
+            str(oid): {k: _plain(v) for k, v in row.items()}
+            for oid, row in world.sites.to_dict("index").items()
+        }
         self.users = users_from_world(world)
         self._user_orgs = {u["id"]: dict(u.get("organizations", {})) for u in self.users.values()}
         self._me = {u["id"]: self._me_for(u) for u in self.users.values()}

@@ -17,6 +17,13 @@ def _table(frame: pd.DataFrame) -> str:
 def describe(world) -> str:
     """Organizations, users, devices, anomalies and a changelog summary as Markdown."""
     orgs = world.orgs.reset_index()
+    sites = world.sites.reset_index()
+    events = world.weather_events.copy()
+    for col in ("start", "end"):
+        events[col] = events[col].dt.strftime("%Y-%m-%d")
+    weather = world.weather
+    missing = weather[weather["temperature"].isna()]
+    gaps = missing.groupby("organization_id").size().rename("missing_hours").reset_index()
     devices = world.devices.reset_index()
     devices["fields"] = devices["fields"].map(len)
     devices = devices.rename(columns={"fields": "n_fields"})
@@ -66,6 +73,34 @@ def describe(world) -> str:
         "## Organizations",
         "",
         _table(orgs),
+        "",
+        "## Sites and weather",
+        "",
+        "The simulator serves an Open-Meteo-compatible archive route at its root, "
+        "`GET /v1/archive?latitude=…&longitude=…&start_date=YYYY-MM-DD&end_date=YYYY-MM-DD"
+        "&hourly=temperature_2m&timezone=GMT` (no token). It answers for the site nearest "
+        "to the coordinates, within 100 km (farther: 400 `No data is available for this "
+        "location`), with the site's coordinates; local days 2024-01-01 up to the simulated "
+        "clock's UTC date; `timezone` as Open-Meteo applies it: one UTC offset for the whole "
+        "answer, the one in force at the simulated now (no DST switch inside an answer); "
+        "use `timezone=GMT` for long series. Hours after the simulated clock, and the "
+        'missing hours below, are `null`. Errors are HTTP 400 `{"reason", "error": true}`.',
+        "",
+        _table(sites),
+        "",
+        "Hourly temperature (`World.weather`, °C, 0.1 °C steps) = the seasonal mean + AR(1) "
+        "daily anomalies + the cold snaps and warm spells below + a daily cycle (warmest "
+        "15:00 local solar time) + hourly jitter; deterministic per seed "
+        "(`waltero_frames/sim/world/weather.py`). Cold snaps and warm spells "
+        "(`World.weather_events`; `delta` in K at the middle of the window, a sin² bump):",
+        "",
+        _table(events),
+        "",
+        "Missing hours (`null` in the route, NaN in `World.weather['temperature']`; "
+        "`true_temperature` keeps the value): 8 single hours and one 7-hour block per site, "
+        "so one local day per site has under 80 % of its hours.",
+        "",
+        _table(gaps),
         "",
         "## Users",
         "",

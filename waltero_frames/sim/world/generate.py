@@ -22,6 +22,8 @@ DEMO_PASSWORD = "waltero-demo"
 #: First reading of every device and the (exclusive) end of the generated data.
 T0 = pd.Timestamp("2025-12-01T00:00:00Z")
 T1 = pd.Timestamp("2026-12-01T00:00:00Z")
+#: First reading of the heat and gas meters: two heating seasons before T1.
+HEAT_T0 = pd.Timestamp("2024-09-01T00:00:00Z")
 MS = 1_000
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
@@ -34,6 +36,9 @@ def to_ms(ts: pd.Timestamp) -> int:
 
 T0_MS = to_ms(T0)
 T1_MS = to_ms(T1)
+HEAT_T0_MS = to_ms(HEAT_T0)
+#: Meter types that respond to the outdoor temperature (sim/world/heating.py).
+HEATING_TYPES = ("heat", "gas")
 
 RAW = "meter.value.raw"
 PROCESSED = "meter.value.processed"
@@ -166,6 +171,30 @@ class DeviceSpec:
     anchor: tuple[int, int] | None = None
     residential: bool = True
     anomalies: dict = field(default_factory=dict)
+    start_ms: int = T0_MS  # first reading (HEAT_T0_MS for heat and gas meters)
+
+
+@dataclass(frozen=True)
+class Climate:
+    """A site's climate: the seasonal mean and the weather model's parameters (°C, K).
+
+    The seasonal mean is ``mean - amplitude * cos(2 pi (doy - coldest_doy) / 365.25)``;
+    daily anomalies are AR(1) with coefficient ``phi`` and standard deviation
+    ``anomaly_sd``; the daily cycle's half range is ``diurnal - diurnal_season *
+    cos(...)`` (wider in summer). See sim/world/weather.py.
+    """
+
+    mean: float
+    amplitude: float
+    coldest_doy: float
+    anomaly_sd: float
+    phi: float
+    diurnal: float
+    diurnal_season: float
+
+
+NORTH = Climate(9.0, 9.5, 20.0, 3.0, 0.75, 3.2, 1.0)
+SOUTH = Climate(18.0, 5.5, 200.0, 2.2, 0.65, 3.5, 0.5)
 
 
 @dataclass
@@ -177,12 +206,36 @@ class Org:
     timezone: str
     readable: bool
     hemisphere: str  # "north" | "south": season of the heating demand
+    latitude: float  # the site the weather route serves (data/demo-organization.md)
+    longitude: float
+    elevation: float
+    climate: Climate
 
 
 ORGS = [
-    Org(DEMO_ORG, "Demo Housing", "Europe/Berlin", True, "north"),
-    Org(SOUTH_ORG, "Harbour View Strata", "Australia/Sydney", True, "south"),
-    Org(HIDDEN_ORG, "Private Utility Tenant", "Europe/Vienna", False, "north"),
+    Org(DEMO_ORG, "Demo Housing", "Europe/Berlin", True, "north", 52.52, 13.41, 38.0, NORTH),
+    Org(
+        SOUTH_ORG,
+        "Harbour View Strata",
+        "Australia/Sydney",
+        True,
+        "south",
+        -33.87,
+        151.21,
+        39.0,
+        SOUTH,
+    ),
+    Org(
+        HIDDEN_ORG,
+        "Private Utility Tenant",
+        "Europe/Vienna",
+        False,
+        "north",
+        48.21,
+        16.37,
+        171.0,
+        NORTH,
+    ),
 ]
 
 USERS = {
@@ -317,22 +370,31 @@ def local_calendar(ts_ms: np.ndarray, tz: str) -> tuple[np.ndarray, np.ndarray, 
     return hour, dow, doy
 
 
-def outdoor_temperature(doy: np.ndarray, hemisphere: str) -> np.ndarray:
-    """Return a smooth climate curve in °C: coldest mid-January (north) or mid-July (south)."""
-    if hemisphere == "south":
-        return 18.0 - 5.5 * np.cos(2 * np.pi * (doy - 200) / 365.25)
-    return 9.0 - 9.5 * np.cos(2 * np.pi * (doy - 20) / 365.25)
+def seasonal_mean(doy: np.ndarray, climate: Climate) -> np.ndarray:
+    """Return the climate's seasonal mean temperature in °C at fractional day of year ``doy``.
+
+    The outdoor weather adds day-to-day variability and a daily cycle to it
+    (sim/world/weather.py); the sensors' indoor ``meta.temperature`` follows it alone.
+    """
+    return climate.mean - climate.amplitude * np.cos(
+        2 * np.pi * (doy - climate.coldest_doy) / 365.25
+    )
 
 
 def rate_shape(spec: DeviceSpec, hour, dow, doy, hemisphere: str) -> np.ndarray:
-    """Relative consumption rate per reading (mean 1 over the year)."""
+    """Relative consumption rate per reading of a water or electricity meter (mean 1).
+
+    Weather-independent: a fixed daily shape, a weekly pattern and a seasonal cosine
+    (more hot water and electricity in winter, less cold water). Heat and gas meters
+    follow sim/world/heating.py instead.
+    """
     daily = DAY_SHAPE[spec.meter_type][hour]
     weekend = dow >= 5
     weekly = np.where(weekend, 1.15, 1.0) if spec.residential else np.where(weekend, 0.8, 1.05)
-    t_out = outdoor_temperature(doy, hemisphere)
     winter = np.cos(2 * np.pi * (doy - (200 if hemisphere == "south" else 20)) / 365.25)
-    if spec.meter_type in ("heat", "gas"):
-        seasonal = np.maximum(0.0, 16.0 - t_out) + 2.5  # heating degrees + hot water base
+    if spec.meter_type in HEATING_TYPES:  # heating degrees on the seasonal mean + hot water
+        t_out = seasonal_mean(doy, NORTH if hemisphere == "north" else SOUTH)
+        seasonal = np.maximum(0.0, 16.0 - t_out) + 2.5
     elif spec.meter_type == "water_hot":
         seasonal = 1.0 + 0.15 * winter
     elif spec.meter_type == "electricity":

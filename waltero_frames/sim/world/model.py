@@ -40,6 +40,13 @@ from .generate import (
 from .part1 import RESOLUTIONS, period_consumption
 from .readings import generate_device
 from .telemetry import telemetry_frame
+from .weather import (
+    WEATHER_START_MS,
+    events_frame,
+    site_weather,
+    sites_frame,
+    weather_frame,
+)
 
 __all__ = [
     "DEFAULT_FIELDS",
@@ -101,6 +108,10 @@ class _Base:
     series: dict  # device_id -> {field: (ts_ms, values)}
     changes: BaseChanges
     anomalies: pd.DataFrame
+    sites: pd.DataFrame
+    weather: pd.DataFrame
+    weather_events: pd.DataFrame
+    served_weather: dict  # organization_id -> hourly °C from WEATHER_START_MS, NaN = missing
 
 
 @functools.lru_cache(maxsize=4)
@@ -141,7 +152,19 @@ def _generate(seed: int) -> _Base:
     changes = base_changes(specs, readings, np.random.default_rng([seed, 10**6]))
     anomalies = anomaly_frame(specs, readings)
     series = {dev: r.series for dev, r in readings.items()}
-    return _Base(seed, orgs, devices, series, changes, anomalies)
+    sites = {o.organization_id: site_weather(o, k, seed) for k, o in enumerate(ORGS)}
+    return _Base(
+        seed,
+        orgs,
+        devices,
+        series,
+        changes,
+        anomalies,
+        sites_frame(ORGS),
+        weather_frame(ORGS, sites),
+        events_frame(ORGS),
+        {org: w.served for org, w in sites.items()},
+    )
 
 
 class World:
@@ -196,6 +219,54 @@ class World:
     def anomalies(self) -> pd.DataFrame:
         """Injected anomalies (ground truth)."""
         return self._base.anomalies
+
+    # -- weather ------------------------------------------------------------------
+    @property
+    def sites(self) -> pd.DataFrame:
+        """Locate each organization's site.
+
+        Index ``organization_id``; ``latitude``, ``longitude`` (WGS84 degrees),
+        ``elevation`` (m), ``timezone``.
+        """
+        return self._base.sites
+
+    @property
+    def weather(self) -> pd.DataFrame:
+        """Hourly outdoor temperature of every site (sim/world/weather.py).
+
+        Index ``timestamp`` (UTC, hourly, 2023-12-31T00Z .. 2027-01-02T00Z exclusive),
+        rows grouped by organization; columns ``organization_id``, ``temperature``
+        (°C as the weather route serves it, NaN at the injected missing hours) and
+        ``true_temperature`` (complete; what the heat and gas meters respond to).
+        """
+        return self._base.weather
+
+    @property
+    def weather_events(self) -> pd.DataFrame:
+        """List the cold snaps and warm spells.
+
+        Columns ``organization_id``, ``kind`` (``cold_snap`` | ``warm_spell``), ``start``,
+        ``end`` (UTC, end exclusive), ``delta`` (K at the peak).
+        """
+        return self._base.weather_events
+
+    def hourly_temperature(self, org_id: str, start_ms: int, n_hours: int) -> np.ndarray:
+        """Return served temperatures (°C, NaN = missing) of ``n_hours`` hours from ``start_ms``.
+
+        ``start_ms`` must lie on a whole UTC hour; hours outside the generated grid are
+        NaN. Cost: one slice (what the weather route answers from).
+        """
+        if org_id not in self._base.served_weather:
+            raise ValueError(f"unknown org_id {org_id!r}")
+        if start_ms % 3_600_000:
+            raise ValueError(f"start_ms={start_ms!r} is not on a whole UTC hour")
+        series = self._base.served_weather[org_id]
+        out = np.full(int(n_hours), np.nan)
+        first = (start_ms - WEATHER_START_MS) // 3_600_000
+        lo, hi = max(first, 0), min(first + int(n_hours), series.size)
+        if hi > lo:
+            out[lo - first : hi - first] = series[lo:hi]
+        return out
 
     # -- clock --------------------------------------------------------------------
     def now(self) -> pd.Timestamp:

@@ -24,8 +24,8 @@ from .generate import (
     DeviceSpec,
     Org,
     local_calendar,
-    outdoor_temperature,
     rate_shape,
+    seasonal_mean,
 )
 
 
@@ -109,7 +109,7 @@ def aux_series(spec: DeviceSpec, org: Org, rng: np.random.Generator) -> dict:
     ts = np.arange(T0_MS + spec.aux_offset_s * 1000, T1_MS, step, dtype=np.int64)
     n = ts.size
     _, _, doy = local_calendar(ts, org.timezone)
-    t_out = outdoor_temperature(doy, org.hemisphere)
+    t_out = seasonal_mean(doy, org.climate)
     indoor = 12.0 + 0.35 * t_out + rng.normal(0.0, 0.4, n)
     an = spec.anomalies
     frac = (ts - T0_MS) / (T1_MS - T0_MS)
