@@ -17,7 +17,9 @@ from .analysis.anomalies import anomaly_events, flag_anomalies
 from .analysis.audit import apply_changes, diff_readings
 from .analysis.consumption import readings_to_consumption
 from .analysis.resample import resample_consumption
+from .analysis.weather import cusum, degree_days, fit_baseline, normalise, predict_baseline
 from .api.fetch import changes, daily_consumption, devices, fields, organizations, telemetry
+from .api.weather import temperature
 from .errors import (
     BadRequest,
     CacheMiss,
@@ -74,14 +76,20 @@ __all__ = [
     "anomaly_events",
     "apply_changes",
     "changes",
+    "cusum",
     "daily_consumption",
+    "degree_days",
     "devices",
     "diff_readings",
     "fields",
+    "fit_baseline",
     "flag_anomalies",
+    "normalise",
     "organizations",
+    "predict_baseline",
     "readings_to_consumption",
     "resample_consumption",
     "telemetry",
+    "temperature",
     "to_parquet",
 ]

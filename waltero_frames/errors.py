@@ -234,6 +234,8 @@ def error_from_response(status: int, body: Any, url: str | None) -> WalteroError
     if isinstance(body, Mapping):
         code = body.get("code") if isinstance(body.get("code"), str) else None
         message = body.get("message") if isinstance(body.get("message"), str) else None
+        if message is None and isinstance(body.get("reason"), str):  # Open-Meteo's errors
+            message = body["reason"]
     cls = _BY_CODE.get(code or "") or _BY_STATUS.get(status)
     if cls is None:
         cls = ServerError if status >= 500 else WalteroError

@@ -65,6 +65,7 @@ EXPIRY: dict[str, Any] = {
     "*/api/devices/*": timedelta(days=1),
     "*/api/organizations/*/devices*": timedelta(hours=1),
     "*/api/auth/me": timedelta(hours=1),
+    "*/v1/archive*": timedelta(days=1),  # weather archive: recent days are still revised
 }
 
 

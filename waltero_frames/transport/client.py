@@ -42,7 +42,7 @@ except ImportError:  # pragma: no cover - orjson is installed with the sim extra
     _loads = json.loads
     _DecodeError = (ValueError,)
 
-__all__ = ["Client"]
+__all__ = ["Client", "get_public_json"]
 
 LOGIN_PATH = "/api/auth/login"
 USER_AGENT = "waltero_frames/0.1"
@@ -221,6 +221,9 @@ class Client:
         #: What an offline miss names as the place it looked (a study names itself and how
         #: to re-record it).
         self.offline_source = "the cache"
+        # public services (weather): a plain transport, mounted per URL when first used
+        self._public_adapter = HTTPAdapter(pool_maxsize=max(10, max_workers + 2), max_retries=0)
+        self._public_mounted: set[str] = set()
 
     # ------------------------------------------------------------------ public
     def __repr__(self) -> str:
@@ -288,6 +291,28 @@ class Client:
             ) from None
         return self._decode(response)
 
+    def get_public_json(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET a public service's JSON (``url`` absolute) through this client's session.
+
+        The answer is cached, replayed offline and recorded in a study like any other, and
+        the retry policy and timeout apply; but the request never carries this tenant's
+        token or cookies: it is sent by a plain transport mounted for that URL (not the
+        authenticating, paced one) and prepared without the session's cookie jar.
+        """
+        prefix = url.split("?", 1)[0]
+        if not self.offline and prefix not in self._public_mounted:
+            with self._memo_lock:
+                self._session.mount(prefix, self._public_adapter)
+                self._public_mounted.add(prefix)
+        params = dict(params or {})
+        try:
+            response = self.retry.call(lambda: self._send(url, params, public=True))
+        except TRANSIENT_ERRORS as exc:
+            raise ServerError(
+                f"connection failed on every attempt: {type(exc).__name__}", url=url
+            ) from None
+        return self._decode(response)
+
     def memo(self, key: tuple[str, str], compute: Any) -> Any:
         """Per-client memo (e.g. device details): ``compute()`` once per key."""
         with self._memo_lock:
@@ -298,12 +323,22 @@ class Client:
             return self._memo.setdefault(key, value)
 
     # ------------------------------------------------------------------ helpers
-    def _send(self, url: str, params: Mapping[str, Any]) -> requests.Response:
+    def _send(
+        self, url: str, params: Mapping[str, Any], *, public: bool = False
+    ) -> requests.Response:
         headers = {**BASE_HEADERS, "User-Agent": USER_AGENT}
         try:
-            response = self._session.get(
-                url, params=params, headers=headers, timeout=self.timeout, allow_redirects=False
-            )
+            if public:  # prepared alone: no session cookies, auth or default headers
+                prepared = requests.Request("GET", url, params=params, headers=headers).prepare()
+                response = self._session.send(prepared, timeout=self.timeout, allow_redirects=False)
+            else:
+                response = self._session.get(
+                    url,
+                    params=params,
+                    headers=headers,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                )
         except (*TRANSIENT_ERRORS, CacheMiss):
             raise
         except requests.RequestException as exc:  # invalid URL and the like: no secrets in it
@@ -312,7 +347,7 @@ class Client:
             # only-if-cached answers a miss with a synthetic 504: raised here, inside the
             # retry loop, so it is not mistaken for a server error and retried
             query = f"?{urlencode(params, safe=':,')}" if params else ""
-            path = url[len(self.base_url) :]
+            path = url[len(self.base_url) :] if url.startswith(self.base_url + "/") else url
             raise CacheMiss(f"offline: GET {path}{query} is not in {self.offline_source}", url=url)
         return response
 
@@ -347,19 +382,63 @@ class Client:
             raise UnexpectedResponse("login: the response carries no 'token'", url=url)
         return token
 
-    def _error(self, response: requests.Response) -> WalteroError:
+    @staticmethod
+    def _error(response: requests.Response) -> WalteroError:
         try:
             body = _loads(response.content)
         except _DecodeError:
             body = None
         return _error_from_response(response.status_code, body, response.url)
 
-    def _decode(self, response: requests.Response) -> Any:
+    @staticmethod
+    def _decode(response: requests.Response) -> Any:
         if response.status_code >= 300:
-            raise self._error(response)
+            raise Client._error(response)
         try:
             return _loads(response.content)
         except _DecodeError:
             raise UnexpectedResponse(
                 f"response is not JSON (HTTP {response.status_code})", url=response.url
             ) from None
+
+
+def get_public_json(
+    url: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    client: Client | None = None,
+    timeout: float = 30.0,
+) -> Any:
+    """GET a public (non-Waltero) service's JSON document; never authenticated.
+
+    With ``client``, through its session (cache, offline replay, study) by
+    :meth:`Client.get_public_json`; without, through a fresh plain session. Either way the
+    one retry policy applies and errors raise the ``WalteroError`` family.
+    """
+    if client is not None:
+        return client.get_public_json(url, params)
+    policy = RetryPolicy()
+    headers = {**BASE_HEADERS, "User-Agent": USER_AGENT}
+    with requests.Session() as session:
+
+        def send() -> requests.Response:
+            try:
+                return session.get(
+                    url,
+                    params=dict(params or {}),
+                    headers=headers,
+                    timeout=timeout,
+                    allow_redirects=False,
+                )
+            except TRANSIENT_ERRORS:
+                raise
+            except requests.RequestException as exc:
+                raise WalteroError(f"request failed: {type(exc).__name__}", url=url) from None
+
+        try:
+            response = policy.call(send)
+        except TRANSIENT_ERRORS as exc:
+            raise ServerError(
+                f"connection failed on every attempt: {type(exc).__name__}", url=url
+            ) from None
+        return Client._decode(response)
