@@ -76,8 +76,13 @@ _COV = ("cov_bb", "cov_bh", "cov_bc", "cov_hh", "cov_hc", "cov_cc")
 
 
 # ------------------------------------------------------------------ input checks
+def _times(obj: Any) -> pd.DatetimeIndex:
+    """Return the (already checked) DatetimeIndex of a frame or series, in UTC."""
+    return pd.DatetimeIndex(obj.index).tz_convert("UTC")
+
+
 def _frame_tz(frame: Any, tz: Any) -> Any:
-    """The package's tz rule: explicit ``tz`` wins, else ``attrs["tz"]``, else UTC."""
+    """Apply the package's tz rule: explicit ``tz`` wins, else ``attrs["tz"]``, else UTC."""
     if tz is None:
         tz = (getattr(frame, "attrs", None) or {}).get("tz") or "UTC"
     return check_tz(tz)
@@ -191,14 +196,14 @@ def daily_temperature(temperature: Any, tz: Any = None) -> pd.DataFrame:
     """
     series = _temperature_series(temperature)
     tz = _frame_tz(series, tz)
-    unit = series.index.unit
+    unit = _times(series).unit
     if len(series) == 0:
         idx = pd.DatetimeIndex([], dtype=f"datetime64[{unit}, UTC]", name="period_start")
         empty = np.zeros(0)
         return pd.DataFrame(
             {"mean_temperature": empty, "min": empty, "max": empty, "coverage": empty}, index=idx
         )
-    ts = to_ns(series.index)
+    ts = to_ns(_times(series))
     values = series.to_numpy()
     bounds = period_boundaries(int(ts[0]), int(ts[-1]), "D", tz)
     day = locate(bounds, ts)
@@ -232,7 +237,7 @@ def daily_temperature(temperature: Any, tz: Any = None) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ degree days
 def _met_office(tmin: np.ndarray, tmax: np.ndarray, base: float, kind: str) -> np.ndarray:
-    """The UK Met Office equations for degree days from a day's minimum and maximum."""
+    """Compute degree days by the UK Met Office equations from daily minimum and maximum."""
     if kind == "cooling":  # mirror image: cooling above base = heating below -base
         tmin, tmax, base = -tmax, -tmin, -base
     above = tmax - base
@@ -347,7 +352,7 @@ def degree_days(
         )
         out.attrs = attrs
         return out
-    day_ns = to_ns(days.index)
+    day_ns = to_ns(_times(days))
     bounds = period_boundaries(int(day_ns[0]), int(day_ns[-1]), freq, tz)
     period = locate(bounds, day_ns)
     first, last = int(period[0]), int(period[-1])
@@ -372,7 +377,7 @@ def degree_days(
             index=pd.DatetimeIndex(
                 pd.to_datetime(bounds[first : last + 1], unit="ns", utc=True),
                 name="period_start",
-            ).as_unit(days.index.unit),
+            ).as_unit(_times(days).unit),
         )
     out.attrs = attrs
     return out
@@ -414,7 +419,7 @@ def _daily_input(daily: Any) -> tuple[pd.DataFrame, Any]:
 def _day_temperatures(temperature: Any, tz: Any, days_ns: np.ndarray) -> np.ndarray:
     """Mean temperature of each local day in ``days_ns`` (NaN below 80 % coverage)."""
     per_day = daily_temperature(temperature, tz)
-    known = to_ns(per_day.index)
+    known = to_ns(_times(per_day))
     mean = per_day["mean_temperature"].to_numpy()
     mean = np.where(per_day["coverage"].to_numpy() >= MIN_DAY_COVERAGE, mean, np.nan)
     pos = np.searchsorted(known, days_ns)
@@ -430,7 +435,7 @@ def _check_covers(temperature: Any, days_ns: np.ndarray, tz: Any, what: str) -> 
         return
     series = _temperature_series(temperature)
     first_day, last_day = int(days_ns.min()), int(days_ns.max())
-    t = to_ns(series.index[series.notna().to_numpy()])
+    t = to_ns(_times(series)[series.notna().to_numpy()])
     if len(t) and t[0] < _next_day(first_day, tz) and t[-1] >= last_day:
         return
 
@@ -455,7 +460,7 @@ class _StudentT:
 
     def __init__(self) -> None:
         try:
-            from scipy import special
+            from scipy import special  # type: ignore[import-untyped]  # no stubs installed
         except ImportError as exc:  # pragma: no cover - scipy comes with the `energy` extra
             raise ImportError(
                 "baselines need scipy (t distribution): pip install 'waltero_frames[energy]'"
@@ -467,7 +472,7 @@ class _StudentT:
         return self._special.stdtr(dof, -np.asarray(t, dtype=float))
 
     def isf(self, q: Any, dof: Any) -> Any:
-        """The t with P(T > t) = q."""
+        """Return the t with P(T > t) = q."""
         return self._special.stdtrit(dof, 1 - np.asarray(q, dtype=float))
 
 
@@ -484,7 +489,7 @@ def _matrix(
 ) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """devices, day starts (ns), consumption matrix (NaN = not usable), rows present."""
     codes, devices = device_codes(daily[DEVICE], "daily")
-    ns = to_ns(daily.index.tz_convert("UTC"))
+    ns = to_ns(_times(daily))
     days, pos = np.unique(ns, return_inverse=True)
     y = daily["consumption"].to_numpy(dtype=float, na_value=np.nan)
     if "coverage" in daily.columns:
@@ -688,7 +693,7 @@ def _reasons(fit: dict[str, np.ndarray], model: str, min_days: int, max_cv: floa
     def add(cond: np.ndarray, texts: Any) -> None:
         parts.append(np.where(cond, texts, ""))
 
-    def fmt(template: str, *values: np.ndarray) -> np.ndarray:
+    def fmt(template: str, *values: Any) -> np.ndarray:
         # formats every row; only a few hundred strings for a thousand devices
         cols = [np.broadcast_to(v, len(fit["n_days"])).tolist() for v in values]
         return np.array([template.format(*row) for row in zip(*cols, strict=True)], dtype=object)
@@ -869,8 +874,13 @@ def fit_baseline(
 def _models_input(models: Any) -> tuple[pd.DataFrame, Any]:
     if not isinstance(models, pd.DataFrame):
         raise ValueError(f"models must be fit_baseline's DataFrame, got {type(models).__name__}")
-    need = ("base_load", "heating_slope", "heating_balance_point")
-    need += ("cooling_slope", "cooling_balance_point")
+    need = (
+        "base_load",
+        "heating_slope",
+        "heating_balance_point",
+        "cooling_slope",
+        "cooling_balance_point",
+    )
     missing = [c for c in need if c not in models.columns]
     if missing:
         raise ValueError(f"models lacks columns {missing} (expected fit_baseline's output)")
@@ -878,7 +888,7 @@ def _models_input(models: Any) -> tuple[pd.DataFrame, Any]:
 
 
 def _expected(models: pd.DataFrame, temp: np.ndarray, level: float | None = None) -> Any:
-    """devices x days expected consumption (and the prediction interval half-width)."""
+    """Devices x days expected consumption (and the prediction interval half-width)."""
 
     def col(name: str) -> np.ndarray:
         if name not in models.columns:
@@ -909,9 +919,9 @@ def _expected(models: pd.DataFrame, temp: np.ndarray, level: float | None = None
 
 
 def _long(
-    days: np.ndarray, device_ids: np.ndarray, columns: dict[str, np.ndarray], unit: str = "us"
+    days: np.ndarray, device_ids: np.ndarray, columns: dict[str, np.ndarray], unit: Any = "us"
 ) -> pd.DataFrame:
-    """devices x days matrices → rows ordered by day, then device."""
+    """Devices x days matrices → rows ordered by day, then device."""
     n_dev, n_days = len(device_ids), len(days)
     index = pd.DatetimeIndex(
         pd.to_datetime(np.repeat(days, n_dev), unit="ns", utc=True), name="period_start"
@@ -926,7 +936,7 @@ def _long(
 def predict_baseline(
     models: pd.DataFrame, temperature: Any, *, level: float = 0.95
 ) -> pd.DataFrame:
-    """Expected daily consumption per device for the temperatures given.
+    """Predict daily consumption per device for the temperatures given.
 
     Parameters
     ----------
@@ -967,7 +977,7 @@ def predict_baseline(
     if not (isinstance(level, float) and 0 < level < 1):
         raise ValueError(f"level={level!r}: expected a probability between 0 and 1")
     per_day = daily_temperature(temperature, tz)
-    days = to_ns(per_day.index)
+    days = to_ns(_times(per_day))
     temp = _day_temperatures(temperature, tz, days)
     expected, half = _expected(models, temp, level)
     ids = models.index.to_numpy(dtype=object)
@@ -980,7 +990,7 @@ def predict_baseline(
             "upper": expected + half,
             "mean_temperature": np.broadcast_to(temp, expected.shape),
         },
-        per_day.index.unit,
+        _times(per_day).unit,
     )
     out.attrs = {"tz": str(tz), "level": level}
     return out
@@ -988,15 +998,11 @@ def predict_baseline(
 
 def _aligned(daily: pd.DataFrame, other: pd.DataFrame, column: str) -> np.ndarray:
     """``other[column]`` for each row of ``daily`` (by period_start and device_id)."""
-    key = pd.MultiIndex.from_arrays(
-        [other.index.tz_convert("UTC").as_unit("ns"), other[DEVICE].astype(str)]
-    )
+    key = pd.MultiIndex.from_arrays([_times(other).as_unit("ns"), other[DEVICE].astype(str)])
     values = pd.Series(other[column].to_numpy(dtype=float, na_value=np.nan), index=key)
     if not key.is_unique:
         raise ValueError(f"expected has more than one row per day and device ({column!r})")
-    want = pd.MultiIndex.from_arrays(
-        [daily.index.tz_convert("UTC").as_unit("ns"), daily[DEVICE].astype(str)]
-    )
+    want = pd.MultiIndex.from_arrays([_times(daily).as_unit("ns"), daily[DEVICE].astype(str)])
     return values.reindex(want).to_numpy()
 
 
@@ -1126,18 +1132,18 @@ def normalise(
         temperature = models.attrs.get("daily_temperature")
         if temperature is None:
             raise ValueError("pass temperature=: the models carry no daily temperatures")
-    days_all = to_ns(daily.index.tz_convert("UTC"))
+    days_all = to_ns(_times(daily))
     days, pos = np.unique(days_all, return_inverse=True)
     _check_covers(temperature, days, tz, "daily consumption")
     temp = _day_temperatures(temperature, tz, days)
     ids = daily[DEVICE].astype(str).to_numpy(dtype=object)
     known = models.index.astype(str)
-    row = known.get_indexer(ids)
+    row = known.get_indexer(pd.Index(ids))
     expected = _expected(models, temp)
     # reference: expected per device and reference day, averaged per local (month, day)
     ref = daily_temperature(reference_temperature, tz)
-    ref_t = _day_temperatures(reference_temperature, tz, to_ns(ref.index))
-    ref_local = ref.index.tz_convert(tz)
+    ref_t = _day_temperatures(reference_temperature, tz, to_ns(_times(ref)))
+    ref_local = _times(ref).tz_convert(tz)
     ref_key = ref_local.month * 100 + ref_local.day
     ref_exp = _expected(models, ref_t)
     keys, inverse = np.unique(ref_key, return_inverse=True)

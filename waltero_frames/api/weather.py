@@ -40,7 +40,7 @@ TS_DTYPE = "datetime64[us, UTC]"
 
 
 def weather_url(base_url: Any = None) -> str:
-    """The weather service's base URL: the argument, ``WALTERO_WEATHER_URL``, or Open-Meteo."""
+    """Return the weather base URL: the argument, ``WALTERO_WEATHER_URL``, or Open-Meteo."""
     value = base_url or os.environ.get("WALTERO_WEATHER_URL") or DEFAULT_WEATHER_URL
     if not isinstance(value, str):
         raise ValueError(f"base_url={value!r}: expected an http(s) URL")
@@ -74,7 +74,7 @@ def archive(
 
 
 def parse_archive(body: Any) -> pd.DataFrame:
-    """An archive answer → frame: index ``timestamp`` (UTC), column ``temperature`` (°C).
+    """Parse an archive answer: index ``timestamp`` (UTC), column ``temperature`` (°C).
 
     ``hourly.time`` holds local times of the answer's zone (``utc_offset_seconds`` from
     UTC; 0 for ``GMT``); nulls become NaN. A shape that breaks the format, or a unit other
