@@ -213,3 +213,23 @@ def test_through_a_client_no_waltero_secret_reaches_the_weather_service(
             52.52, 13.405, "2024-01-01", "2024-01-02", client=offline, base_url=weather.url
         )
     offline.close()
+
+
+def test_the_simulators_archive_equals_the_worlds_weather(waltero_sim):
+    world = waltero_sim.world
+    site = world.sites.loc[DEMO_ORG]
+    t = wf.temperature(
+        site.latitude,
+        site.longitude,
+        "2024-12-25",
+        "2026-01-03",
+        base_url=waltero_sim.root_url,
+        tz="Europe/Berlin",
+    )
+    assert t.attrs["requests"] == 3  # 2024, 2025, 2026
+    truth = world.weather[world.weather["organization_id"] == DEMO_ORG]["temperature"]
+    want = truth.reindex(t.index)
+    np.testing.assert_array_equal(t["temperature"].to_numpy(), want.to_numpy())
+    assert t["temperature"].isna().sum() == want.isna().sum() > 0  # the missing hours
+    archive_calls = [r for r in waltero_sim.log if r["path"] == "/v1/archive"]
+    assert len(archive_calls) == 3 and all(r["status"] == 200 for r in archive_calls)
