@@ -8,15 +8,9 @@ import pytest
 
 import waltero_frames as wf
 from waltero_frames.sim.cli import main as sim_cli
-from waltero_frames.sim.world.model import World
 
 DEV = "11111111-1111-1111-1111-111111111101"  # 15-min cadence: a reading at every :00
 ORG = "00000000-0000-0000-0000-000000000001"
-
-
-@pytest.fixture(scope="module")
-def world():
-    return World(0)
 
 
 def test_truth_reads_sub_millisecond_bounds_like_the_server(world):

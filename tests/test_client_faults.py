@@ -16,18 +16,14 @@ from waltero_frames.transport.retry import RetryPolicy
 DAY = ("2026-06-01T00:00Z", "2026-06-02T00:00Z")
 
 
-def make_client(sim, **kwargs):
-    return wf.Client(sim.base_url, sim.username, sim.password, progress=False, **kwargs)
-
-
 def demo_ids(sim, n):
     world = sim.world
     return list(world.devices[world.devices.organization_id == DEMO_ORG].index[:n])
 
 
-def test_429_storm_at_2_per_second_finishes_40_devices(waltero_sim):
+def test_429_storm_at_2_per_second_finishes_40_devices(waltero_sim, make_client):
     waltero_sim.config.rate = None
-    client = make_client(waltero_sim)
+    client = make_client()
     devs = wf.devices(client, DEMO_ORG, details=True).iloc[:40]
     waltero_sim.config.update(rate=2.0)  # default burst 20
     t0 = time.monotonic()
@@ -45,9 +41,9 @@ def test_429_storm_at_2_per_second_finishes_40_devices(waltero_sim):
     assert client.limiter.rate is not None and client.limiter.rate < 4
 
 
-def test_429_without_retry_after_uses_jittered_backoff(waltero_sim):
+def test_429_without_retry_after_uses_jittered_backoff(waltero_sim, make_client):
     waltero_sim.config.update(rate=None)
-    client = make_client(waltero_sim)
+    client = make_client()
     devs = wf.devices(client, DEMO_ORG, details=True).iloc[:20]
     waltero_sim.config.update(rate=8.0, burst=2, retry_after_header=False)
     df = wf.telemetry(client, devs, *DAY)
@@ -55,10 +51,10 @@ def test_429_without_retry_after_uses_jittered_backoff(waltero_sim):
     assert waltero_sim.counters[("telemetry", 429)] > 0  # it was throttled and recovered
 
 
-def test_persistent_429_gives_up_with_rate_limited(waltero_sim):
+def test_persistent_429_gives_up_with_rate_limited(waltero_sim, make_client):
     waltero_sim.config.update(rate=0.01, burst=1, retry_after_header=False)
     policy = RetryPolicy(rate_limit_attempts=3, backoff_base=0.01, backoff_cap=0.02)
-    client = make_client(waltero_sim, retry=policy)
+    client = make_client(retry=policy)
     client.me()  # takes the only token of the bucket
     with pytest.raises(wf.RateLimited) as info:
         client.me()
@@ -66,14 +62,15 @@ def test_persistent_429_gives_up_with_rate_limited(waltero_sim):
     assert waltero_sim.counters[("me", 429)] == 3  # bounded attempts
 
 
-def test_expiring_token_mid_fetch_causes_exactly_one_relogin(waltero_sim):
+def test_expiring_token_mid_fetch_causes_exactly_one_relogin(waltero_sim, make_client):
     waltero_sim.config.update(rate=None, token_ttl=3.0, latency=0.02)
-    client = make_client(waltero_sim, max_workers=12)
+    client = make_client(max_workers=12)
     ids = demo_ids(waltero_sim, 24)
     devs = wf.devices(client, DEMO_ORG, details=True).loc[ids]  # logs in (1)
     # the client believes its token lives on; the server says 401 once it expired
     client._tokens._clock = lambda: time.time() - 3600
     exp = jwt_expiry(client._tokens._current[0].reveal())
+    # the server's JWT exp is wall-clock time (no simulated clock on that path): wait it out
     time.sleep(max(0.0, exp - time.time()) + 0.1)  # the server now refuses the token
     # 48 small requests (battery only: the fetch must end within the new token's 3 s)
     df = wf.telemetry(client, devs, "2026-05-01T00:00Z", "2026-06-15T00:00Z", ["battery.voltage"])
@@ -87,18 +84,20 @@ def test_expiring_token_mid_fetch_causes_exactly_one_relogin(waltero_sim):
     pd.testing.assert_frame_equal(df, truth)
 
 
-def test_token_refreshed_before_exp_without_a_401(waltero_sim):
+def test_token_refreshed_before_exp_without_a_401(waltero_sim, make_client):
     waltero_sim.config.update(rate=None, token_ttl=1.0)
-    client = make_client(waltero_sim)
+    client = make_client()
     client.me()
-    time.sleep(2.05)  # past exp (whole seconds, rounded up): the JWT says so, log in first
+    # drive the client's clock past exp (whole seconds, rounded up) instead of sleeping:
+    # the JWT says the token is over, so it logs in first instead of meeting a 401
+    client._tokens._clock = lambda: time.time() + 2.05
     client.me()
     assert client.logins == 2
     assert waltero_sim.counters[("me", 401)] == 0
 
 
-def test_one_login_for_a_notebook_workflow(waltero_sim):
-    client = make_client(waltero_sim)
+def test_one_login_for_a_notebook_workflow(waltero_sim, make_client):
+    client = make_client()
     client.me()
     orgs = wf.organizations(client)
     devs = wf.devices(client, orgs.index[0], details=True)
@@ -117,7 +116,7 @@ def test_a_dozen_threads_at_expiry_log_in_once():
 
     def login():
         calls.append(1)
-        time.sleep(0.05)
+        time.sleep(0.05)  # a slow login the other threads must queue behind (no clock here)
         return f"token-{len(calls)}"
 
     store = TokenStore(login)
@@ -165,11 +164,11 @@ def test_token_store_refreshes_near_exp():
 
 
 @pytest.mark.parametrize(("times", "ok"), [(1, True), (2, False)])
-def test_500_once_is_retried_twice_raises(waltero_sim, times, ok):
+def test_500_once_is_retried_twice_raises(waltero_sim, times, ok, make_client):
     waltero_sim.config.update(
         rate=None, fail=[{"status": 500, "path": "telemetry", "times": times}]
     )
-    client = make_client(waltero_sim)
+    client = make_client()
     dev = demo_ids(waltero_sim, 1)[0]
     if ok:
         df = wf.telemetry(client, dev, *DAY)
@@ -183,11 +182,11 @@ def test_500_once_is_retried_twice_raises(waltero_sim, times, ok):
 
 
 @pytest.mark.parametrize(("times", "ok"), [(1, True), (2, False)])
-def test_dropped_connection_is_retried_like_500(waltero_sim, times, ok):
+def test_dropped_connection_is_retried_like_500(waltero_sim, times, ok, make_client):
     waltero_sim.config.update(
         rate=None, fail=[{"status": "drop", "path": "auth/me", "times": times}]
     )
-    client = make_client(waltero_sim)
+    client = make_client()
     if ok:
         assert client.me()["user"]["email"] == waltero_sim.username
     else:
@@ -195,9 +194,9 @@ def test_dropped_connection_is_retried_like_500(waltero_sim, times, ok):
             client.me()
 
 
-def test_other_4xx_are_never_retried(waltero_sim):
+def test_other_4xx_are_never_retried(waltero_sim, make_client):
     waltero_sim.config.update(rate=None)
-    client = make_client(waltero_sim)
+    client = make_client()
     unknown = "99999999-9999-9999-9999-999999999999"
     with pytest.raises(wf.NotFound) as info:
         wf.fields(client, unknown)
@@ -219,7 +218,7 @@ def test_wrong_password_is_unauthenticated_without_secret(waltero_sim):
     assert waltero_sim.counters[("login", 401)] == 1  # not retried
 
 
-def test_failing_devices_do_not_lose_the_others(waltero_sim):
+def test_failing_devices_do_not_lose_the_others(waltero_sim, make_client):
     waltero_sim.config.update(rate=None)
     ids = demo_ids(waltero_sim, 6)
     bad = [ids[2], ids[4]]
@@ -229,7 +228,7 @@ def test_failing_devices_do_not_lose_the_others(waltero_sim):
             {"status": 500, "path": f"devices/{bad[1]}$"},  # its detail call
         ]
     )
-    client = make_client(waltero_sim)
+    client = make_client()
     with pytest.raises(wf.FetchFailed) as info:
         wf.telemetry(client, ids, "2026-05-01", "2026-06-15")  # two windows per device
     err = info.value
@@ -248,9 +247,9 @@ def test_failing_devices_do_not_lose_the_others(waltero_sim):
     assert all("ServerError" in m for m in df.attrs["failures"].values())
 
 
-def test_pool_is_bounded_by_max_workers(waltero_sim):
+def test_pool_is_bounded_by_max_workers(waltero_sim, make_client):
     waltero_sim.config.update(rate=None, latency=0.15)
-    client = make_client(waltero_sim, max_workers=3)
+    client = make_client(max_workers=3)
     ids = demo_ids(waltero_sim, 9)
     t0 = time.monotonic()
     wf.fields(client, ids)

@@ -12,13 +12,6 @@ DEV = "11111111-1111-1111-1111-111111111101"
 OK = ("2026-06-01", "2026-06-02")
 
 
-@pytest.fixture
-def client(waltero_sim):
-    return wf.Client(
-        waltero_sim.base_url, waltero_sim.username, waltero_sim.password, progress=False
-    )
-
-
 BAD_CALLS = [
     # dates
     (

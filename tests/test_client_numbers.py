@@ -12,13 +12,6 @@ from waltero_frames.sim import DEMO_ORG
 START, END = "2026-05-18T22:00:00.000Z", "2026-05-25T22:00:00.000Z"
 
 
-@pytest.fixture
-def client(waltero_sim):
-    waltero_sim.config.rate = None  # the limit has its own tests
-    with wf.Client(waltero_sim.base_url, waltero_sim.username, waltero_sim.password) as c:
-        yield c
-
-
 def _expected_name(row, world):
     name = row.get("deviceName")
     if isinstance(name, str) and name.strip():

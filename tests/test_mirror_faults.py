@@ -12,7 +12,7 @@ import time
 
 import pandas as pd
 import pytest
-from test_mirror_sync import assert_equals_truth, client_for, org_devices
+from test_mirror_sync import assert_equals_truth, org_devices
 
 import waltero_frames as wf
 from waltero_frames.mirror import changelog
@@ -21,12 +21,6 @@ from waltero_frames.sim import DEMO_ORG
 
 RAW = "meter.value.raw"
 START, END = "2026-06-01T00:00Z", "2026-06-03T00:00Z"
-
-
-@pytest.fixture
-def sim(waltero_sim):
-    waltero_sim.configure(rate=None, login_limit=None)
-    return waltero_sim
 
 
 def add_bulk(sim, n=450, start=START, end=END, delta=1000):
@@ -70,8 +64,8 @@ def fail_after(monkeypatch, sim, calls, rule):
 
 # ------------------------------------------------------------------------ HTTP faults
 @pytest.mark.parametrize("status", [500, "drop"])
-def test_telemetry_faults_past_retry_budget_then_resume(sim, tmp_path, status):
-    client = client_for(sim)
+def test_telemetry_faults_past_retry_budget_then_resume(sim, tmp_path, status, make_client):
+    client = make_client()
     mirror = wf.Mirror(tmp_path / "m.sqlite")
     bad = org_devices(sim).index[7]
     sim.configure(fail=[{"status": status, "path": f"/devices/{bad}/telemetry", "times": None}])
@@ -100,8 +94,10 @@ def test_telemetry_faults_past_retry_budget_then_resume(sim, tmp_path, status):
         (3, {"status": "drop", "path": "/data-audit/changes", "times": None}),
     ],
 )
-def test_changelog_faults_mid_paging_then_resume(sim, tmp_path, monkeypatch, pages, rule):
-    client = client_for(sim)
+def test_changelog_faults_mid_paging_then_resume(
+    sim, tmp_path, monkeypatch, pages, rule, make_client
+):
+    client = make_client()
     mirror = wf.Mirror(tmp_path / "m.sqlite")
     mirror.sync(client, DEMO_ORG, START, END)
     rows = add_bulk(sim)  # 900 rows at one changedAt: 5 pages of 200
@@ -151,23 +147,23 @@ def run_and_kill(sim, db, after_requests, start=START, end=END, timeout=60.0):
             proc.wait()
 
 
-def check_killed_backfill(sim, tmp_path, after):
+def check_killed_backfill(sim, tmp_path, after, make_client):
     db = tmp_path / f"kill-{after}.sqlite"
     killed = run_and_kill(sim, db, after)
     assert killed or after >= FIRST_SYNC_REQUESTS  # at the last request it may still be killed
     mirror = wf.Mirror(db)
     if after < FIRST_SYNC_REQUESTS:  # killed mid-run: the run row says so
         assert mirror.runs()["status"].iloc[-1] == "running"
-    mirror.sync(client_for(sim), DEMO_ORG, START, END)
+    mirror.sync(make_client(), DEMO_ORG, START, END)
     assert_equals_truth(mirror, sim, START, END)
     log = mirror.changes(DEMO_ORG)
     assert log["change_id"].is_unique
     mirror.close()
 
 
-def check_killed_changelog(sim, tmp_path, after):
+def check_killed_changelog(sim, tmp_path, after, make_client):
     db = tmp_path / f"kill-changes-{after}.sqlite"
-    client = client_for(sim)
+    client = make_client()
     with wf.Mirror(db) as mirror:
         mirror.sync(client, DEMO_ORG, START, END)
     rows = add_bulk(sim, delta=1000 + after)
@@ -187,25 +183,25 @@ CHANGELOG_SYNC_REQUESTS = 7
 
 
 @pytest.mark.parametrize("after", [60, 125])
-def test_sigkill_during_backfill_then_resume(sim, tmp_path, after):
-    check_killed_backfill(sim, tmp_path, after)
+def test_sigkill_during_backfill_then_resume(sim, tmp_path, after, make_client):
+    check_killed_backfill(sim, tmp_path, after, make_client)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("after", [1, 2, 3, 20, 50, 97, 98, 99, 100, 110, 140, 148, 150, 152])
-def test_sigkill_matrix_backfill(sim, tmp_path, after):
-    check_killed_backfill(sim, tmp_path, after)
+def test_sigkill_matrix_backfill(sim, tmp_path, after, make_client):
+    check_killed_backfill(sim, tmp_path, after, make_client)
 
 
 @pytest.mark.parametrize("after", [5])
-def test_sigkill_during_changelog_then_resume(sim, tmp_path, after):
-    check_killed_changelog(sim, tmp_path, after)
+def test_sigkill_during_changelog_then_resume(sim, tmp_path, after, make_client):
+    check_killed_changelog(sim, tmp_path, after, make_client)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("after", [1, 2, 3, 4, 6, 7, 8])
-def test_sigkill_matrix_changelog(sim, tmp_path, after):
-    check_killed_changelog(sim, tmp_path, after)
+def test_sigkill_matrix_changelog(sim, tmp_path, after, make_client):
+    check_killed_changelog(sim, tmp_path, after, make_client)
 
 
 # ------------------------------------------------------------------------------- CLI

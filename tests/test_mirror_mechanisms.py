@@ -5,19 +5,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from test_mirror_sync import client_for
 
 import waltero_frames as wf
 from waltero_frames.mirror import changelog
 from waltero_frames.sim import DEMO_ORG
 
 START, END = "2026-06-01T00:00Z", "2026-06-01T06:00Z"
-
-
-@pytest.fixture
-def sim(waltero_sim):
-    waltero_sim.configure(rate=None, login_limit=None)
-    return waltero_sim
 
 
 def corrupt_changelog(monkeypatch, change):
@@ -31,18 +24,20 @@ def corrupt_changelog(monkeypatch, change):
     monkeypatch.setattr(changelog.ep, "changes_page", wrapper)
 
 
-def test_a_changelog_row_that_is_not_an_object_fails_the_sync(sim, tmp_path, monkeypatch):
+def test_a_changelog_row_that_is_not_an_object_fails_the_sync(
+    sim, tmp_path, monkeypatch, make_client
+):
     """Was silently dropped by the mirror's own parser; wf.changes raises on it."""
     corrupt_changelog(monkeypatch, lambda body: {**body, "data": [*body["data"], "oops"]})
     mirror = wf.Mirror(tmp_path / "m.sqlite")
     with pytest.raises(wf.UnexpectedResponse, match="JSON objects"):
-        mirror.sync(client_for(sim), DEMO_ORG, START, END)
+        mirror.sync(make_client(), DEMO_ORG, START, END)
     runs = mirror.runs()
     assert runs["status"].tolist() == ["failed"]
     assert runs["error"].iloc[0].startswith("UnexpectedResponse")
 
 
-def test_except_walteroerror_catches_a_failed_sync(sim, tmp_path, monkeypatch):
+def test_except_walteroerror_catches_a_failed_sync(sim, tmp_path, monkeypatch, make_client):
     """A changelog that keeps answering the same full page under fresh cursors."""
     stalled = {"n": 0}
 
@@ -65,7 +60,7 @@ def test_except_walteroerror_catches_a_failed_sync(sim, tmp_path, monkeypatch):
     mirror = wf.Mirror(tmp_path / "m.sqlite")
     caught = None
     try:
-        mirror.sync(client_for(sim), DEMO_ORG, START, END)
+        mirror.sync(make_client(), DEMO_ORG, START, END)
     except wf.WalteroError as exc:
         caught = exc
     assert isinstance(caught, wf.SyncError) and "no progress" in str(caught)
@@ -75,12 +70,14 @@ def test_except_walteroerror_catches_a_failed_sync(sim, tmp_path, monkeypatch):
     assert mirror.runs()["status"].tolist() == ["failed"]
 
 
-def test_a_repeated_changelog_cursor_is_an_unexpected_response(sim, tmp_path, monkeypatch):
+def test_a_repeated_changelog_cursor_is_an_unexpected_response(
+    sim, tmp_path, monkeypatch, make_client
+):
     """The cursor pager's loop detection now guards the mirror too."""
     corrupt_changelog(monkeypatch, lambda b: {"data": b["data"][:5], "nextCursor": "same"})
     mirror = wf.Mirror(tmp_path / "m.sqlite")
     with pytest.raises(wf.UnexpectedResponse, match="loops"):
-        mirror.sync(client_for(sim), DEMO_ORG, START, END)
+        mirror.sync(make_client(), DEMO_ORG, START, END)
 
 
 def test_changelog_pages_keep_text_and_numbers_apart():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,14 +15,6 @@ PROC = "meter.value.processed"
 
 
 # ----------------------------------------------------------------------------- helpers
-@pytest.fixture
-def sim(waltero_sim):
-    waltero_sim.configure(rate=None, login_limit=None)
-    return waltero_sim
-
-
-def client_for(sim, **kw):
-    return wf.Client(sim.base_url, sim.username, sim.password, progress=False, **kw)
 
 
 def org_devices(sim, org=DEMO_ORG):
@@ -81,9 +71,9 @@ def requests_since(sim, n0):
 
 
 # ----------------------------------------------------------------------------- tests
-def test_whole_demo_org_month_equals_truth_and_second_sync_is_cheap(sim, tmp_path):
+def test_whole_demo_org_month_equals_truth_and_second_sync_is_cheap(sim, tmp_path, make_client):
     start, end = "2026-10-15T00:00Z", "2026-11-15T00:00Z"
-    client = client_for(sim)
+    client = make_client()
     mirror = wf.Mirror(tmp_path / "m.sqlite")
     report = mirror.sync(client, DEMO_ORG, start, end)
     assert report.devices == 48
@@ -114,10 +104,10 @@ def test_whole_demo_org_month_equals_truth_and_second_sync_is_cheap(sim, tmp_pat
     assert runs["values_added"].tolist() == [cells, 0]
 
 
-def test_readings_layout_filters_and_export(sim, tmp_path):
+def test_readings_layout_filters_and_export(sim, tmp_path, make_client):
     start, end = "2026-06-01T00:00Z", "2026-06-02T00:00Z"
     mirror = wf.Mirror(tmp_path / "m.sqlite")
-    mirror.sync(client_for(sim), DEMO_ORG, start, end)
+    mirror.sync(make_client(), DEMO_ORG, start, end)
     dev = org_devices(sim).index[0]
     df = mirror.readings(DEMO_ORG, "2026-06-01T06:00Z", "2026-06-01T12:00Z", devices=dev)
     assert df.index.name == "timestamp" and str(df.index.tz) == "UTC"
@@ -152,9 +142,9 @@ def test_readings_layout_filters_and_export(sim, tmp_path):
     assert len(ds.dataset(out, format="parquet", partitioning="hive").to_table()) == len(full)
 
 
-def test_bad_arguments_fail_before_any_request(sim, tmp_path):
+def test_bad_arguments_fail_before_any_request(sim, tmp_path, make_client):
     mirror = wf.Mirror(tmp_path / "m.sqlite")
-    client = client_for(sim)
+    client = make_client()
     n0 = len(sim.log)
     with pytest.raises(ValueError, match="org="):
         mirror.sync(client, "", "2026-06-01", "2026-06-02")
@@ -170,12 +160,12 @@ def test_bad_arguments_fail_before_any_request(sim, tmp_path):
     assert mirror.runs().empty  # nothing was started
 
 
-def test_corrections_after_sync_each_applied_once(sim, tmp_path):
+def test_corrections_after_sync_each_applied_once(sim, tmp_path, make_client):
     """Bulk of 450 at one changedAt, a reading corrected twice, a lagged one behind the
     watermark (only the lookback finds it), and readings months in the past."""
     start, end = "2026-06-01T00:00Z", "2026-06-03T00:00Z"
     sim.configure(clock="2026-12-01T00:00:00Z", speed=60.0)  # 1 wall s = 1 simulated min
-    client = client_for(sim)
+    client = make_client()
     mirror = wf.Mirror(tmp_path / "m.sqlite")
     blind = wf.Mirror(tmp_path / "no-lookback.sqlite")  # control: lookback 0 misses the lag
     mirror.sync(client, DEMO_ORG, start, end)
@@ -231,8 +221,8 @@ def test_corrections_after_sync_each_applied_once(sim, tmp_path):
     assert reading_at(mirror, d2, RAW, t2) == raw2[10] + 7
 
     visible = pd.Timestamp(lagged[0]["visible_at"])
-    while world.now() < visible + pd.Timedelta(seconds=5):
-        time.sleep(0.2)
+    # drive the simulated clock past the lag (it runs on at the same speed)
+    sim.configure(clock=(visible + pd.Timedelta(seconds=5)).isoformat(), speed=60.0)
     second = mirror.sync(client, DEMO_ORG, start, end)
     with pytest.warns(RuntimeWarning, match="replication lag"):
         blind.sync(client, DEMO_ORG, start, end, lookback="0s")
@@ -301,14 +291,14 @@ def test_no_progress_paging_stops_with_an_error(monkeypatch):
         next(pages)
 
 
-def test_live_clock_syncs_keep_every_device_complete_up_to_its_frontier(sim, tmp_path):
+def test_live_clock_syncs_keep_every_device_complete_up_to_its_frontier(sim, tmp_path, make_client):
     """With the server's clock running (10 simulated minutes per wall second) readings keep
     arriving; each sync certifies a device only up to what the server's clock had passed,
     the next one probes and fetches the rest. Per device, the mirror equals the truth on
     [start, cov_end); the devices fetched by a sync leave it with one common frontier."""
     sim.configure(clock="2026-11-20T00:00:00Z", speed=600.0)
     start, end = "2026-11-19T00:00Z", "2026-11-25T00:00Z"  # end beyond the server's clock
-    client = client_for(sim)
+    client = make_client()
     mirror = wf.Mirror(tmp_path / "m.sqlite")
     org_code = mirror.store.org_code(DEMO_ORG)
     added = []
@@ -328,7 +318,8 @@ def test_live_clock_syncs_keep_every_device_complete_up_to_its_frontier(sim, tmp
             frontier = pd.Timestamp(frontier_ms, unit="ms", tz="UTC")
             assert frontier <= sim.world.now()
             assert_equals_truth(mirror, sim, start, frontier, devices=list(members))
-        time.sleep(1.5)
+        # 15 simulated minutes pass: jump the running clock instead of sleeping 1.5 s
+        sim.configure(clock=(sim.world.now() + pd.Timedelta(minutes=15)).isoformat(), speed=600.0)
     assert all(n > 0 for n in added)  # new readings arrived and were fetched each time
 
 
@@ -342,9 +333,11 @@ def assert_complete_to_frontiers(mirror, sim, start):
     return cov_end
 
 
-def test_extending_end_probes_once_and_fetches_only_devices_with_news(sim, tmp_path, monkeypatch):
+def test_extending_end_probes_once_and_fetches_only_devices_with_news(
+    sim, tmp_path, monkeypatch, make_client
+):
     start = "2026-06-01T00:00Z"
-    client = client_for(sim)
+    client = make_client()
     mirror = wf.Mirror(tmp_path / "m.sqlite")
     mirror.sync(client, DEMO_ORG, start, "2026-06-02T00:01Z")
     # No meter reading lies in [00:01, 00:02): the probe says so, nothing is fetched.
@@ -382,7 +375,9 @@ def test_extending_end_probes_once_and_fetches_only_devices_with_news(sim, tmp_p
     assert_equals_truth(mirror, sim, start, "2026-06-02T01:00Z")
 
 
-def test_corrections_made_during_the_first_backfill_are_not_missed(sim, tmp_path, monkeypatch):
+def test_corrections_made_during_the_first_backfill_are_not_missed(
+    sim, tmp_path, monkeypatch, make_client
+):
     """The watermark starts at the baseline's last changedAt, read before any telemetry:
     a correction made while the backfill runs is applied by the same sync when its reading
     was fetched before it, and found already current when fetched after it."""
@@ -408,7 +403,7 @@ def test_corrections_made_during_the_first_backfill_are_not_missed(sim, tmp_path
 
     monkeypatch.setattr(fetch, "telemetry", telemetry)
     mirror = wf.Mirror(tmp_path / "m.sqlite")
-    report = mirror.sync(client_for(sim), DEMO_ORG, start, end, max_workers=1)
+    report = mirror.sync(make_client(), DEMO_ORG, start, end, max_workers=1)
     assert len(made) == 2
     log = mirror.changes(DEMO_ORG).set_index("change_id")
     for name, expected in (("fetched", "applied"), ("later", "current")):
@@ -419,9 +414,11 @@ def test_corrections_made_during_the_first_backfill_are_not_missed(sim, tmp_path
     assert_equals_truth(mirror, sim, start, end)
 
 
-def test_a_diverged_mirror_gets_the_server_value_and_records_the_conflict(sim, tmp_path):
+def test_a_diverged_mirror_gets_the_server_value_and_records_the_conflict(
+    sim, tmp_path, make_client
+):
     start, end = "2026-06-01T00:00Z", "2026-06-02T00:00Z"
-    client = client_for(sim)
+    client = make_client()
     mirror = wf.Mirror(tmp_path / "m.sqlite")
     mirror.sync(client, DEMO_ORG, start, end)
     dev = org_devices(sim).index[3]
@@ -451,13 +448,13 @@ def test_a_diverged_mirror_gets_the_server_value_and_records_the_conflict(sim, t
     assert_equals_truth(mirror, sim, start, end)
 
 
-def test_first_sync_without_any_server_clock_evidence(sim, tmp_path):
+def test_first_sync_without_any_server_clock_evidence(sim, tmp_path, make_client):
     """No change since ``start`` and no reading held: the first requests certify nothing;
     the readings they return are the evidence for the rest, and the top-up completes them."""
     start, end = "2026-11-29T00:00Z", "2026-11-30T00:00Z"  # the last change is 2026-11-28
     assert (sim.world.changes(DEMO_ORG)["changed_at"] < start).all()
     mirror = wf.Mirror(tmp_path / "m.sqlite")
-    report = mirror.sync(client_for(sim), DEMO_ORG, start, end)
+    report = mirror.sync(make_client(), DEMO_ORG, start, end)
     assert report.watermark is None
     assert report.windows > 48  # the first wave was fetched again by the top-up
     assert_equals_truth(mirror, sim, start, end)
@@ -494,10 +491,10 @@ def test_readings_names_a_non_uuid_org_and_gives_unsynced_orgs_the_full_layout(t
     assert len(mirror.runs()) == 0  # reading never registers anything
 
 
-def test_readings_layout_is_the_same_for_every_input(sim, tmp_path):
+def test_readings_layout_is_the_same_for_every_input(sim, tmp_path, make_client):
     start, end = "2026-06-01T00:00Z", "2026-06-02T00:00Z"
     mirror = wf.Mirror(tmp_path / "m.sqlite")
-    client = client_for(sim)
+    client = make_client()
     mirror.sync(client, SYDNEY, start, end)  # v1 and v2 devices: v1 lack two fields
     v1 = org_devices(sim, SYDNEY).query("variant == 'W-Sensor v1'").index[0]
     frames_ = {
@@ -577,10 +574,10 @@ def test_a_schema_1_file_is_upgraded_in_place(tmp_path):
         assert mirror.store.org_timezone(org) == "Australia/Sydney"
 
 
-def test_mirror_frames_carry_zone_and_devices_for_the_helpers(sim, tmp_path):
+def test_mirror_frames_carry_zone_and_devices_for_the_helpers(sim, tmp_path, make_client):
     start, end = "2026-06-01T00:00Z", "2026-06-15T00:00Z"
     mirror = wf.Mirror(tmp_path / "m.sqlite")
-    client = client_for(sim)
+    client = make_client()
     report = mirror.sync(client, SYDNEY, start, end)
     zone = sim.world.orgs.at[SYDNEY, "timezone"]
     assert zone == "Australia/Sydney"

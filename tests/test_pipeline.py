@@ -15,12 +15,8 @@ ROLLOVER_DEVICE = "11111111-1111-1111-1111-111111111113"  # 5-digit register, wr
 GUIDE_DEVICE = "11111111-1111-1111-1111-111111111101"
 
 
-def _client(sim):
-    return wf.Client(sim.base_url, sim.username, sim.password, progress=False)
-
-
-def test_helpers_need_no_arguments_after_telemetry(waltero_sim):
-    client = _client(waltero_sim)
+def test_helpers_need_no_arguments_after_telemetry(waltero_sim, make_client):
+    client = make_client()
     devs = [GUIDE_DEVICE, ROLLOVER_DEVICE]
     readings = wf.telemetry(client, devs, "2026-03-03", "2026-03-08")
     info = readings.attrs["devices"]
@@ -52,8 +48,8 @@ def test_helpers_need_no_arguments_after_telemetry(waltero_sim):
     assert flags.loc[flags["device_id"] == ROLLOVER_DEVICE, "rollover"].sum() == 1
 
 
-def test_device_info_comes_from_a_details_frame_without_detail_calls(waltero_sim):
-    client = _client(waltero_sim)
+def test_device_info_comes_from_a_details_frame_without_detail_calls(waltero_sim, make_client):
+    client = make_client()
     fleet = wf.devices(client, ORG, details=True)
     detail_calls = sum(r["route"] == "device" and r["status"] == 200 for r in waltero_sim.log)
     assert detail_calls == len(fleet)  # wf.devices(details=True) itself

@@ -16,12 +16,6 @@ from waltero_frames.notebook import plots
 BERLIN = "Europe/Berlin"
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
 def consumption_frame(index, values, device="dev-a"):
     frame = pd.DataFrame(
         {"device_id": device, "consumption": np.asarray(values, dtype=float)},

@@ -53,13 +53,6 @@ class Api:
 
 
 @pytest.fixture
-def sim(waltero_sim):
-    """The session simulator, reset, with the per-token and login limits lifted."""
-    waltero_sim.configure(rate=None, login_limit=None)
-    return waltero_sim
-
-
-@pytest.fixture
 def api(sim):
     return Api(sim)
 
@@ -191,6 +184,7 @@ def test_token_expiry_ttl_one_second(sim):
     exp = jwt.decode(api.token, options={"verify_signature": False})["exp"]
     assert exp - time.time() <= 2.0
     assert api.get("/api/auth/me").status_code == 200
+    # the JWT's exp is wall-clock epoch seconds (as a gateway's): no simulated clock to drive
     time.sleep(max(0.0, exp - time.time()) + 0.05)
     assert_error(api.get("/api/auth/me"), 401, "UNAUTHENTICATED", contains="expired")
     assert_error(api.get("/api/devices/" + DEMO_DEVICE), 401, "UNAUTHENTICATED")
@@ -717,7 +711,7 @@ def test_rate_limit_429_with_and_without_retry_after(sim):
     sim.configure(retry_after_header=False)
     limited = api.get("/api/auth/me")
     assert limited.status_code == 429 and "Retry-After" not in limited.headers
-    time.sleep(1.05)
+    time.sleep(1.05)  # the token buckets refill in wall-clock (monotonic) time, not the sim's
     assert api.get("/api/auth/me").status_code == 200  # refilled at `rate`
     sim.configure(rate=None)
     assert all(api.get("/api/auth/me").status_code == 200 for _ in range(30))
@@ -923,7 +917,7 @@ def test_clock_runs_on(sim):
     ).json()
     last = pd.Timestamp(body["fields"][RAW][-1]["ts"])
     assert last <= sim.world.now() and last >= t0 - pd.Timedelta(minutes=15)
-    time.sleep(0.3)
+    time.sleep(0.3)  # what is tested is the clock running on with wall time at `speed`
     assert sim.world.now() - t0 >= pd.Timedelta(minutes=15)
 
 

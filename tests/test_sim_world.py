@@ -28,11 +28,6 @@ T0, T1 = pd.Timestamp("2025-12-01T00:00Z"), pd.Timestamp("2026-12-01T00:00Z")
 DEVICE_101 = "11111111-1111-1111-1111-111111111101"
 
 
-@pytest.fixture(scope="module")
-def world() -> World:
-    return World.for_seed(0)
-
-
 def _utc(ms) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(pd.to_datetime(np.asarray(ms), unit="ms", utc=True))
 
