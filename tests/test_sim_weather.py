@@ -16,12 +16,6 @@ BERLIN = {"latitude": 52.52, "longitude": 13.41}
 SYDNEY = {"latitude": -33.87, "longitude": 151.21}
 
 
-@pytest.fixture
-def sim(waltero_sim):
-    waltero_sim.configure(rate=None, login_limit=None)
-    return waltero_sim
-
-
 def archive(sim, **params):
     query = {"hourly": "temperature_2m", "timezone": "GMT", **params}
     return requests.get(sim.root_url + "/v1/archive", params=query, timeout=30)

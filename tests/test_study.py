@@ -43,12 +43,6 @@ def sim_client_kwargs(sim) -> dict:
 
 
 @pytest.fixture
-def sim(waltero_sim):
-    waltero_sim.configure(rate=None, login_limit=None)
-    return waltero_sim
-
-
-@pytest.fixture
 def recorded(sim, tmp_path):
     """A study recorded from the simulator: (path, frames, the token the recording used)."""
     path = tmp_path / "first" / "2026-11-demo"
