@@ -94,3 +94,32 @@ def test_changelog_pages_keep_text_and_numbers_apart():
     assert isinstance(page, pd.DataFrame) and page.index.name == "changed_at"
     assert page["new_value"].tolist() == ["1.10", 8.0]
     assert isinstance(page["new_value"].iloc[1], float)
+
+
+def test_readings_take_the_device_selections_of_telemetry(sim, tmp_path):
+    """Defect 2: a frame with a device_id column raised "devices not in the mirror"."""
+    client = client_for(sim)
+    mirror = wf.Mirror(tmp_path / "m.sqlite")
+    mirror.sync(client, DEMO_ORG, START, END)
+    devs = wf.devices(client, DEMO_ORG)
+    picked = list(devs.index[[5, 2]])
+    fields = ["meter.value.raw", "battery.voltage"]
+    # a frame with a device_id column (here a reset devices frame, repeated rows included)
+    table = pd.concat([devs.loc[picked].reset_index()] * 2, ignore_index=True)
+    api = wf.telemetry(client, table, START, END, fields)
+    by_ids = mirror.readings(DEMO_ORG, START, END, picked, fields=fields)
+    # the same positional order and keyword names as wf.telemetry
+    for selection in (table, devs.loc[picked], pd.Series(picked), picked[::-1] + picked):
+        got = mirror.readings(DEMO_ORG, START, END, selection, fields=fields, tz="UTC")
+        pd.testing.assert_frame_equal(got, by_ids)
+    assert sorted(set(by_ids["device_id"])) == sorted(picked)
+    pd.testing.assert_frame_equal(by_ids[api.columns], api, check_dtype=False)
+    # a daily_consumption frame (device_id column, period index) selects its devices too
+    daily = wf.daily_consumption(client, DEMO_ORG, "2026-06-01", "2026-06-02")
+    one = daily[daily["device_id"] == picked[0]]
+    got = mirror.readings(DEMO_ORG, START, END, devices=one, fields=fields)
+    assert (
+        set(got["device_id"]) == {picked[0]} and len(got) == (api["device_id"] == picked[0]).sum()
+    )
+    with pytest.raises(ValueError, match="devices=3"):
+        mirror.readings(DEMO_ORG, START, END, 3)

@@ -15,12 +15,12 @@ ValueError: org='../admin' is not a UUID (expected 8-4-4-4-12 hex digits)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ..selection import check_id  # the one id rule (also behind wf's devices= arguments)
 from ..timeargs import api_timestamp
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,15 +57,6 @@ CHANGES = "/api/organizations/{org}/data-audit/changes"
 
 DEVICES_PAGE_LIMIT = 100  # the API's cap
 CHANGES_PAGE_LIMIT = 200  # the API's cap
-
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-
-
-def check_id(value: Any, name: str = "id") -> str:
-    """Return ``value`` if it is a UUID-shaped string, else raise ``ValueError`` naming it."""
-    if not isinstance(value, str) or not _UUID.fullmatch(value):
-        raise ValueError(f"{name}={value!r} is not a UUID (expected 8-4-4-4-12 hex digits)")
-    return value
 
 
 def me(client: Client) -> dict[str, Any]:

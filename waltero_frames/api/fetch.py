@@ -15,15 +15,15 @@ the others in ``.partial``; with ``errors="warn"`` that frame is returned, with
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .._attrs import for_attrs
 from .._concurrency import progress_bar, run_jobs
 from ..errors import BadRequest, CacheMiss, FetchFailed, UnexpectedResponse, WalteroError
+from ..selection import DeviceSelection, device_ids
 from ..timeargs import check_tz, time_range, to_utc
 from ..transport.client import Client
 from . import endpoints as ep
@@ -47,29 +47,6 @@ def _check_errors(errors: Any) -> str:
     if errors not in _ERRORS:
         raise ValueError(f"errors={errors!r}: expected one of {_ERRORS}")
     return errors
-
-
-def _device_ids(devices: Any) -> list[str]:
-    """One id, a list of ids, or a ``devices`` frame (its index) → unique UUID strings.
-
-    A frame not indexed by device (``reset_index()``, a ``daily_consumption`` or ``fields``
-    frame) gives the ids of its ``device_id`` column.
-    """
-    if isinstance(devices, pd.DataFrame):
-        by_column = devices.index.name != "device_id" and "device_id" in devices.columns
-        raw: Iterable[Any] = devices["device_id"].unique() if by_column else devices.index
-    elif isinstance(devices, str):
-        raw = [devices]
-    elif isinstance(devices, np.ndarray) and devices.ndim == 1:
-        raw = devices.tolist()
-    elif isinstance(devices, pd.Series | pd.Index | Sequence | set | frozenset):
-        raw = list(devices)
-    else:
-        raise ValueError(
-            f"devices={devices!r}: expected a device id, a list of ids or a wf.devices frame"
-        )
-    ids = [ep.check_id(d, "device") for d in raw]
-    return list(dict.fromkeys(ids))
 
 
 def _provenance(df: pd.DataFrame, client: Client, source: str, **extra: Any) -> pd.DataFrame:
@@ -196,7 +173,7 @@ def devices(
     return _provenance(df, client, ep.DEVICE, org_id=org)
 
 
-def fields(client: Client, devices: Any, *, errors: str = "raise") -> pd.DataFrame:
+def fields(client: Client, devices: DeviceSelection, *, errors: str = "raise") -> pd.DataFrame:
     """Return the telemetry fields each device's sensor variant supports.
 
     Returns
@@ -212,7 +189,7 @@ def fields(client: Client, devices: Any, *, errors: str = "raise") -> pd.DataFra
     Source: ``GET /api/devices/{id}/fields``.
     """
     client = _check_client(client)
-    ids = _device_ids(devices)
+    ids = device_ids(devices, uuid=True)
     errors = _check_errors(errors)
     got, failures = _run(
         client, [(d, lambda d=d: ep.device_fields(client, d)) for d in ids], "fields"
@@ -327,7 +304,7 @@ def _reduced(device_id: str, payload: Any) -> Any:
 
 def telemetry(
     client: Client,
-    devices: Any,
+    devices: DeviceSelection,
     start: Any,
     end: Any,
     fields: Sequence[str] | None = None,
@@ -380,7 +357,7 @@ def telemetry(
     Source: ``GET /api/devices/{id}/telemetry`` (+ ``GET /api/devices/{id}``).
     """
     client = _check_client(client)
-    ids = _device_ids(devices)
+    ids = device_ids(devices, uuid=True)
     start_utc, end_utc = time_range(start, end, tz)
     field_list = _check_fields(fields)
     errors = _check_errors(errors)

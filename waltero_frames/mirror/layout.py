@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..api.parse import TEXT_FIELDS
 
-__all__ = ["CATALOG", "FIRST_FIELDS", "RAW", "columns", "device_ids", "to_long", "to_wide"]
+__all__ = ["CATALOG", "FIRST_FIELDS", "RAW", "columns", "to_long", "to_wide"]
 
 RAW = "meter.value.raw"
 #: Column order of the field columns: these first, then the others by name.
@@ -71,20 +71,6 @@ def to_long(frame: pd.DataFrame, field_code: dict[str, int]) -> tuple[np.ndarray
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, np.empty(0, dtype=object)
     return np.concatenate(f_parts), np.concatenate(t_parts), np.concatenate(v_parts)
-
-
-def device_ids(devices: Any) -> list[str]:
-    """Return the device ids of a selection: one id, ids, or a frame with device ids."""
-    if isinstance(devices, str):
-        return [devices]
-    if isinstance(devices, pd.DataFrame):
-        return [str(d) for d in devices.index]
-    if isinstance(devices, Sequence | pd.Index | pd.Series | np.ndarray):
-        ids = [str(d) for d in devices]
-        if not ids:
-            raise ValueError("devices: an empty list")
-        return ids
-    raise ValueError(f"devices={devices!r}: expected an id, a list of ids or a devices frame")
 
 
 def to_wide(

@@ -26,6 +26,7 @@ from __future__ import annotations
 import threading
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -39,9 +40,10 @@ from ..api import endpoints as ep
 from ..api import parse as frames
 from ..api.paging import MAX_WINDOW, split_range
 from ..errors import BadRequest
+from ..selection import DeviceSelection, device_ids
 from ..timeargs import TimeLike, to_utc
 from .changelog import change_pages
-from .layout import columns, device_ids, to_long, to_wide
+from .layout import columns, to_long, to_wide
 from .schema import VALUE_SETTING
 from .store import Store
 
@@ -554,9 +556,9 @@ class Mirror:
         org: str,
         start: TimeLike | None = None,
         end: TimeLike | None = None,
-        devices: Any = None,
+        devices: DeviceSelection | None = None,
         *,
-        fields: Any = None,
+        fields: Sequence[str] | str | None = None,
         tz: str = "UTC",
     ) -> pd.DataFrame:
         """Return the mirrored readings in the public ``telemetry`` layout.
@@ -568,8 +570,10 @@ class Mirror:
             frame with the full layout (below), not an error.
         start, end : str, datetime, date or Timestamp, optional
             ``[start, end)``; default everything held. Naive values are read in ``tz``.
-        devices : str, list of str or DataFrame, optional
-            Device ids (a ``wf.devices`` frame: its index); default every device of ``org``.
+        devices : str, list of str, Series or DataFrame, optional
+            Which devices, read as ``wf.telemetry`` reads them (``selection.device_ids``:
+            ids, a ``wf.devices`` frame, any frame with a ``device_id`` column); default
+            every device of ``org``.
         fields : str or list of str, optional
             The field columns, in this order. Default: every field of the contract's
             catalog (``meter.value.raw``, ``meter.value.processed``, ``battery.voltage``,

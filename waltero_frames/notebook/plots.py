@@ -13,13 +13,16 @@ with pandas and drawn in one call per artist family.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+
+from ..selection import DeviceSelection, device_ids
+from ..timeargs import to_utc
 
 __all__ = [
     "FLAG_STYLES",
@@ -102,16 +105,6 @@ def _require(frame: pd.DataFrame, layout: str, what: str, *, time_index: bool = 
         )
 
 
-def _device_ids(devices: pd.DataFrame | Sequence[str] | str | None) -> list[str] | None:
-    if devices is None:
-        return None
-    if isinstance(devices, str):
-        return [devices]
-    if isinstance(devices, pd.DataFrame):
-        return [str(d) for d in devices.index]
-    return [str(d) for d in devices]
-
-
 def _unit(
     frame: pd.DataFrame,
     unit: str | None,
@@ -169,13 +162,6 @@ def _label(frame: pd.DataFrame, devices: pd.DataFrame | None, device_id: str) ->
             if len(vals):
                 return str(vals.iloc[0])
     return device_id if len(device_id) <= 12 else device_id[:8] + "…"
-
-
-def _utc(value: str | pd.Timestamp | None) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    ts = pd.Timestamp(value)
-    return ts.tz_convert("UTC") if ts.tz is not None else ts.tz_localize("UTC")
 
 
 def _consumption_frame(consumption: pd.DataFrame, device: str | None, what: str) -> pd.DataFrame:
@@ -304,7 +290,7 @@ def carpet(
 def daily_bars(
     daily: pd.DataFrame,
     *,
-    devices: pd.DataFrame | Sequence[str] | None = None,
+    devices: DeviceSelection | None = None,
     unit: str | None = None,
     top: int = 8,
     tz: str = "UTC",
@@ -344,7 +330,7 @@ def daily_bars(
     _require(daily, "periods", what)
     if top < 1:
         raise ValueError(f"{what}: top must be >= 1, got {top}")
-    ids = _device_ids(devices)
+    ids = None if devices is None else device_ids(devices)
     if ids is None:
         totals = daily.groupby("device_id", sort=False)["consumption"].sum()
         ids = list(totals.sort_values(ascending=False, kind="stable").index[:top])
@@ -508,7 +494,7 @@ def _draw_corrections(
 def completeness_matrix(
     frame: pd.DataFrame,
     *,
-    devices: pd.DataFrame | Sequence[str] | None = None,
+    devices: DeviceSelection | None = None,
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
 ) -> pd.DataFrame:
@@ -547,8 +533,10 @@ def completeness_matrix(
         .max()
         .unstack()
     )
-    start = _utc(start if start is not None else frame.attrs.get("start"))
-    end = _utc(end if end is not None else frame.attrs.get("end"))
+    start = start if start is not None else frame.attrs.get("start")
+    end = end if end is not None else frame.attrs.get("end")
+    start = None if start is None else to_utc(start, name="start")
+    end = None if end is None else to_utc(end, name="end")
     if "coverage" in frame.columns:
         # resample_consumption already lists every (local) period; keep its own starts.
         periods = pd.DatetimeIndex(frame.index.unique()).sort_values()
@@ -562,14 +550,14 @@ def completeness_matrix(
         periods = periods[periods >= start.floor("D")]
     if end is not None:
         periods = periods[periods < end]
-    ids = _device_ids(devices) or list(grid.index)
+    ids = (None if devices is None else device_ids(devices)) or list(grid.index)
     return grid.reindex(index=pd.Index(ids, name="device_id"), columns=periods).fillna(0.0)
 
 
 def completeness(
     frame: pd.DataFrame,
     *,
-    devices: pd.DataFrame | Sequence[str] | None = None,
+    devices: DeviceSelection | None = None,
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
     tz: str = "UTC",
