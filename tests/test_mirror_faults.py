@@ -15,8 +15,8 @@ import pytest
 from test_mirror_sync import assert_equals_truth, org_devices
 
 import waltero_frames as wf
+from waltero_frames.cli import main as cli_main
 from waltero_frames.mirror import changelog
-from waltero_frames.mirror.cli import main as cli_main
 from waltero_frames.sim import DEMO_ORG
 
 RAW = "meter.value.raw"
@@ -126,7 +126,7 @@ def run_and_kill(sim, db, after_requests, start=START, end=END, timeout=60.0):
         "WALTERO_USERNAME": sim.username,
         "WALTERO_PASSWORD": sim.password,
     }
-    cmd = [sys.executable, "-m", "waltero_frames.mirror.cli", "sync", "--org", DEMO_ORG,
+    cmd = [sys.executable, "-m", "waltero_frames.cli", "sync", "--org", DEMO_ORG,
            "--db", str(db), "--start", start, "--end", end]  # fmt: skip
     n0 = len(sim.log)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -27,16 +27,15 @@ import contextlib
 import html
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from waltero_frames.notebook.connect import ENV_VARS, tenant_configured
+from waltero_frames.study.execute import execute
 
 README_TAG = "readme-image"
-KERNEL = "python3"
 # The project folder: where `make report` runs (notebooks/, data/, docs/, reports/);
 # this file's repository otherwise.
 ROOT = Path.cwd() if (Path.cwd() / "notebooks").is_dir() else Path(__file__).resolve().parents[1]
@@ -50,48 +49,6 @@ def notebook_paths(folder: Path, only: Sequence[str] = ()) -> list[Path]:
         if not paths:
             raise ValueError(f"no notebook in {folder} matches {list(only)}")
     return paths
-
-
-def execute(
-    path: Path,
-    *,
-    parameters: dict[str, Any] | None = None,
-    timeout: float = 600,
-) -> tuple[Any, BaseException | None]:
-    """Execute one jupytext notebook in a fresh kernel from its own folder.
-
-    Returns
-    -------
-    (NotebookNode, error)
-        The executed notebook (outputs included, also up to a failing cell) and the
-        papermill error, or None when every cell ran.
-    """
-    import jupytext
-    import nbformat
-    import papermill
-
-    nb = jupytext.read(path)
-    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
-    nb.metadata.setdefault("language_info", {"name": "python"})
-    error: BaseException | None = None
-    with tempfile.TemporaryDirectory(prefix="waltero-nb-") as tmpdir:
-        out = Path(tmpdir) / f"{path.stem}.ipynb"  # papermill writes its result to a file
-        try:
-            papermill.execute_notebook(
-                nb,
-                str(out),
-                parameters=parameters or {},
-                kernel_name=KERNEL,
-                cwd=str(path.parent),
-                progress_bar=False,
-                execution_timeout=timeout,
-                # ipykernel warns on every start that loopback ZMQ is unencrypted: noise here
-                extra_arguments=["--IPKernelApp.log_level=ERROR"],
-            )
-        except papermill.PapermillExecutionError as exc:
-            error = exc
-        executed = nbformat.read(out, as_version=4) if out.exists() else nb
-    return executed, error
 
 
 def export_html(nb: Any, target: Path) -> Path:

@@ -22,8 +22,9 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-__all__ = ["main"]
+__all__ = ["main", "register", "run"]
 
 _BEARER = re.compile(r"(?i)(bearer\s+|token[\"'=:\s]+)[A-Za-z0-9._~+/=-]+")
 
@@ -36,13 +37,9 @@ def _redact(text: str) -> str:
     return _BEARER.sub(lambda m: m.group(1) + "***", text)
 
 
-def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="waltero-frames",
-        description="Waltero mirror: replicate readings into a local SQLite file.",
-    )
-    sub = ap.add_subparsers(dest="command", required=True)
-    sync = sub.add_parser(
+def register(commands: Any) -> None:
+    """Add the ``sync`` command to the top-level subparsers (``waltero_frames.cli``)."""
+    sync = commands.add_parser(
         "sync",
         help="backfill/refresh readings and apply every change since the last sync",
         description="Credentials: WALTERO_BASE_URL, WALTERO_USERNAME, WALTERO_PASSWORD.",
@@ -58,12 +55,11 @@ def _parser() -> argparse.ArgumentParser:
         help="changelog re-read before the watermark (>= the 5 min replication lag)",
     )
     sync.add_argument("--max-workers", type=int, default=8, help="concurrent devices")
-    return ap
+    sync.set_defaults(run=run)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``waltero-frames``; returns the exit status."""
-    args = _parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """Run one mirror sync from parsed arguments; return the exit status."""
     from ..transport.client import Client
     from .sync import Mirror
 
@@ -91,5 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``waltero-frames`` (the console script of installs made before ``waltero_frames.cli``)."""
+    from ..cli import main as dispatch
+
+    return dispatch(argv)

@@ -8,6 +8,7 @@ Layer: above ``api/`` and ``transport/`` (beside ``mirror/`` and ``notebook/``);
   read-only replay backend, the checksum.
 - :mod:`.results` — registered results: exact JSON encoding, first differing cells.
 - :mod:`.source` — the tenant or bundled simulator a recording uses; package versions.
+- :mod:`.execute` — run a notebook headless with papermill parameters.
 - :mod:`.cli` — ``waltero-frames study info | record | verify``.
 """
 

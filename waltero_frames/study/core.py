@@ -15,11 +15,13 @@ never completes leaves it untouched.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import copy
 import json
 import os
 import re
 import secrets
+import sys
 import threading
 import warnings
 from collections.abc import Mapping
@@ -35,7 +37,7 @@ from ..transport.cache import IGNORED_PARAMS
 from ..transport.client import Client
 from . import answers as _answers
 from .results import differences, encode
-from .source import bundled_sim, tenant_configured, versions
+from .source import bundled_sim, tenant_configured, version_changes, versions
 
 __all__ = ["Study", "StudyIntegrityError", "StudyMismatch", "StudyWarning"]
 
@@ -346,15 +348,11 @@ class Study:
                 f"{self._params!r}: use another folder, or mode='record' to replace it"
             )
         responses, redirects = verified_rows(self.path, manifest)
-        changed = {
-            k: (v, now)
-            for k, v in manifest["versions"].items()
-            if (now := versions().get(k, "not installed")) != v
-        }
+        changed = version_changes(manifest["versions"])
         if changed:
-            listed = ", ".join(f"{k} {old} -> {new}" for k, (old, new) in sorted(changed.items()))
             warnings.warn(
-                f"study {self.name!r} was recorded with other package versions: {listed}",
+                f"study {self.name!r} was recorded with other package versions: "
+                + ", ".join(changed),
                 StudyWarning,
                 stacklevel=3,
             )
@@ -381,8 +379,20 @@ class Study:
             "results": {},
         }
         atexit.register(self._at_exit)
+        # In a notebook kernel the recording completes at the kernel's exit only if the
+        # last cell ran: a notebook that stopped on an error leaves the earlier study.
+        self._last_cell_failed = False
+        self._ipython = _ipython()
+        if self._ipython is not None:
+            self._ipython.events.register("post_run_cell", self._after_cell)
+
+    def _after_cell(self, result: Any) -> None:
+        self._last_cell_failed = not result.success
 
     def _at_exit(self) -> None:
+        if self._last_cell_failed:
+            self.abort()
+            return
         try:
             self.close()
         except Exception as exc:  # pragma: no cover - nothing to raise to at exit
@@ -418,9 +428,19 @@ class Study:
             raise ValueError(f"study {self.name!r} is closed")
 
     def _close_sessions(self) -> None:
+        ipython = getattr(self, "_ipython", None)
+        if ipython is not None:
+            with contextlib.suppress(ValueError):
+                ipython.events.unregister("post_run_cell", self._after_cell)
         for session in self._sessions:
             requests.Session.close(session)  # the HTTP side; the backend is closed once
         self._sessions.clear()
+
+
+def _ipython() -> Any:
+    """Return the running IPython shell, if any (a notebook kernel)."""
+    module = sys.modules.get("IPython")
+    return module.get_ipython() if module is not None else None
 
 
 def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -17,7 +17,14 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["ENV_VARS", "STUDY_PACKAGES", "bundled_sim", "tenant_configured", "versions"]
+__all__ = [
+    "ENV_VARS",
+    "STUDY_PACKAGES",
+    "bundled_sim",
+    "tenant_configured",
+    "version_changes",
+    "versions",
+]
 
 ENV_VARS = ("WALTERO_BASE_URL", "WALTERO_USERNAME", "WALTERO_PASSWORD")
 
@@ -57,3 +64,13 @@ def versions(packages: Sequence[str] = STUDY_PACKAGES) -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
+
+
+def version_changes(recorded: Mapping[str, str]) -> list[str]:
+    """List the packages whose installed version differs from ``recorded`` (``"pandas 2.2 -> 3.0"``)."""
+    now = versions(tuple(k for k in recorded if k != "python"))
+    return [
+        f"{k} {v} -> {now.get(k, 'not installed')}"
+        for k, v in sorted(recorded.items())
+        if now.get(k, "not installed") != v
+    ]
