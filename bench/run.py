@@ -130,6 +130,20 @@ ISSUE_TARGETS: list[tuple[str, str, str, str, Callable[[dict], bool]]] = [
             and _num(r"onto ([\d,]+) readings", r["size"]) >= 10_000_000
         ),
     ),
+    (
+        "12",
+        "fit auto baselines for 1,000 devices x 2 years of days",
+        "< 1 s",
+        r"^baseline fit s",
+        lambda r: _num(r"^(\d+) devices x 730", r["size"]) >= 1000,
+    ),
+    (
+        "12",
+        "auto baselines: ours vs a per-device loop of least-squares calls",
+        "(a figure; bench sets >= 5x)",
+        r"^baseline fit vs per-device",
+        lambda r: _num(r"^(\d+) devices x 730", r["size"]) >= 1000,
+    ),
     *(
         (
             "7",

@@ -28,7 +28,9 @@ __all__ = [
     "FLAG_STYLES",
     "carpet",
     "completeness",
+    "cusum",
     "daily_bars",
+    "energy_signature",
     "load_duration",
     "register",
 ]
@@ -74,6 +76,8 @@ _LAYOUTS: dict[str, tuple[str, list[str]]] = {
         ["device_id", "consumption", "n_readings", "coverage"],
     ),
     "flags": ("flag_anomalies", ["device_id"]),
+    "cusum": ("cusum", ["device_id", "cusum"]),
+    "models": ("fit_baseline", ["model", "base_load", "heating_balance_point"]),
     "changes": (
         "changes",
         ["device_id", "field", "timestamp", "previous_value", "new_value"],
@@ -682,3 +686,171 @@ def _interval_label(step: pd.Timedelta) -> str:
     if minutes % 60 == 0:
         return "hour" if minutes == 60 else f"{minutes / 60:g} h"
     return f"{minutes:g} min"
+
+
+# --------------------------------------------------------------------------- weather
+
+
+def energy_signature(
+    daily: pd.DataFrame,
+    temperature: pd.Series | pd.DataFrame,
+    models: pd.DataFrame | None = None,
+    *,
+    device: str | None = None,
+    unit: str | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Draw one meter's daily consumption against the day's mean outdoor temperature.
+
+    Parameters
+    ----------
+    daily : DataFrame
+        ``resample_consumption(..., "D")`` output (local days of ``attrs["tz"]``).
+    temperature : Series or DataFrame
+        Outdoor temperature (``wf.temperature``'s frame or any tz-aware series); each local
+        day's mean is the x value (days with under 80 % of their hours are left out).
+    models : DataFrame, optional
+        ``wf.fit_baseline`` output: the device's change-point line is drawn over the
+        points and its balance point(s) marked, with the model in the legend.
+    device : str, optional
+        The meter to draw (needed when ``daily`` holds several).
+    unit : str, optional
+        The meter's unit (else a ``unit`` column or ``attrs["unit"]``).
+
+    Returns
+    -------
+    Axes
+        Points: one per day with consumption; line: the fitted model; dashed verticals:
+        balance points.
+
+    Raises
+    ------
+    ValueError
+        A frame of the wrong layout, several devices without ``device=``, an unknown device.
+
+    Examples
+    --------
+    >>> models = wf.fit_baseline(daily, t)                                     # doctest: +SKIP
+    >>> wf.plots.energy_signature(daily, t, models, device=heat_meter)        # doctest: +SKIP
+    """
+    from ..analysis.weather import _day_temperatures, _expected, _times
+
+    what = "energy_signature"
+    _require(daily, "periods", what)
+    if models is not None:
+        _require(models, "models", what, time_index=False)
+    frame = _select_device(daily, device, what)
+    dev = str(frame["device_id"].iloc[0]) if len(frame) else str(device)
+    tz = daily.attrs.get("tz") or "UTC"
+    days = _times(frame).as_unit("ns").asi8
+    temp = _day_temperatures(temperature, tz, days)
+    y = frame["consumption"].to_numpy(dtype=float, na_value=np.nan)
+    ok = ~np.isnan(temp) & ~np.isnan(y)
+    u = _unit(frame, unit, None, [dev], what)
+    ax = _new_axes(ax, (6.5, 4.5))
+    ax.scatter(temp[ok], y[ok], s=9, alpha=0.5, color="tab:blue", label="days")
+    if models is not None and dev in set(models.index.astype(str)):
+        m = models[models.index.astype(str) == dev]
+        lo, hi = (np.nanmin(temp[ok]), np.nanmax(temp[ok])) if ok.any() else (0.0, 1.0)
+        grid_t = np.linspace(lo, hi, 200)
+        line = _expected(m, grid_t)[0]
+        row = m.iloc[0]
+        label = f"{row['model']} (valid)" if row.get("valid", True) else f"{row['model']}"
+        ax.plot(grid_t, line, color="tab:red", lw=2, label=label)
+        for col, name in (
+            ("heating_balance_point", "heating balance point"),
+            ("cooling_balance_point", "cooling balance point"),
+        ):
+            bp = row.get(col)
+            if bp is not None and not np.isnan(bp):
+                ax.axvline(bp, color="tab:gray", ls="--", lw=1)
+                ax.annotate(
+                    f"{name} {bp:.1f} °C",
+                    (bp, 1.0),
+                    xycoords=("data", "axes fraction"),
+                    ha="left",
+                    va="top",
+                    fontsize="small",
+                    rotation=90,
+                )
+    ax.set_xlabel("daily mean outdoor temperature [°C]")
+    ax.set_ylabel(f"consumption per day [{u}]")
+    ax.legend(fontsize="small")
+    ax.set_title(title or f"Energy signature — {_label(frame, None, dev)}")
+    return ax
+
+
+def cusum(
+    frame: pd.DataFrame,
+    *,
+    devices: pd.DataFrame | Sequence[str] | str | None = None,
+    unit: str | None = None,
+    tz: str | None = None,
+    mark: str | pd.Timestamp | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Draw the running sum of actual minus expected consumption (``wf.cusum`` output).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        ``wf.cusum`` output (index ``period_start``; ``device_id``, ``cusum``).
+    devices : DataFrame, list of str or str, optional
+        The meters to draw (default: all in the frame).
+    unit : str, optional
+        The meters' unit (else a ``unit`` column or ``attrs["unit"]``).
+    tz : str, optional
+        Zone of the date axis (default ``attrs["tz"]``, else UTC).
+    mark : str or Timestamp, optional
+        A date to mark with a vertical line (e.g. an efficiency measure).
+
+    Returns
+    -------
+    Axes
+        One line per meter; a falling line means less consumption than the baseline
+        expects (savings), a rising one more.
+
+    Raises
+    ------
+    ValueError
+        A frame of the wrong layout, meters with different units.
+
+    Examples
+    --------
+    >>> c = wf.cusum(daily, wf.predict_baseline(models, t))                 # doctest: +SKIP
+    >>> wf.plots.cusum(c, devices=heat_meter, mark="2026-02-01")            # doctest: +SKIP
+    """
+    what = "cusum"
+    _require(frame, "cusum", what)
+    ids = _device_ids(devices) or [str(d) for d in pd.unique(frame["device_id"])]
+    sub = frame[frame["device_id"].astype(str).isin(ids)]
+    u = _unit(sub, unit, devices if isinstance(devices, pd.DataFrame) else None, ids, what)
+    zone = tz or frame.attrs.get("tz") or "UTC"
+    ax = _new_axes(ax)
+    wide = sub.pivot_table(index=sub.index, columns="device_id", values="cusum", sort=True)
+    local = pd.DatetimeIndex(wide.index).tz_convert(zone).tz_localize(None)
+    for dev in [d for d in ids if d in wide.columns]:
+        ax.plot(local, wide[dev].to_numpy(), lw=1.5, label=_label(sub, None, dev))
+    ax.axhline(0, color="black", lw=0.8)
+    if mark is not None:
+        when = pd.Timestamp(mark)
+        when = when.tz_convert(zone) if when.tz is not None else when.tz_localize(zone)
+        ax.axvline(when.tz_localize(None), color="tab:red", ls="--", lw=1)
+        ax.annotate(
+            str(when.date()),
+            (when.tz_localize(None), 1.0),
+            xycoords=("data", "axes fraction"),
+            ha="left",
+            va="top",
+            fontsize="small",
+            color="tab:red",
+        )
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+    ax.set_xlabel(f"day ({zone})")
+    ax.set_ylabel(f"CUSUM of actual − expected [{u}]")
+    if len(ids) > 1:
+        ax.legend(fontsize="small", ncols=2 if len(ids) > 4 else 1)
+    ax.set_title(title or "CUSUM against the weather baseline")
+    return ax
