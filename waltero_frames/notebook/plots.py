@@ -784,7 +784,7 @@ def energy_signature(
 def cusum(
     frame: pd.DataFrame,
     *,
-    devices: pd.DataFrame | Sequence[str] | str | None = None,
+    devices: DeviceSelection | None = None,
     unit: str | None = None,
     tz: str | None = None,
     mark: str | pd.Timestamp | None = None,
@@ -824,7 +824,7 @@ def cusum(
     """
     what = "cusum"
     _require(frame, "cusum", what)
-    ids = _device_ids(devices) or [str(d) for d in pd.unique(frame["device_id"])]
+    ids = (None if devices is None else device_ids(devices)) or device_ids(frame)
     sub = frame[frame["device_id"].astype(str).isin(ids)]
     u = _unit(sub, unit, devices if isinstance(devices, pd.DataFrame) else None, ids, what)
     zone = tz or frame.attrs.get("tz") or "UTC"
