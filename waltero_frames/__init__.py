@@ -13,10 +13,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._attrs import to_parquet
-from .analysis.anomalies import anomaly_events, flag_anomalies
 from .analysis.audit import apply_changes, diff_readings
-from .analysis.consumption import readings_to_consumption
-from .analysis.resample import resample_consumption
 from .analysis.weather import cusum, degree_days, fit_baseline, normalise, predict_baseline
 from .api.fetch import changes, daily_consumption, devices, fields, organizations, telemetry
 from .api.weather import temperature
@@ -34,6 +31,15 @@ from .errors import (
     WalteroError,
 )
 from .mirror import Mirror
+from .scale import (  # the helpers that also take Dask frames (scale/partitions.py)
+    anomaly_events,
+    flag_anomalies,
+    readings_to_consumption,
+    repartition_by_device,
+    resample_consumption,
+    scan_readings,
+    write_readings,
+)
 from .study import Study, StudyIntegrityError, StudyMismatch, StudyWarning
 from .transport.client import Client
 
@@ -88,8 +94,11 @@ __all__ = [
     "organizations",
     "predict_baseline",
     "readings_to_consumption",
+    "repartition_by_device",
     "resample_consumption",
+    "scan_readings",
     "telemetry",
     "temperature",
     "to_parquet",
+    "write_readings",
 ]

@@ -48,6 +48,8 @@ DEFAULT_FIELDS = ("meter.value.raw", "meter.value.processed", "battery.voltage",
 # Fields whose values are text: their column stays ``str`` when no value came back (an
 # empty result keeps its dtypes); any other field without values is float64.
 TEXT_FIELDS = frozenset({"meta.firmware"})
+#: Device details a readings frame carries in ``attrs["devices"]`` for the helpers.
+INFO_COLUMNS = ("meter_type", "unit", "multiplier", "register_digits")
 
 # Part 1 resolution → length of its UTC calendar period (the API's ``date`` is its first day)
 RESOLUTIONS: dict[str, pd.DateOffset] = {
