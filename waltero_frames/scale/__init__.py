@@ -1,7 +1,7 @@
 """Portfolios bigger than memory: the readings dataset and the Dask adapters.
 
 Layer: beside ``mirror``/``notebook``; may import ``analysis``, ``api.parse`` (the
-telemetry layout's names and dtypes) and ``timeargs``. Dask, distributed and pyarrow are
+telemetry layout's names and dtypes), ``timeargs`` and ``selection``. Dask, distributed and pyarrow are
 the optional ``scale`` extra, imported on first use only.
 
 - :mod:`.dataset` — the readings dataset on disk: ``write_readings``, ``scan_readings``

@@ -48,7 +48,8 @@ from ..analysis._frames import (
     per_device_str,
 )
 from ..api.parse import INFO_COLUMNS, STR_DTYPE, TEXT_FIELDS
-from ..timeargs import to_utc
+from ..selection import device_ids
+from ..timeargs import check_tz, to_utc
 
 __all__ = ["Dataset", "bucket_of", "scan_readings", "write_readings"]
 
@@ -96,29 +97,6 @@ def default_buckets(n_devices: int) -> int:
     """Return the bucket count of a new dataset: a power of two, ~20 devices a bucket, 8..4096."""
     want = max(1, -(-n_devices // DEVICES_PER_BUCKET))
     return int(min(4096, max(8, 1 << (want - 1).bit_length())))
-
-
-def _device_list(devices: Any) -> list[str]:
-    """Read a device selection as unique ids, in order (as ``wf.telemetry`` takes them).
-
-    One id, a list/array/Series/Index of ids, or a devices frame (its index, else its
-    ``device_id`` column).
-    """
-    if isinstance(devices, pd.DataFrame):
-        by_column = devices.index.name != DEVICE and DEVICE in devices.columns
-        raw: Iterable[Any] = devices[DEVICE].unique() if by_column else devices.index
-    elif isinstance(devices, str):
-        raw = [devices]
-    elif isinstance(devices, np.ndarray | pd.Series | pd.Index | Sequence | set | frozenset):
-        raw = list(devices)
-    else:
-        raise ValueError(
-            f"devices={devices!r}: expected a device id, a list of ids or a wf.devices frame"
-        )
-    ids = [str(d) for d in raw if isinstance(d, str) and d]
-    if len(ids) != len(list(raw)) or not ids:
-        raise ValueError(f"devices={devices!r}: expected non-empty device id strings")
-    return list(dict.fromkeys(ids))
 
 
 class Dataset:
@@ -387,8 +365,6 @@ def write_readings(readings: pd.DataFrame, path: Any, *, buckets: int | None = N
     if org_id is not None and not isinstance(org_id, str):
         raise ValueError(f"attrs['org_id']={org_id!r}: expected an organization id string")
     tz = readings.attrs.get("tz") or "UTC"
-    from ..timeargs import check_tz
-
     tz = str(check_tz(tz))
     ds = Dataset.open(path, create=int(readings[DEVICE].nunique()), buckets=buckets)
     frame = readings.copy(deep=False)
@@ -538,7 +514,7 @@ def scan_readings(
         info = info[info["org_id"] == org]
     chosen = None
     if devices is not None:
-        chosen = _device_list(devices)
+        chosen = device_ids(devices)
         unknown = [d for d in chosen if d not in info.index]
         if unknown:
             raise ValueError(
