@@ -13,7 +13,7 @@ Figures, side by side in one run:
   ``device_id`` (issue 14: >= 3×).
 - ``flag_anomalies``: seconds per million readings (all nine rules).
 - ``rss_*``: peak resident memory of each step in a fresh process
-  (``bench.harness.run_isolated``), *including* its input, divided by the input
+  (``bench.harness.rss_probe``), *including* its input, divided by the input
   frame's resident size (RSS growth while building it). Target <= 2.5.
 Input frames are generated in-process (gamma increments, ~2 % of registers start near
 the top so they roll over, battery and radio columns); ``device_id`` is categorical
@@ -27,7 +27,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from bench.harness import best_time, result, run_isolated
+from bench.harness import best_time, result, rss_probe
 
 TZ = "Europe/Berlin"
 RAW, PROC = "meter.value.raw", "meter.value.processed"
@@ -145,40 +145,24 @@ def check_same(a: pd.DataFrame, b: pd.DataFrame) -> int:
     return len(a)
 
 
-ISOLATED = """
-import ctypes, gc, json, numpy as np, pandas as pd
-from bench.bench_analysis import make_readings, TZ
-import waltero_frames as wf
-
-def rss(key):
-    for line in open("/proc/self/status"):
-        if line.startswith(key):
-            return int(line.split()[1]) / 1024
-gc.collect()
-ctypes.CDLL("libc.so.6").malloc_trim(0)
-base = rss("VmRSS:")
+SETUP = """
 readings, devices = make_readings({n})
 kw = dict(multiplier=devices["multiplier"], register_digits=devices["register_digits"])
-step = "{step}"
-if step == "resample":
+if "{step}" == "resample":
     frame = wf.readings_to_consumption(readings, **kw)
     del readings
 else:
     frame = readings
-gc.collect()
-ctypes.CDLL("libc.so.6").malloc_trim(0)  # freed generation temporaries leave the RSS
-before = rss("VmRSS:")
-open("/proc/self/clear_refs", "w").write("5")
-if step == "consumption":
+"""
+STEP = """
+if "{step}" == "consumption":
     out = wf.readings_to_consumption(frame, **kw)
-elif step == "resample":
+elif "{step}" == "resample":
     out = wf.resample_consumption(frame, "D", tz=TZ)
 else:
     out = wf.flag_anomalies(frame, meter_type=devices["meter_type"], tz=TZ, **kw)
-peak = rss("VmHWM:")
-print(json.dumps({{"base": base, "input_mb": before - base, "peak_mb": peak - base,
-                  "deep_mb": frame.memory_usage(deep=True).sum() / 2**20}}))
 """
+IMPORTS = "from bench.bench_analysis import make_readings, TZ\nimport waltero_frames as wf"
 
 
 def run(quick: bool) -> list[dict]:
@@ -239,7 +223,7 @@ def run(quick: bool) -> list[dict]:
         )
     )
     for step in ("consumption", "resample", "flag_anomalies"):
-        got = run_isolated(ISOLATED.format(n=n, step=step))
+        got = rss_probe(IMPORTS, SETUP.format(n=n, step=step), STEP.format(step=step))
         out.append(
             result(
                 f"rss_{step} peak / input",

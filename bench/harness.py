@@ -45,6 +45,39 @@ def run_isolated(code: str, timeout: float = 1800) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+RSS_PROBE = """
+import ctypes, gc, json
+{imports}
+
+def rss(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1]) / 1024
+gc.collect()
+ctypes.CDLL("libc.so.6").malloc_trim(0)
+base = rss("VmRSS:")
+{setup}
+gc.collect()
+ctypes.CDLL("libc.so.6").malloc_trim(0)  # freed generation temporaries leave the RSS
+before = rss("VmRSS:")
+open("/proc/self/clear_refs", "w").write("5")
+{step}
+peak = rss("VmHWM:")
+print(json.dumps({{"base": base, "input_mb": before - base, "peak_mb": peak - base,
+                  "deep_mb": frame.memory_usage(deep=True).sum() / 2**20}}))
+"""
+
+
+def rss_probe(imports: str, setup: str, step: str) -> dict:
+    """Peak RSS of one step in a fresh process, *including* its input ``frame``.
+
+    ``setup`` (top-level code) builds the input ``frame``; ``step`` runs the measured
+    call. Returns MiB figures: ``input_mb`` (RSS growth while building the input),
+    ``peak_mb`` (the peak above the bare interpreter) and ``deep_mb`` (pandas' count).
+    """
+    return run_isolated(RSS_PROBE.format(imports=imports, setup=setup, step=step))
+
+
 def result(
     name: str,
     *,

@@ -14,8 +14,9 @@ full run, to ``bench/results/latest.json`` (the list of records) and the table i
 ``latest-partial.json`` instead, so they never clobber the committed full results.
 
 After the table the runner checks that every target named in the client, helpers and
-mirror issues (3, 4, 5) and the scaling target (7) has a record, and prints them side
-by side with their measured ratio and whether they are met; a missing one is listed.
+mirror issues (3, 4, 5), the scaling target (7) and the report's load KPIs (13) has a
+record, and prints them side by side with their measured ratio and whether they are
+met; a missing one is listed.
 """
 
 from __future__ import annotations
@@ -143,6 +144,20 @@ ISSUE_TARGETS: list[tuple[str, str, str, str, Callable[[dict], bool]]] = [
         "(a figure; bench sets >= 5x)",
         r"^baseline fit vs per-device",
         lambda r: _num(r"^(\d+) devices x 730", r["size"]) >= 1000,
+    ),
+    (
+        "13",
+        "load_kpis on 1,000 devices x 1 year of 15-min consumption vs per-device groupby().apply()",
+        ">= 5x faster",
+        r"^load_kpis vs per-device",
+        lambda r: _num(r"^(\d+) devices x 1 year", r["size"]) >= 1000,
+    ),
+    (
+        "13",
+        "peak RSS of load_kpis in a fresh process / input frame's resident size",
+        "<= 2.5",
+        r"^rss_load_kpis\b",
+        lambda r: _num(r"^(\d+) devices x 1 year", r["size"]) >= 1000,
     ),
     *(
         (

@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from ._attrs import to_parquet
 from .analysis.audit import apply_changes, diff_readings
+from .analysis.costs import costs
+from .analysis.emissions import emissions
+from .analysis.kpis import load_kpis
+from .analysis.units import to_unit
 from .analysis.weather import cusum, degree_days, fit_baseline, normalise, predict_baseline
 from .api.fetch import changes, daily_consumption, devices, fields, organizations, telemetry
 from .api.weather import temperature
@@ -31,6 +35,7 @@ from .errors import (
     WalteroError,
 )
 from .mirror import Mirror
+from .notebook.excel import to_excel
 from .scale import (  # the helpers that also take Dask frames (scale/partitions.py)
     anomaly_events,
     flag_anomalies,
@@ -82,14 +87,17 @@ __all__ = [
     "anomaly_events",
     "apply_changes",
     "changes",
+    "costs",
     "cusum",
     "daily_consumption",
     "degree_days",
     "devices",
     "diff_readings",
+    "emissions",
     "fields",
     "fit_baseline",
     "flag_anomalies",
+    "load_kpis",
     "normalise",
     "organizations",
     "predict_baseline",
@@ -99,6 +107,8 @@ __all__ = [
     "scan_readings",
     "telemetry",
     "temperature",
+    "to_excel",
     "to_parquet",
+    "to_unit",
     "write_readings",
 ]

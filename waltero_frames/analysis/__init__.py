@@ -4,5 +4,10 @@
 - :mod:`.resample` — ``resample_consumption``: deltas → local calendar periods.
 - :mod:`.anomalies` — ``flag_anomalies`` and ``anomaly_events``: quality flags.
 - :mod:`.audit` — ``apply_changes`` and ``diff_readings``: the data-audit changelog.
+- :mod:`.kpis` — ``load_kpis``: energy, peak demand, baseload, out-of-hours use.
+- :mod:`.costs` — ``costs``: tariffs (validity, time-of-use, standing charges) → money.
+- :mod:`.emissions` — ``emissions``: factor table by meter type and year → kg CO2e.
+- :mod:`.units` — ``to_unit``: energy units and gas m3 → kWh; power units.
+- :mod:`._periodic` — readings placed in local periods and the wall-clock calendar.
 - :mod:`._frames` — the shared machinery (device codes, previous-reading links).
 """
