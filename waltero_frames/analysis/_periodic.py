@@ -1,6 +1,8 @@
-"""Shared machinery of ``load_kpis``, ``costs`` and ``emissions``: per-reading arrays
-placed in the local periods of :func:`resample_consumption` (same bounds, same output
-rows), and the local wall-clock calendar (``"HH:MM"`` windows, weekdays, holidays).
+"""Shared machinery of ``load_kpis``, ``costs`` and ``emissions``.
+
+Per-reading arrays placed in the local periods of :func:`resample_consumption` (same
+bounds, same output rows), and the local wall-clock calendar (``"HH:MM"`` windows,
+weekdays, holidays).
 
 The placement rule is Part 1's, stated once: a consumption delta belongs to the reading
 that ends its interval, and that reading's timestamp ``t`` is placed in the half-open
@@ -31,7 +33,7 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def frame_tz(frame: pd.DataFrame, tz: Any) -> Any:
-    """The zone a helper works in: ``tz`` when given, else ``attrs["tz"]``, else UTC."""
+    """Return the zone a helper works in: ``tz``, else ``attrs["tz"]``, else UTC."""
     if tz is None:
         tz = frame.attrs.get("tz") if isinstance(frame, pd.DataFrame) else None
     return check_tz(tz or "UTC")
@@ -59,15 +61,17 @@ def parse_hhmm(value: Any, what: str, *, end: bool = False) -> int:
 
 
 def day_segments(start: int, end: int) -> list[tuple[int, int, int]]:
-    """A local window ``[start, end)`` in minutes as ``(day offset, from, to)`` pieces: a
-    window whose end is not after its start crosses midnight into the next day."""
+    """Split a local window ``[start, end)`` in minutes into ``(day offset, from, to)``.
+
+    A window whose end is not after its start crosses midnight into the next day.
+    """
     if end > start:
         return [(0, start, end)]
     return [(0, start, MINUTES_PER_DAY), (1, 0, end)] if end else [(0, start, MINUTES_PER_DAY)]
 
 
 def schedule_table(schedule: Any) -> np.ndarray:
-    """A weekly schedule → bool ``[7, 1440]``: open at (weekday Mon=0, local minute).
+    """Tabulate a weekly schedule: bool ``[7, 1440]``, open at (weekday Mon=0, minute).
 
     ``schedule``: ``{"Mon": [("08:00", "18:00"), …], …}``; days not listed are closed; a
     window ending at or before its start runs past midnight into the next day.
@@ -93,8 +97,11 @@ def schedule_table(schedule: Any) -> np.ndarray:
 
 
 def holiday_days(holidays: Any, years: Iterable[int]) -> np.ndarray:
-    """Local dates (days since 1970-01-01) of public holidays: a country code such as
-    ``"DE"`` or ``"DE-BE"`` (the ``holidays`` package), or a list of dates."""
+    """Return the local dates (days since 1970-01-01) of closed days.
+
+    ``holidays``: a country code such as ``"DE"`` or ``"DE-BE"`` (the ``holidays``
+    package), or a list of dates.
+    """
     if holidays is None:
         return np.zeros(0, dtype=np.int64)
     if isinstance(holidays, str):
@@ -173,7 +180,7 @@ class Placed:
         return dense[self.out_key]
 
     def values(self, rows: Any = slice(None)) -> np.ndarray:
-        """The deltas of ``rows`` as float64 (the first reading's NaN counts as 0)."""
+        """Return the deltas of ``rows`` as float64 (a first reading's NaN counts as 0)."""
         v = self.cons[rows]
         return np.where(np.isnan(v), 0.0, v)
 

@@ -28,7 +28,7 @@ _DAYS = 10**7
 
 
 def _blank(value: Any) -> bool:
-    """An empty cell: None, NaN, NA, NaT or a blank string."""
+    """Tell an empty cell: None, NaN, NA, NaT or a blank string."""
     if isinstance(value, str):
         return not value.strip()
     return (
@@ -40,7 +40,7 @@ def _blank(value: Any) -> bool:
 
 
 def _day(value: Any, what: str) -> int:
-    """A local date (``"2026-01-01"``, date, Timestamp) as days since 1970-01-01."""
+    """Read a local date (``"2026-01-01"``, date, Timestamp) as days since 1970-01-01."""
     try:
         ts = pd.Timestamp(value)
     except (TypeError, ValueError):

@@ -60,7 +60,7 @@ def check_factors(factors: pd.DataFrame) -> pd.DataFrame:
 
 
 def _per_unit(factor: float, table_unit: str, device_unit: str) -> float:
-    """The factor per ``device_unit`` (energy units convert; others must match)."""
+    """Express a factor per ``device_unit`` (energy units convert; others must match)."""
     if table_unit == device_unit:
         return factor
     if table_unit in ENERGY_UNITS and device_unit in ENERGY_UNITS:

@@ -50,9 +50,11 @@ def _window_lengths(p: Placed, minimum: pd.Timedelta) -> np.ndarray:
 
 
 def _grid(p: Placed, w_dev: np.ndarray, select: np.ndarray) -> dict:
-    """Clock-aligned windows ``(k·w, (k+1)·w]`` of each device holding the selected
-    readings: per window (device, time) ordered, its device, end, consumption, time
-    spanned and last reading; ``ok`` where the deltas cover the window completely."""
+    """Sum the selected readings into clock-aligned windows ``(k·w, (k+1)·w]``.
+
+    Per window, in (device, time) order: its device, end, consumption, time spanned and
+    last reading; ``ok`` where the deltas cover the window completely.
+    """
     lo = np.full(p.n_dev, np.iinfo(np.int64).max)
     hi = np.full(p.n_dev, -1)
 
@@ -94,7 +96,7 @@ def _cell_keys(p: Placed, g: dict, idx: np.ndarray) -> np.ndarray:
 
 
 def _own_windows(p: Placed, w_dev: np.ndarray, rows: slice) -> tuple[np.ndarray, ...]:
-    """Readings of ``rows`` whose delta spans one whole window: row, key, mean power."""
+    """Find the readings of ``rows`` whose delta is one whole window: row, key, power."""
     dt, w = p.dt[rows], w_dev[p.codes[rows]]
     idx = np.flatnonzero(np.abs(dt - w) <= TOLERANCE * w) + rows.start
     return idx, p.keys(idx), p.values(idx) * HOUR_NS / p.dt[idx]
@@ -125,7 +127,7 @@ def _peaks(p: Placed, w_dev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _baseload(p: Placed, w_dev: np.ndarray, q: float) -> np.ndarray:
-    """The ``q`` quantile of the mean powers of fully covered windows per key."""
+    """Take the ``q`` quantile of the mean powers of fully covered windows per key."""
     out = np.full(p.n_keys, np.nan)
     select = (p.dt > 0) & (p.dt <= (1 + TOLERANCE) * w_dev[p.codes])
     if not select.any():

@@ -20,7 +20,7 @@ MJ_PER_KWH = 3.6
 
 
 def power_unit(unit: str) -> str:
-    """The unit of mean power for consumption in ``unit``: kWh → kW, m3 → m3/h.
+    """Name the unit of mean power for consumption in ``unit``: kWh → kW, m3 → m3/h.
 
     >>> power_unit("kWh"), power_unit("MWh"), power_unit("m3")
     ('kW', 'MW', 'm3/h')
@@ -33,8 +33,10 @@ def power_unit(unit: str) -> str:
 def device_units(
     frame: pd.DataFrame, codes: np.ndarray, devices: pd.Index, *, need: bool
 ) -> np.ndarray:
-    """Each device's unit (from a ``unit`` column, ``attrs["unit"]`` or ``attrs["devices"]``);
-    ``""`` where unknown, or a ValueError naming the devices when ``need``."""
+    """Return each device's unit (``unit`` column, ``attrs["unit"]`` or ``attrs["devices"]``).
+
+    ``""`` where unknown, or a ValueError naming the devices when ``need``.
+    """
     units = per_device_str(None, "unit", frame, codes, devices)
     if need:
         missing = devices[units == ""].tolist()
@@ -49,7 +51,7 @@ def device_units(
 
 
 def calorific_kwh_per_m3(value: Any) -> float:
-    """A calorific value as kWh per m3: a number (kWh/m3) or ``"11.2 kWh/m3"`` / ``"40 MJ/m3"``.
+    """Read a calorific value as kWh/m3: a number, ``"11.2 kWh/m3"`` or ``"40 MJ/m3"``.
 
     >>> calorific_kwh_per_m3("36 MJ/m3")
     10.0
@@ -65,7 +67,7 @@ def calorific_kwh_per_m3(value: Any) -> float:
 
 
 def _positive(number: Any, name: str, given: Any) -> float:
-    """``number`` as a positive finite float, else a ValueError naming ``name=given``."""
+    """Return ``number`` as a positive finite float, else raise naming ``name=given``."""
     try:
         out = float(number)
     except (TypeError, ValueError):

@@ -22,7 +22,7 @@ _BAD_SHEET = re.compile(r"[\[\]:*?/\\]")
 
 
 def _single(frame: pd.DataFrame, column: str) -> str | None:
-    """The one value of a text column (None when absent, empty or mixed)."""
+    """Return the one value of a text column (None when absent, empty or mixed)."""
     if column not in frame.columns:
         return None
     values = frame[column].dropna().astype(str).unique()
@@ -30,7 +30,7 @@ def _single(frame: pd.DataFrame, column: str) -> str | None:
 
 
 def _unit_of(frame: pd.DataFrame, column: str) -> str | None:
-    """A column's unit: ``attrs["units"][column]``, else the frame's one unit/currency."""
+    """Return a column's unit: ``attrs["units"][column]``, else the one unit/currency."""
     given = frame.attrs.get("units")
     if isinstance(given, Mapping) and column in given:
         return str(given[column])
@@ -44,8 +44,11 @@ def _unit_of(frame: pd.DataFrame, column: str) -> str | None:
 
 
 def _sheet_table(frame: pd.DataFrame, tz: Any) -> tuple[pd.DataFrame, dict[str, str]]:
-    """A frame as plain cells: index as columns, times as local wall clock, timedeltas
-    in minutes, units in the headers; and each header's kind (for number formats)."""
+    """Turn a frame into plain cells and each header's kind (for number formats).
+
+    The index becomes columns, times local wall clock, timedeltas minutes; units go
+    into the headers.
+    """
     if not isinstance(frame, pd.DataFrame):
         raise ValueError(f"to_excel takes DataFrames, got {type(frame).__name__}")
     flat = frame.reset_index() if frame.index.name or frame.index.names[0] else frame.copy()
@@ -121,12 +124,12 @@ def to_excel(
     tz: Any = None,
     provenance: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write report tables to one Excel workbook, a sheet per frame plus ``Provenance``.
+    r"""Write report tables to one Excel workbook, a sheet per frame plus ``Provenance``.
 
     Parameters
     ----------
     frames : mapping of str to DataFrame
-        Sheet name → frame (names: at most 31 characters, none of ``[]:*?/\\``, not
+        Sheet name → frame (names: at most 31 characters, none of ``[]:*?/\``, not
         ``Provenance``). The index is written as the first column(s).
     path : str or Path
         The ``.xlsx`` file to write (replaced when it exists).
@@ -192,7 +195,7 @@ def to_excel(
 
 
 def _style(sheet: Any, table: pd.DataFrame, kinds: dict[str, str], wide: int = 60) -> None:
-    """Number formats, column widths, a bold frozen header row."""
+    """Set number formats, column widths and a bold frozen header row."""
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
@@ -209,7 +212,7 @@ def _style(sheet: Any, table: pd.DataFrame, kinds: dict[str, str], wide: int = 6
 
 
 def _width(values: pd.Series, kind: str, header: str) -> float:
-    """A column width that shows the header and typical values (capped)."""
+    """Return a column width that shows the header and typical values."""
     if kind == "time":
         body = 16
     elif kind in ("number", "share"):
