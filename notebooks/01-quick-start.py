@@ -109,14 +109,11 @@ per_day
 
 # %% [markdown]
 # ## Totals per meter type, with units
-# Only add up meters of one unit. Heat comes in kWh and MWh here: convert before summing.
+# Only add up meters of one unit. Heat comes in kWh and MWh here: `wf.to_unit` expresses
+# every energy meter in kWh (water stays in m3; its `unit` column says so).
 
 # %%
-TO_BASE = {"MWh": ("kWh", 1000.0)}  # unit -> (base unit, factor)
-joined = daily.join(devices[["meter_type", "unit"]], on="device_id")
-base = joined["unit"].map(lambda u: TO_BASE.get(u, (u, 1.0))[0])
-factor = joined["unit"].map(lambda u: TO_BASE.get(u, (u, 1.0))[1])
-joined = joined.assign(unit=base, consumption=joined["consumption"] * factor)
+joined = wf.to_unit(daily.join(devices[["meter_type", "unit"]], on="device_id"), "kWh")
 full = joined[~joined["partial"]]
 totals = pd.DataFrame(
     {
