@@ -125,21 +125,33 @@ def test_readings_layout_filters_and_export(sim, tmp_path, make_client):
     with pytest.raises(ValueError, match="end="):
         mirror.readings(DEMO_ORG, "2026-06-02", "2026-06-01")
 
-    pytest.importorskip("pyarrow")
+    pytest.importorskip("dask.dataframe")
     import pyarrow.dataset as ds
 
+    # the export is the readings dataset: one folder per device bucket, scan_readings
+    # gives back exactly mirror.readings (layout, dtypes, tz and device details)
     out = mirror.export_parquet(tmp_path / "lake")
-    parts = sorted(p.relative_to(out).parts[:3] for p in out.rglob("*.parquet"))
-    assert parts[0] == (f"org={DEMO_ORG}", f"device={org_devices(sim).index[0]}", "month=2026-06")
-    table = ds.dataset(out, format="parquet", partitioning="hive").to_table().to_pandas()
+    parts = {p.relative_to(out).parts[:2] for p in out.rglob("*.parquet")}
+    assert all(o == f"org={DEMO_ORG}" and b.startswith("bucket=") for o, b in parts)
     full = mirror.readings(DEMO_ORG)
-    assert len(table) == len(full)
-    back = table.set_index(["device", "timestamp"]).sort_index()
-    ref = full.reset_index().set_index(["device_id", "timestamp"]).sort_index()
-    np.testing.assert_allclose(back["value"].to_numpy(), ref["value"].to_numpy(), equal_nan=True)
-    # exporting again replaces the partitions instead of adding files
+    fields = [c for c in full.columns if c not in ("device_id", "value") and full[c].notna().any()]
+    ddf = wf.scan_readings(out, org=DEMO_ORG)
+    assert ddf.npartitions == len(parts)
+    back = ddf.compute()
+    key = ["timestamp", "device_id"]
+    want = full[["device_id", *fields, "value"]].reset_index().sort_values(key, kind="stable")
+    got = back[["device_id", *fields, "value"]].reset_index().sort_values(key, kind="stable")
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
+    assert back.attrs["tz"] == full.attrs["tz"]
+    pd.testing.assert_frame_equal(
+        back.attrs["devices"], full.attrs["devices"].loc[back.attrs["devices"].index]
+    )
+    # hive-partitioned Parquet for other engines; exporting again adds no rows
+    assert len(ds.dataset(out, format="parquet", partitioning="hive").to_table()) == len(full)
     mirror.export_parquet(tmp_path / "lake")
     assert len(ds.dataset(out, format="parquet", partitioning="hive").to_table()) == len(full)
+    with pytest.raises(ValueError, match="not in the mirror"):
+        mirror.export_parquet(tmp_path / "lake", "00000000-0000-0000-0000-00000000ffff")
 
 
 def test_bad_arguments_fail_before_any_request(sim, tmp_path, make_client):

@@ -422,9 +422,6 @@ def telemetry(
     )
 
 
-_INFO_COLUMNS = ("meter_type", "unit", "multiplier", "register_digits")
-
-
 def _device_info(devices: Any, details: dict[str, Any]) -> pd.DataFrame | None:
     """Return what the helpers need per device (meter type, unit, multiplier, register size).
 
@@ -434,17 +431,17 @@ def _device_info(devices: Any, details: dict[str, Any]) -> pd.DataFrame | None:
     """
     parts = []
     if isinstance(devices, pd.DataFrame):
-        have = [c for c in _INFO_COLUMNS if c in devices.columns]
+        have = [c for c in frames.INFO_COLUMNS if c in devices.columns]
         parts.append(devices.loc[devices.index.isin(list(details)), have])
     fetched = [d for d in details.values() if isinstance(d, dict)]
     if fetched:
-        parts.append(frames.parse_devices(fetched, details=True).loc[:, list(_INFO_COLUMNS)])
+        parts.append(frames.parse_devices(fetched, details=True).loc[:, list(frames.INFO_COLUMNS)])
     if not parts:
         return None
     info = parts[0]
     for more in parts[1:]:
         info = info.combine_first(more)
-    return for_attrs(info.reindex(columns=[c for c in _INFO_COLUMNS if c in info.columns]))
+    return for_attrs(info.reindex(columns=[c for c in frames.INFO_COLUMNS if c in info.columns]))
 
 
 # ---------------------------------------------------------------- Part 3

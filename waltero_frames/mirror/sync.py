@@ -32,6 +32,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .._attrs import for_attrs
@@ -53,8 +54,6 @@ __all__ = ["Mirror", "SyncReport"]
 WINDOW_MS = int(MAX_WINDOW / pd.Timedelta(milliseconds=1))
 DETAIL_COLUMNS = ["name", "external_id", "serial_number", "meter_type", "unit", "multiplier",
                   "register_digits", "variant"]  # fmt: skip
-#: Device details kept in a readings frame's ``attrs["devices"]`` (as ``wf.telemetry``).
-INFO_COLUMNS = ("meter_type", "unit", "multiplier", "register_digits")
 #: Default range of a first sync without ``start``.
 DEFAULT_SPAN = pd.Timedelta(days=365)
 #: The contract's maximum replication lag of the changelog.
@@ -139,6 +138,14 @@ class SyncReport:
             f"watermark={wm} windows={self.windows} devices={self.devices} "
             f"in {self.seconds:.1f}s"
         )
+
+
+def _device_info(held: pd.DataFrame) -> pd.DataFrame:
+    """Return a readings frame's ``attrs["devices"]``: the helpers' details by device_id."""
+    info = held[list(frames.INFO_COLUMNS)].copy()
+    info.index.name = "device_id"
+    info["register_digits"] = info["register_digits"].astype("float64")
+    return for_attrs(info)
 
 
 def _ms_to_ts(ms: int | None) -> pd.Timestamp | None:
@@ -641,14 +648,12 @@ class Mirror:
         declared = {f for fs in chosen["fields"] if fs for f in fs}
         declared |= {names[int(c)] for c in pd.unique(long["field"])}
         frame = to_wide(long, held, names, columns(field_list, sorted(declared)))
-        info = chosen[list(INFO_COLUMNS)].copy()
-        info.index.name = "device_id"
-        info["register_digits"] = info["register_digits"].astype("float64")
+        info = _device_info(chosen)
         zone = None if org_code is None else self.store.org_timezone(org_code)
         frame.attrs.update(
             org_id=org,
             **({} if zone is None else {"tz": zone}),
-            devices=for_attrs(info),
+            devices=info,
             fields=[c for c in frame.columns if c not in ("device_id", "value")],
             start=lo,
             end=hi,
@@ -689,65 +694,72 @@ class Mirror:
 
     # ---------------------------------------------------------------------------- export
     def export_parquet(self, directory: str | Path, org: str | None = None) -> Path:
-        """Write the readings as hive-partitioned Parquet: ``org=…/device=…/month=YYYY-MM/``.
+        """Write the mirrored readings as a readings dataset (``docs/scale.md``).
 
-        DuckDB (``read_parquet('dir/**/*.parquet', hive_partitioning=true)``), Polars
-        (``scan_parquet(..., hive_partitioning=True)``), Spark and ``pyarrow.dataset`` read
-        the folder directly. Each file holds ``timestamp`` (UTC), the field columns and
-        ``value``. Partitions written again are replaced. Needs the ``parquet`` extra.
+        The layout ``wf.write_readings`` writes and ``wf.scan_readings`` reads:
+        ``org=<id>/bucket=<n>/`` Parquet files (rows by device, then time) and
+        ``_readings.json`` with each device's time zone (the organization's), meter type,
+        unit, multiplier and register size. Devices are read from SQLite one bucket at a
+        time, so memory is bounded by one bucket (about 20 devices' histories), not by
+        the organization. Writing again merges by (device, timestamp): an unchanged
+        mirror exported twice gives the same dataset. DuckDB, Polars, Spark and
+        ``pyarrow.dataset`` read the folder as hive-partitioned Parquet. Needs the
+        ``parquet`` extra.
 
         Parameters
         ----------
         directory : str or Path
-            Output folder (created).
+            The dataset folder (created; an existing one must be a readings dataset).
         org : str, optional
             Only this organization (default: every organization in the mirror).
 
         Returns
         -------
         pathlib.Path
-            The output folder.
+            The dataset folder.
+
+        Raises
+        ------
+        ValueError
+            ``org`` not in the mirror, or ``directory`` an existing folder that is not a
+            readings dataset.
 
         Examples
         --------
-        >>> mirror.export_parquet("lake/")                                  # doctest: +SKIP
+        >>> mirror.export_parquet("readings/", org)                         # doctest: +SKIP
+        >>> wf.scan_readings("readings/", org=org)                          # doctest: +SKIP
         """
-        try:
-            import pyarrow as pa
-            import pyarrow.dataset as ds
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "export_parquet needs pyarrow: pip install 'waltero_frames[parquet]'"
-            ) from exc
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
+        from ..scale.dataset import Dataset, bucket_of, write_frame
+
         orgs = (
             [org]
             if org is not None
             else [o for (o,) in self.store.query("SELECT org_id FROM orgs ORDER BY org")]
         )
-        for org_id in orgs:
-            org_code = self.store.org_code(org_id, create=False)
-            if org_code is None:
-                raise ValueError(f"org={org_id!r} is not in the mirror")
-            for device_id in self.store.devices(org_code).index:
-                frame = self.readings(org_id, devices=[device_id])
-                if frame.empty:
-                    continue
-                frame = frame.drop(columns="device_id").reset_index()
-                frame.attrs = {}  # provenance is not Parquet metadata
-                frame["timestamp"] = frame["timestamp"].dt.tz_convert("UTC")
-                frame["org"] = org_id
-                frame["device"] = device_id
-                frame["month"] = frame["timestamp"].dt.strftime("%Y-%m")
-                table = pa.Table.from_pandas(frame, preserve_index=False)
-                ds.write_dataset(
-                    table,
-                    out,
-                    format="parquet",
-                    partitioning=["org", "device", "month"],
-                    partitioning_flavor="hive",
-                    existing_data_behavior="delete_matching",
-                    basename_template="part-{i}.parquet",
+        codes = {o: self.store.org_code(o, create=False) for o in orgs}
+        missing = [o for o, c in codes.items() if c is None]
+        if missing:
+            raise ValueError(f"org={missing[0]!r} is not in the mirror")
+        n_devices = sum(len(self.store.devices(c)) for c in codes.values())
+        dataset = Dataset.open(directory, create=n_devices)
+        names = self.store.field_names()
+        for org_id, org_code in codes.items():
+            held = self.store.devices(org_code)
+            zone = self.store.org_timezone(org_code) or "UTC"
+            buckets = bucket_of(held.index, dataset.buckets)
+            for b in np.unique(buckets):  # one bucket of devices at a time
+                chosen = held.loc[buckets == b]
+                long = self.store.read_readings(
+                    org_code, None, None, chosen["device"].astype(int).tolist()
                 )
-        return out
+                if not len(long):
+                    continue
+                have = {names[int(c)] for c in pd.unique(long["field"])}
+                fields = [f for f in columns(None, sorted(have)) if f in have]
+                frame = to_wide(long, held, names, fields)
+                del long
+                frame.attrs["devices"] = _device_info(chosen)
+                write_frame(dataset, frame, org_id, zone)
+        if not (dataset.path / "_readings.json").exists():
+            dataset.save()
+        return dataset.path

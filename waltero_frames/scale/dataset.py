@@ -162,7 +162,7 @@ class Dataset:
         cols = ["org_id", "bucket", "tz", *INFO_COLUMNS]  # device_id is the index
         rows = self.meta["devices"]
         df = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=cols)
-        df.index = pd.Index(list(rows), dtype=object, name=DEVICE)
+        df.index = pd.Index(list(rows), dtype="str", name=DEVICE)
         for col in ("multiplier", "register_digits"):
             df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
         df["bucket"] = df["bucket"].astype("int64")
