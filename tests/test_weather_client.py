@@ -233,3 +233,25 @@ def test_the_simulators_archive_equals_the_worlds_weather(waltero_sim):
     assert t["temperature"].isna().sum() == want.isna().sum() > 0  # the missing hours
     archive_calls = [r for r in waltero_sim.log if r["path"] == "/v1/archive"]
     assert len(archive_calls) == 3 and all(r["status"] == 200 for r in archive_calls)
+
+
+def test_weather_calls_record_into_a_study_and_replay_offline(sim, tmp_path, monkeypatch):
+    site = sim.world.sites.loc[DEMO_ORG]
+    args = (site.latitude, site.longitude, "2025-12-20", "2026-01-10")
+    path = tmp_path / "weather-study"
+    with wf.Study(path) as study:
+        client = study.client(
+            progress=False, base_url=sim.base_url, username=sim.username, password=sim.password
+        )
+        live = wf.temperature(*args, client=client, base_url=sim.root_url, tz="Europe/Berlin")
+        study.check("degree_days", wf.degree_days(live))
+    for var in ("WALTERO_BASE_URL", "WALTERO_USERNAME", "WALTERO_PASSWORD"):
+        monkeypatch.delenv(var, raising=False)
+    before = len(sim.log)
+    replay_study = wf.Study(path)
+    assert replay_study.mode == "replay"
+    offline = replay_study.client()
+    replay = wf.temperature(*args, client=offline, base_url=sim.root_url, tz="Europe/Berlin")
+    pd.testing.assert_frame_equal(replay, live)
+    replay_study.check("degree_days", wf.degree_days(replay))
+    assert len(sim.log) == before  # zero requests to the simulator
