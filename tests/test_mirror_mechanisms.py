@@ -96,9 +96,9 @@ def test_changelog_pages_keep_text_and_numbers_apart():
     assert isinstance(page["new_value"].iloc[1], float)
 
 
-def test_readings_take_the_device_selections_of_telemetry(sim, tmp_path):
+def test_readings_take_the_device_selections_of_telemetry(sim, tmp_path, make_client):
     """Defect 2: a frame with a device_id column raised "devices not in the mirror"."""
-    client = client_for(sim)
+    client = make_client()
     mirror = wf.Mirror(tmp_path / "m.sqlite")
     mirror.sync(client, DEMO_ORG, START, END)
     devs = wf.devices(client, DEMO_ORG)
