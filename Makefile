@@ -14,9 +14,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[all]'
 	@touch $@
 
-## The main job: start the bundled simulator (unless WALTERO_* point at a tenant),
-## execute every notebook and write HTML reports to reports/.
+## The main job: verify the committed demo study (its answers against the checksum, then
+## notebook 5 replayed offline against it), start the bundled simulator (unless WALTERO_*
+## point at a tenant), execute every notebook and write HTML reports to reports/.
+DEMO_STUDY := data/studies/energy-report-demo
 report: $(STAMP)
+	$(VENV)/bin/waltero-frames study verify $(DEMO_STUDY) notebooks/05-energy-report.py
 	$(PY) -m tools.report
 
 ## The test suite (what CI runs): lint, then every test but the slow ones.

@@ -6,6 +6,8 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   waltero:
+#     report: true
 # ---
 
 # %% [markdown]
@@ -16,58 +18,33 @@
 # with the defaults). Totals per meter type, top consumers, month over month, data
 # completeness and open anomalies.
 #
-# **Reproducible study.** Every API answer goes through a requests-cache file. With the
-# bundled simulator the default is the committed `data/energy-report-demo.sqlite`: the
-# report is then replayed *offline* — no server, no credentials — and checked against the
-# numbers recorded next to the cache (`….json`). `refresh_cache=True` (or
-# `python -m tools.report --refresh-data`) records it again.
+# **Reproducible study.** The report is a `wf.Study`: every API answer and its key
+# numbers live in one folder. The committed demo study (`data/studies/energy-report-demo`)
+# replays offline — no server, no credentials — and a replay must reproduce the recorded
+# numbers exactly. `study_mode="record"` (or `python -m tools.report --refresh-data`)
+# records it again; `waltero-frames study verify data/studies/energy-report-demo
+# notebooks/05-energy-report.py` checks it.
 
 # %% tags=["parameters"]
 org = None  # None: $WALTERO_ORG, else the first organization you can read
 month = "2026-11"  # the report month (the organization's calendar month)
-cache_file = "auto"  # requests-cache file; "auto": the demo study with the simulator
-refresh_cache = False  # re-record the cache from the live API
 top_n = 10
+study_path = "../data/studies/energy-report-demo"  # the study folder (answers + numbers)
+study_mode = "auto"  # "auto": replay the study when it exists, else record it
 
 # %%
-import json
 import os
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from IPython.display import Markdown, display
 
 import waltero_frames as wf
-from waltero_frames.notebook.connect import connect, study_cache, tenant_configured, versions
 
 pd.set_option("display.width", 120)
-DEMO_CACHE = Path("../data/energy-report-demo.sqlite")
-
-# The bundled simulator, or nothing configured (then connect() starts it): a loopback URL.
-bundled = not tenant_configured() or os.environ["WALTERO_BASE_URL"].startswith("http://127.0.0.1")
-if cache_file in (None, "", "none"):
-    cache = None
-elif cache_file == "auto":
-    cache = DEMO_CACHE if bundled else None
-else:
-    cache = Path(cache_file)
-record = cache.with_suffix(".json") if cache else None
-if cache is not None and refresh_cache:
-    for stale in (cache, record):
-        stale.unlink(missing_ok=True)
 org = org or os.environ.get("WALTERO_ORG")
-recorded = json.loads(record.read_text()) if cache and cache.exists() and record.exists() else None
-replay = recorded is not None and recorded["month"] == month and org in (None, recorded["org"])
-if recorded is not None and not replay and cache == DEMO_CACHE:
-    cache = record = None  # other parameters than the demo study: live, demo file untouched
-if replay:
-    client = wf.Client(recorded["base_url"], cache=study_cache(cache), offline=True, progress=False)
-    org = org or recorded["org"]
-    mode = f"offline replay of {cache} (recorded {recorded['recorded_at']})"
-else:
-    client, _sim = connect(cache=study_cache(cache) if cache else None, progress=False)
-    mode = f"live, recording into {cache}" if cache else "live, no cache"
-print(mode)
+study = wf.Study(study_path, params={"org": org, "month": month}, mode=study_mode)
+client = study.client(progress=False)
 
 # %%
 orgs = wf.organizations(client)
@@ -217,63 +194,33 @@ open_anomalies
 
 # %% [markdown]
 # ## Reproducibility
-# The numbers above, the cache they came from and the package versions used.
+# The data's numbers (exact arithmetic on the recorded answers) are what a replay must
+# reproduce; anomaly counts also depend on the rules' thresholds, so they are compared
+# only as information.
 
 # %%
-# The data's numbers (exact arithmetic on the cached answers) are what a replay must
-# reproduce; anomaly counts also depend on the rules' thresholds, so they are recorded
-# for reference and compared only as information.
 months = totals[[str(m0 - 1), str(m0)]].stack()
 headline = {"|".join(key): round(float(v), 6) for key, v in months.items()}
-anomaly_counts = {f: int(hit[f].sum()) for f in FLAGS}
-if cache is not None and not replay:
-    record.write_text(
-        json.dumps(
-            {
-                "base_url": client.base_url,
-                "org": org,
-                "month": month,
-                "recorded_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-                "versions": versions(),
-                "headline": headline,
-                "anomaly_counts": anomaly_counts,
-            },
-            indent=1,
-            sort_keys=True,
-        )
+study.check("totals", headline)
+study.check("anomaly_counts", {f: int(hit[f].sum()) for f in FLAGS}, informational=True)
+
+# %% tags=["summary"]
+name = orgs.loc[org, "name"]
+lines = [
+    f"- **{kind}**: {row[str(m0)]:,.0f} {u} ({row['change %']:+.1f} % vs {m0 - 1})"
+    for (kind, u), row in totals.iterrows()
+]
+complete = int((cover["days under 50 %"] == 0).sum())
+display(
+    Markdown(
+        f"**{name} — {m0.strftime('%B %Y')}** ({tz})\n\n"
+        + "\n".join(lines)
+        + f"\n\n{complete} of {len(devices)} meters have data on every day"
+        f" (overall coverage {cover['mean coverage'].mean():.1%});"
+        f" {len(open_anomalies)} meters show open anomalies."
     )
-    # the same numbers again, from the cache alone: no server, no credentials
-    check = wf.Client(client.base_url, cache=study_cache(cache), offline=True, progress=False)
-    again = wf.resample_consumption(
-        wf.readings_to_consumption(
-            wf.telemetry(
-                check,
-                wf.devices(check, org, details=True),
-                fetch_start,
-                this_end,
-                fields=FIELDS,
-                tz=tz,
-            ),
-        ),
-        "D",
-        tz=tz,
-    )
-    pd.testing.assert_frame_equal(again, wf.resample_consumption(cons, "D", tz=tz))
-    print("offline replay of the fresh cache gives identical daily frames")
-if replay:
-    assert headline == recorded["headline"], "the replay does not reproduce the recorded numbers"
-    if anomaly_counts != recorded.get("anomaly_counts"):
-        print(
-            "note: anomaly counts differ from the recording (rules changed since):",
-            recorded.get("anomaly_counts"),
-            "->",
-            anomaly_counts,
-        )
-    print("replay reproduces the recorded numbers exactly")
-print(
-    "cache file:",
-    cache.resolve() if cache else None,
-    f"({cache.stat().st_size / 1e6:.1f} MB)" if cache else "",
 )
-print("recorded with:", json.loads(record.read_text())["versions"] if record else None)
-print("running with: ", versions())
+
+# %% tags=["footer"]
+study.close()
+study

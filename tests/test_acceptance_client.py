@@ -154,16 +154,17 @@ def test_flags_read_local_nights_in_the_zone_of_the_fetch(waltero_sim, make_clie
 
 
 def test_a_cache_backend_or_session_file_serves_one_principal(waltero_sim, tmp_path, make_client):
-    # only a path was checked: the notebooks' study_cache() backend (or a user's
-    # CachedSession) let a second user read the first one's cached answers
+    # only a path was checked: a requests-cache backend (or a user's CachedSession) let
+    # a second user read the first one's cached answers
     from requests_cache import CachedSession, SQLiteCache
 
-    from waltero_frames.notebook.connect import study_cache
+    def json_backend(path):
+        return SQLiteCache(str(path), serializer="json")
 
     waltero_sim.config.rate = None
     path = tmp_path / "study.sqlite"
-    wf.organizations(make_client(cache=study_cache(path)))
-    for cache in (study_cache(path), SQLiteCache(str(path)), CachedSession(str(path))):
+    wf.organizations(make_client(cache=json_backend(path)))
+    for cache in (json_backend(path), SQLiteCache(str(path)), CachedSession(str(path))):
         with pytest.raises(ValueError, match="holds answers for 'analyst@example.com'"):
             wf.Client(waltero_sim.base_url, "operator@example.com", "x", cache=cache)
     session, closed = CachedSession(str(path)), []
@@ -172,5 +173,5 @@ def test_a_cache_backend_or_session_file_serves_one_principal(waltero_sim, tmp_p
         wf.Client(waltero_sim.base_url, "operator@example.com", "x", cache=session)
     assert closed == []  # the caller's session is the caller's to close
     # the same user, and offline replays, still open it
-    make_client(cache=study_cache(path))
-    wf.Client(waltero_sim.base_url, cache=study_cache(path), offline=True)
+    make_client(cache=json_backend(path))
+    wf.Client(waltero_sim.base_url, cache=json_backend(path), offline=True)

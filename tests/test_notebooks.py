@@ -41,21 +41,30 @@ def failure(nb, error) -> str:
     return f"{error}\n--- failing cell ---\n{source}"
 
 
-def assert_no_secrets(cache: Path, password: str) -> None:
-    """Neither the password nor a bearer token in any stored response (decompressed)."""
+DEMO_STUDY = ROOT / "data" / "studies" / "energy-report-demo"
+
+
+def folder_bytes(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))}
+
+
+def assert_no_secrets(study: Path, password: str) -> None:
+    """Neither the password nor a bearer token in any byte of a study (answers decompressed)."""
     import sqlite3
     import zlib
 
-    with sqlite3.connect(cache) as con:
+    manifest = json.loads((study / "manifest.json").read_text())
+    with sqlite3.connect(study / manifest["answers"]) as con:
         rows = [zlib.decompress(v) for (v,) in con.execute("SELECT value FROM responses")]
     assert rows
-    for raw in rows:
+    for raw in [*rows, *folder_bytes(study).values()]:
         assert password.encode() not in raw
         assert b"Bearer" not in raw and b"eyJ" not in raw  # no JWT (base64 of '{"')
 
 
-def test_committed_study_cache_holds_no_secrets():
-    assert_no_secrets(ROOT / "data" / "energy-report-demo.sqlite", "waltero-demo")
+def test_committed_study_holds_no_secrets_and_is_small():
+    assert_no_secrets(DEMO_STUDY, "waltero-demo")
+    assert sum(len(b) for b in folder_bytes(DEMO_STUDY).values()) <= 2_000_000
 
 
 def output_text(nb) -> str:
@@ -68,11 +77,10 @@ def test_all_five_notebooks_are_there():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_headless(path, tenant_env):
-    study = ROOT / "data" / "energy-report-demo.sqlite"
-    before = study.read_bytes()
+    before = folder_bytes(DEMO_STUDY)
     nb, error = report.execute(path, timeout=300)
     assert error is None, failure(nb, error)
-    assert study.read_bytes() == before  # a replay never rewrites the committed study
+    assert folder_bytes(DEMO_STUDY) == before  # a replay never rewrites the committed study
     outputs = [o for c in nb.cells for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     text = json.dumps(outputs)
@@ -109,29 +117,40 @@ def expected_devices(stem: str, world) -> list[str]:
 
 
 def test_study_records_then_replays_offline(tenant_env, tmp_path, monkeypatch):
-    """Notebook 5, parameterised for another month, records a fresh cache (and re-reads it
-    offline inside), then a second run with no server address at all replays it and
-    reproduces the recorded numbers."""
+    """Notebook 5, parameterised for another org and month, records a new study; a second
+    run with no server address at all replays it and reproduces the recorded numbers; its
+    HTML is written for readers."""
     path = next(p for p in NOTEBOOKS if "report" in p.stem)
-    cache = tmp_path / "study.sqlite"
-    params = {"cache_file": str(cache), "month": "2026-10", "org": SOUTH_ORG}
+    study = tmp_path / "south-2026-10"
+    params = {"study_path": str(study), "month": "2026-10", "org": SOUTH_ORG}
     nb, error = report.execute(path, parameters=params, timeout=300)
     assert error is None, failure(nb, error)
-    text = output_text(nb)
-    assert "Harbour View Strata — October 2026 (Australia/Sydney)" in text
-    recorded = json.loads(cache.with_suffix(".json").read_text())
-    assert (recorded["month"], recorded["org"]) == ("2026-10", SOUTH_ORG)
-    assert recorded["base_url"] == tenant_env.base_url
-    assert recorded["versions"]["requests-cache"]
-    assert any(k.startswith("electricity|") for k in recorded["headline"])
-    assert_no_secrets(cache, tenant_env.password)
+    assert "Harbour View Strata — October 2026 (Australia/Sydney)" in output_text(nb)
+    manifest = json.loads((study / "manifest.json").read_text())
+    assert manifest["params"] == {"org": SOUTH_ORG, "month": "2026-10"}
+    assert manifest["orgs"] == [SOUTH_ORG] and manifest["base_url"] == tenant_env.base_url
+    assert manifest["versions"]["requests-cache"]
+    assert any(
+        k.startswith("electricity|") for k in manifest["results"]["totals"]["value"]["value"]
+    )
+    assert_no_secrets(study, tenant_env.password)
     for var in report.ENV_VARS:  # no address, no credentials: the replay must not need them
         monkeypatch.delenv(var)
+    before = folder_bytes(study)
     nb, error = report.execute(path, parameters=params, timeout=300)
-    assert error is None, failure(nb, error)
-    text = output_text(nb)
-    assert "offline replay of" in text
-    assert "replay reproduces the recorded numbers exactly" in text
+    assert error is None, failure(nb, error)  # study.check raises StudyMismatch otherwise
+    assert "Study south-2026-10 (replayed offline): recorded " in output_text(nb)
+    assert folder_bytes(study) == before
+
+    html = report.export_html(nb, tmp_path / "report.html").read_text()
+    assert "wf.Study(" not in html and "study.check(" not in html  # no code for readers
+    summary = html.index("<strong>Harbour View Strata — October 2026</strong>")
+    assert summary < html.index("Totals per meter type, month over month")
+    assert html.rindex("Study south-2026-10 (replayed offline)") > html.index("Open anomalies")
+    assert "pandas " in html[html.rindex("Study south-2026-10") :]
+    import jupytext
+
+    assert report.is_report(nb) and not report.is_report(jupytext.read(NOTEBOOKS[0]))
 
 
 def test_report_main_writes_html_image_and_fails_on_cell_error(tenant_env, tmp_path):
@@ -194,11 +213,14 @@ def test_recorded_study_numbers_match_the_ground_truth(waltero_sim):
     import numpy as np
     import pandas as pd
 
-    recorded = json.loads((ROOT / "data" / "energy-report-demo.json").read_text())
+    manifest = json.loads((DEMO_STUDY / "manifest.json").read_text())
+    (org,) = manifest["orgs"]
+    totals = manifest["results"]["totals"]["value"]["value"]
+    recorded = {key: item["value"] for key, item in totals.items()}
     world = waltero_sim.world
-    tz = world.orgs.loc[recorded["org"], "timezone"]
-    devices = world.devices[world.devices["organization_id"] == recorded["org"]]
-    month = pd.Period(recorded["month"], "M")
+    tz = world.orgs.loc[org, "timezone"]
+    devices = world.devices[world.devices["organization_id"] == org]
+    month = pd.Period(manifest["params"]["month"], "M")
     expected: dict[str, float] = {}
     for m in (month - 1, month):
         lo = m.start_time.tz_localize(tz).value // 10**6
@@ -210,8 +232,8 @@ def test_recorded_study_numbers_match_the_ground_truth(waltero_sim):
             unit, factor = ("kWh", 1000.0) if dev["unit"] == "MWh" else (dev["unit"], 1.0)
             key = f"{dev['meter_type']}|{unit}|{m}"
             expected[key] = expected.get(key, 0.0) + used * factor
-    assert expected.keys() == recorded["headline"].keys()
-    for key, value in recorded["headline"].items():
+    assert expected.keys() == recorded.keys()
+    for key, value in recorded.items():
         assert value == pytest.approx(expected[key], abs=1e-3), key
 
 

@@ -12,8 +12,11 @@
    ``docs/img/readme.png``;
 4. prints where the reports are and exits non-zero if any cell failed.
 
-``--refresh-data`` re-records the reproducible study's cache in ``data/`` (notebook 5
-run live with ``refresh_cache=True``) instead of replaying it.
+Report notebooks (``waltero: report: true`` in their metadata) are studies
+(``wf.Study``): with the bundled simulator they replay their committed study in
+``data/studies/``, and ``--refresh-data`` records it again (``study_mode="record"``);
+against a configured tenant they record a study of it under ``reports/studies/``. Their
+HTML is written for readers: key figures first, no code, the study's footer last.
 
 The notebooks call :func:`connect` for their client, so they also run on their own
 (``jupyter lab``, ``pytest tests/test_notebooks.py``) with or without the variables.
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import copy
 import html
 import os
 import sys
@@ -36,6 +40,7 @@ from waltero_frames.notebook.connect import ENV_VARS, tenant_configured
 from waltero_frames.study.execute import execute
 
 README_TAG = "readme-image"
+SUMMARY_TAG, FOOTER_TAG = "summary", "footer"
 # The project folder: where `make report` runs (notebooks/, data/, docs/, reports/);
 # this file's repository otherwise.
 ROOT = Path.cwd() if (Path.cwd() / "notebooks").is_dir() else Path(__file__).resolve().parents[1]
@@ -51,11 +56,47 @@ def notebook_paths(folder: Path, only: Sequence[str] = ()) -> list[Path]:
     return paths
 
 
+def is_report(nb: Any) -> bool:
+    """Tell whether a notebook is a report for readers (``waltero: report: true`` metadata)."""
+    return bool(nb.metadata.get("waltero", {}).get("report"))
+
+
+def _tagged(cell: Any, tag: str) -> bool:
+    return tag in cell.get("metadata", {}).get("tags", [])
+
+
+def reader_view(nb: Any) -> Any:
+    """Return a copy of a report notebook arranged for readers (the .ipynb keeps its order).
+
+    The cells tagged ``summary`` move up, right after the title cell, so the page opens
+    with the key figures; the cell tagged ``footer`` (the study's line: name, when it was
+    recorded, package versions) goes last. Code is hidden at export.
+    """
+    nb = copy.deepcopy(nb)
+    cells = list(nb.cells)
+    summary = [c for c in cells if _tagged(c, SUMMARY_TAG)]
+    footer = [c for c in cells if _tagged(c, FOOTER_TAG)]
+    rest = [c for c in cells if c not in summary and c not in footer]
+    title = rest[:1] if rest and rest[0].cell_type == "markdown" else []
+    nb.cells = title + summary + rest[len(title) :] + footer
+    return nb
+
+
 def export_html(nb: Any, target: Path) -> Path:
-    """Write ``nb`` as a standalone HTML page (nbconvert, images embedded)."""
+    """Write ``nb`` as a standalone HTML page (nbconvert, images embedded).
+
+    A report notebook (:func:`is_report`) is written for readers: :func:`reader_view`,
+    no code cells, no prompts.
+    """
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_notebook_node(nb)
+    if is_report(nb):
+        exporter = HTMLExporter(
+            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+        )
+        body, _ = exporter.from_notebook_node(reader_view(nb))
+    else:
+        body, _ = HTMLExporter().from_notebook_node(nb)
     target.write_text(body, encoding="utf-8")
     return target
 
@@ -69,6 +110,22 @@ def tagged_png(nb: Any, tag: str = README_TAG) -> bytes | None:
                 if "image/png" in data:
                     return base64.b64decode(data["image/png"])
     return None
+
+
+def study_parameters(path: Path, out: Path, *, tenant: bool, refresh: bool) -> dict[str, Any]:
+    """Return the study parameters a report notebook runs with (others get none).
+
+    With the bundled simulator a report replays its committed study (its defaults), or
+    records it again with ``refresh``. Against a configured tenant it records a study of
+    that tenant under ``out/studies/`` instead of replaying the simulator's.
+    """
+    import jupytext
+
+    if not is_report(jupytext.read(path)):
+        return {}
+    if tenant:
+        return {"study_path": str((out / "studies" / path.stem).resolve()), "study_mode": "record"}
+    return {"study_mode": "record"} if refresh else {}
 
 
 @contextlib.contextmanager
@@ -117,7 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=(), help="run notebooks whose name has …")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per cell")
     parser.add_argument(
-        "--refresh-data", action="store_true", help="re-record the study cache in data/"
+        "--refresh-data",
+        action="store_true",
+        help="re-record the report notebooks' studies in data/studies/",
     )
     args = parser.parse_args(argv)
 
@@ -127,11 +186,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     failed: list[str] = []
     rows: list[tuple[str, str, str]] = []
+    tenant = tenant_configured()  # a real tenant: its reports record their own studies
     with api_environment() as where:
         print(f"running {len(paths)} notebooks against the {where}", flush=True)
         for path in paths:
             t0 = time.perf_counter()
-            params = {"refresh_cache": True} if args.refresh_data and "report" in path.stem else {}
+            params = study_parameters(path, args.out, tenant=tenant, refresh=args.refresh_data)
             nb, error = execute(path, parameters=params, timeout=args.timeout)
             took = time.perf_counter() - t0
             target = export_html(nb, args.out / f"{path.stem}.html")

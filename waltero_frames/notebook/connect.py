@@ -1,18 +1,18 @@
-"""``connect()`` and study helpers for notebooks: a client for the tenant or the bundled simulator.
+"""``connect()`` for notebooks: a client for the tenant or the bundled simulator.
 
 Notebooks call :func:`connect` for their client, so they run the same way under
-``make report`` (which sets the ``WALTERO_*`` variables) and on their own.
+``make report`` (which sets the ``WALTERO_*`` variables) and on their own. A notebook
+that is a reproducible study opens a ``wf.Study`` instead (``study.client()``), which
+chooses the tenant the same way.
 """
 
 from __future__ import annotations
 
-import zlib
-from pathlib import Path
 from typing import Any
 
-from ..study.source import ENV_VARS, STUDY_PACKAGES, bundled_sim, tenant_configured, versions
+from ..study.source import ENV_VARS, bundled_sim, tenant_configured
 
-__all__ = ["ENV_VARS", "STUDY_PACKAGES", "connect", "study_cache", "tenant_configured", "versions"]
+__all__ = ["ENV_VARS", "connect", "tenant_configured"]
 
 
 def connect(**client_kwargs: Any) -> tuple[Any, Any]:
@@ -42,24 +42,3 @@ def connect(**client_kwargs: Any) -> tuple[Any, Any]:
         return Client(**client_kwargs), None
     sim = bundled_sim()
     return Client(sim.base_url, sim.username, sim.password, **client_kwargs), sim
-
-
-def study_cache(path: str | Path) -> Any:
-    """Return a requests-cache SQLite backend for a study file, zlib-compressed.
-
-    API answers are repetitive JSON: compression keeps a month of a whole organization's
-    telemetry at a couple of MB, small enough to commit. Pass it as ``wf.Client(cache=…)``.
-
-    Examples
-    --------
-    >>> client = wf.Client(cache=study_cache("data/study.sqlite"), offline=True)  # doctest: +SKIP
-    """
-    from requests_cache import SQLiteCache
-    from requests_cache.serializers import SerializerPipeline, Stage, pickle_serializer
-
-    compressed = SerializerPipeline(
-        [*pickle_serializer.stages, Stage(dumps=zlib.compress, loads=zlib.decompress)],
-        name="pickle+zlib",
-        is_binary=True,
-    )
-    return SQLiteCache(str(path), serializer=compressed)

@@ -181,6 +181,24 @@ class Study:
         state = "closed" if self._closed else "open"
         return f"Study({str(self.path)!r}, mode={self.mode!r}, {state})"
 
+    def footer(self) -> str:
+        """Describe the study in one line: name, when and where recorded, package versions.
+
+        A notebook that displays the study shows this line (``_repr_markdown_``); the
+        report job ends a report's HTML with it.
+        """
+        m = self._manifest
+        how = "replayed offline" if self.mode == "replay" else "recorded live"
+        count = "" if m["requests"] is None else f", {m['requests']} answers"
+        used = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+        return (
+            f"Study {m['name']} ({how}): recorded {m['recorded_at']} from "
+            f"{m['base_url']}{count}; package versions: {used}."
+        )
+
+    def _repr_markdown_(self) -> str:
+        return f"*{self.footer()}*"
+
     @property
     def manifest(self) -> dict[str, Any]:
         """The manifest as a dict (a copy). While recording: what is known so far."""
