@@ -159,6 +159,35 @@ ISSUE_TARGETS: list[tuple[str, str, str, str, Callable[[dict], bool]]] = [
         r"^rss_load_kpis\b",
         lambda r: _num(r"^(\d+) devices x 1 year", r["size"]) >= 1000,
     ),
+    (
+        "14",
+        "consumption + local-day resample, 8.7 M hourly readings of 1,000 devices with "
+        "object-dtype ids, vs per-device groupby('device_id').apply()",
+        ">= 3x faster",
+        r"^consumption\+resample_D, object device ids",
+        lambda r: _num(r"^(\d+) devices x 8760", r["size"]) >= 1000,
+    ),
+    (
+        "14",
+        "local-day consumption of 200 M readings (Dask): peak RSS of all processes, GiB",
+        "<= 3 GiB",
+        r"^scale local-day consumption",
+        lambda r: _num(r"= ([\d.]+) M readings", r["size"]) >= 190,
+    ),
+    (
+        "14",
+        "cost per reading at 200 M / at 20 M",
+        "<= 1.3",
+        r"^scale cost per reading",
+        lambda r: _num(r"^([\d.]+) M vs", r["size"]) >= 190,
+    ),
+    (
+        "14",
+        "mirror export of 50 M readings at bounded memory (peak RSS 50 M / 5 M)",
+        "bounded (bench: <= 1.5)",
+        r"^mirror export peak RSS",
+        lambda r: _num(r"^([\d.]+) M vs", r["size"]) >= 50,
+    ),
     *(
         (
             "7",

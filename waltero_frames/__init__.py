@@ -16,7 +16,6 @@ from ._attrs import to_parquet
 from .analysis.audit import apply_changes, diff_readings
 from .analysis.costs import costs
 from .analysis.emissions import emissions
-from .analysis.kpis import load_kpis
 from .analysis.units import to_unit
 from .analysis.weather import cusum, degree_days, fit_baseline, normalise, predict_baseline
 from .api.fetch import changes, daily_consumption, devices, fields, organizations, telemetry
@@ -39,6 +38,7 @@ from .notebook.excel import to_excel
 from .scale import (  # the helpers that also take Dask frames (scale/partitions.py)
     anomaly_events,
     flag_anomalies,
+    load_kpis,
     readings_to_consumption,
     repartition_by_device,
     resample_consumption,

@@ -16,6 +16,7 @@ from .dataset import scan_readings, write_readings
 from .partitions import (
     anomaly_events,
     flag_anomalies,
+    load_kpis,
     readings_to_consumption,
     repartition_by_device,
     resample_consumption,
@@ -24,6 +25,7 @@ from .partitions import (
 __all__ = [
     "anomaly_events",
     "flag_anomalies",
+    "load_kpis",
     "readings_to_consumption",
     "repartition_by_device",
     "resample_consumption",

@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..analysis import anomalies as _anomalies
 from ..analysis import consumption as _consumption
+from ..analysis import kpis as _kpis
 from ..analysis import resample as _resample
 from ..analysis._frames import DEVICE
 
@@ -29,6 +30,7 @@ __all__ = [
     "anomaly_events",
     "flag_anomalies",
     "is_dask",
+    "load_kpis",
     "mark_device_whole",
     "partitionwise",
     "readings_to_consumption",
@@ -183,3 +185,4 @@ readings_to_consumption = partitionwise(_consumption.readings_to_consumption)
 resample_consumption = partitionwise(_resample.resample_consumption)
 flag_anomalies = partitionwise(_anomalies.flag_anomalies)
 anomaly_events = partitionwise(_anomalies.anomaly_events)
+load_kpis = partitionwise(_kpis.load_kpis)
