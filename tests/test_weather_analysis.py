@@ -370,3 +370,18 @@ def test_bad_baseline_input(weather_and_truth):
         wf.fit_baseline(hourly_rows, temp)
     with pytest.raises(ValueError, match="naive"):
         wf.predict_baseline(wf.fit_baseline(daily, temp), naive)
+
+
+def test_empty_daily_input_gives_the_empty_table(weather_and_truth):
+    temp, daily, truth, mean_t = weather_and_truth
+    models = wf.fit_baseline(daily.iloc[:0], temp)
+    assert len(models) == 0 and models.index.name == "device_id"
+    assert list(models.columns[:6]) == [
+        "model",
+        "base_load",
+        "heating_slope",
+        "heating_balance_point",
+        "cooling_slope",
+        "cooling_balance_point",
+    ]
+    assert len(wf.predict_baseline(models, temp)) == 0

@@ -32,10 +32,10 @@ MINUTES_PER_DAY = 1440
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def frame_tz(frame: pd.DataFrame, tz: Any) -> Any:
+def frame_tz(frame: pd.DataFrame | pd.Series, tz: Any) -> Any:
     """Return the zone a helper works in: ``tz``, else ``attrs["tz"]``, else UTC."""
     if tz is None:
-        tz = frame.attrs.get("tz") if isinstance(frame, pd.DataFrame) else None
+        tz = (getattr(frame, "attrs", None) or {}).get("tz")  # a frame or a series
     return check_tz(tz or "UTC")
 
 

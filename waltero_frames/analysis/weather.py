@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..timeargs import check_tz
 from ._frames import DEVICE, device_codes, device_column, to_ns
+from ._periodic import frame_tz
 from .resample import FREQS, locate, period_boundaries
 
 __all__ = [
@@ -79,13 +79,6 @@ _COV = ("cov_bb", "cov_bh", "cov_bc", "cov_hh", "cov_hc", "cov_cc")
 def _times(obj: Any) -> pd.DatetimeIndex:
     """Return the (already checked) DatetimeIndex of a frame or series, in UTC."""
     return pd.DatetimeIndex(obj.index).tz_convert("UTC")
-
-
-def _frame_tz(frame: Any, tz: Any) -> Any:
-    """Apply the package's tz rule: explicit ``tz`` wins, else ``attrs["tz"]``, else UTC."""
-    if tz is None:
-        tz = (getattr(frame, "attrs", None) or {}).get("tz") or "UTC"
-    return check_tz(tz)
 
 
 def _check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
@@ -195,7 +188,7 @@ def daily_temperature(temperature: Any, tz: Any = None) -> pd.DataFrame:
     1.0
     """
     series = _temperature_series(temperature)
-    tz = _frame_tz(series, tz)
+    tz = frame_tz(series, tz)
     unit = _times(series).unit
     if len(series) == 0:
         idx = pd.DatetimeIndex([], dtype=f"datetime64[{unit}, UTC]", name="period_start")
@@ -325,7 +318,7 @@ def degree_days(
     method = _check_choice("method", method, DD_METHODS)
     freq = _check_freq(freq)
     series = _temperature_series(temperature)
-    tz = _frame_tz(series, tz)
+    tz = frame_tz(series, tz)
     days = daily_temperature(series, tz)
     low, high = days["min"].to_numpy(), days["max"].to_numpy()
     if method == "mean":
@@ -399,7 +392,7 @@ def _daily_input(daily: Any) -> tuple[pd.DataFrame, Any]:
         raise ValueError("daily needs a DatetimeIndex 'period_start' (tz-aware)")
     if index.tz is None:
         raise ValueError("daily index has no time zone (naive): expected UTC period starts")
-    tz = _frame_tz(daily, None)
+    tz = frame_tz(daily, None)
     freq = daily.attrs.get("freq")
     if freq is not None and freq not in ("D", "day"):
         raise ValueError(f"daily has freq={freq!r}: expected daily input (freq='D')")
@@ -557,6 +550,8 @@ def _fit_arrays(
     def consider(kind: int, sse: np.ndarray, qualifies: np.ndarray, k: int, hi, ci) -> None:
         # best candidate of this grid per device (least SSE among those allowed) ...
         sse = np.where(qualifies, sse, np.inf)
+        if n_dev == 0:
+            return
         flat = sse.reshape(n_dev, -1)
         j = np.argmin(flat, axis=1)
         s = flat[rows, j]
@@ -824,6 +819,8 @@ def fit_baseline(
     used_days = days[np.isfinite(y).any(axis=0)]
     _check_covers(series, used_days, tz, "daily consumption")
     temp = _day_temperatures(series, tz, days)
+    if len(devices) == 0:  # nothing to fit: the table's layout, no rows
+        y = np.zeros((0, len(days)))
     fit = _fit_arrays(
         y,
         temp,
@@ -884,7 +881,7 @@ def _models_input(models: Any) -> tuple[pd.DataFrame, Any]:
     missing = [c for c in need if c not in models.columns]
     if missing:
         raise ValueError(f"models lacks columns {missing} (expected fit_baseline's output)")
-    return models, _frame_tz(models, None)
+    return models, frame_tz(models, None)
 
 
 def _expected(models: pd.DataFrame, temp: np.ndarray, level: float | None = None) -> Any:
