@@ -132,6 +132,20 @@ ISSUE_TARGETS: list[tuple[str, str, str, str, Callable[[dict], bool]]] = [
         ),
     ),
     (
+        "11",
+        "offline replay of a study (a whole org, >= 1 month) vs json.loads of its recorded bodies",
+        "<= 2x",
+        r"^study replay",
+        lambda r: _num(r"^(\d+) meters x", r["size"]) >= 40,
+    ),
+    (
+        "11",
+        "a one-month study of the demo org replayed from a cold start (ratio = seconds / 1)",
+        "< 1 s",
+        r"^study cold replay",
+        lambda r: True,
+    ),
+    (
         "12",
         "fit auto baselines for 1,000 devices x 2 years of days",
         "< 1 s",

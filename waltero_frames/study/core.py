@@ -62,7 +62,7 @@ class StudyWarning(UserWarning):
     """Other package versions than at recording, or an informational result that differs."""
 
 
-def _session(backend: Any, *, replay: bool) -> CachedSession:
+def _session(backend: Any) -> CachedSession:
     """Open a requests-cache session on a study backend.
 
     Everything but login is kept for good, the changelog included (a study holds the
@@ -79,8 +79,6 @@ def _session(backend: Any, *, replay: bool) -> CachedSession:
         stale_if_error=False,
         autoclose=False,  # the study closes its backend once, after every client
     )
-    if replay:
-        session.trust_env = False  # no proxy settings to read for answers from memory
     return session
 
 
@@ -235,7 +233,7 @@ class Study:
             if self.mode == "replay":
                 for key in ("base_url", "username", "password"):
                     client_kwargs.pop(key, None)
-                session = _session(self._replay, replay=True)
+                session = _session(self._replay)
                 client = Client(
                     self._manifest["base_url"], cache=session, offline=True, **client_kwargs
                 )
@@ -250,7 +248,7 @@ class Study:
                     client_kwargs.update(
                         base_url=sim.base_url, username=sim.username, password=sim.password
                     )
-                session = _session(self._backend, replay=False)
+                session = _session(self._backend)
                 try:
                     client = Client(cache=session, **client_kwargs)
                 except BaseException:

@@ -219,6 +219,9 @@ def make_session(cache: Any, *, offline: bool) -> tuple[requests.Session, bool]:
     if offline:
         session.settings.only_if_cached = True
         session.settings.stale_if_error = True  # offline: an expired entry is still the replay
+        # nothing is sent, so no proxy/netrc/CA settings to look up in the environment on
+        # every request (requests does that per call: ~15 % of a replay's time)
+        session.trust_env = False
     return session, owned
 
 
