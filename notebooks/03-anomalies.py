@@ -75,8 +75,10 @@ events
 
 # %% [markdown]
 # ## A leak: water flowing every night
-# `night_flow` marks water meters whose consumption never drops to zero in the night
-# window for several nights in a row. Scan the water meters:
+# `night_flow` marks water meters whose night flow sits on a flat, non-zero floor for
+# several nights in a row: a leak is a constant flow, so the lowest hour of the night is
+# close to the night's mean. It needs no weeks before the leak: a leak already running on
+# the first night of the scan is flagged from that night on. Scan the water meters:
 
 # %%
 water = devices[devices["meter_type"].isin(["water_cold", "water_hot"])]
@@ -90,7 +92,8 @@ leaks
 # The same question asked directly, the way water utilities do it: the **minimum night
 # flow** — the smallest hourly consumption between 01:00 and 05:00 local time, per night.
 # A flat that sleeps has hours of zero; a leak never lets it reach zero. (A building's main
-# inlet never rests either: it carries every flat, the leaking one included.)
+# inlet never rests either: it carries every flat, the leaking one included; but its draw
+# comes and goes, its quietest hour far below its night mean, so `night_flow` leaves it out.)
 
 # %%
 wcons = wf.readings_to_consumption(wreadings)

@@ -147,8 +147,11 @@ def test_flags_read_local_nights_in_the_zone_of_the_fetch(waltero_sim, make_clie
     r = wf.telemetry(client, water, "2026-06-01", "2026-06-15", tz="Australia/Sydney")
     assert r.attrs["tz"] == "Australia/Sydney"
     kinds = pd.Series("water_cold", index=water)
+    # "flow in every hour" alone (night_floor=0): Sydney's nights rest, its days do not
+    assert not wf.flag_anomalies(r, meter_type=kinds, night_floor=0.0)["night_flow"].any()
+    trap = wf.flag_anomalies(r, meter_type=kinds, tz="UTC", night_floor=0.0)
+    assert trap["night_flow"].any()  # UTC "nights" are Sydney's busy days
     assert not wf.flag_anomalies(r, meter_type=kinds)["night_flow"].any()
-    assert wf.flag_anomalies(r, meter_type=kinds, tz="UTC")["night_flow"].any()  # the trap
     utc = wf.telemetry(client, water, "2026-06-01", "2026-06-15")
     assert utc.attrs["tz"] == "UTC"
 

@@ -87,6 +87,14 @@ def test_notebook_runs_headless(path, tenant_env):
     assert tenant_env.password not in text  # no secret reaches a notebook
     for device_id in expected_devices(path.stem, tenant_env.world):
         assert device_id in text, f"{path.stem} does not show {device_id}"
+    if path.stem.startswith("03"):  # defect 3: the night_flow table itself shows the leak
+        cell = next(c for c in nb.cells if c.source.rstrip().endswith("\nleaks"))
+        shown = json.dumps(cell.get("outputs", []))
+        world = tenant_env.world
+        leak = expected_devices(path.stem, world)[:1]
+        inlet = world.devices.index[world.devices["name"] == "Main water inlet"]
+        assert leak and leak[0].endswith("1133") and leak[0] in shown, shown[:500]
+        assert not [d for d in inlet if d in shown]  # never at rest, but not a leak
 
 
 def expected_devices(stem: str, world) -> list[str]:

@@ -32,15 +32,25 @@ blocks of about ``BLOCK_ROWS`` readings to bound memory).
     field-notes' 1 h / 48 h / 720 h rules assume fine resolution). All readings of the
     run are flagged.
 ``night_flow``
-    Water meters only: the mean flow in the local night window
-    ``[night_start, night_end)`` h, averaged over ``night_nights`` consecutive nights,
-    stays above ``night_ratio`` × the device's typical (median daily) flow and adds up
-    to at least ``night_min_units`` register units (a coarse register cannot show a
-    small flow) — a leak keeps the register moving when the household sleeps (AquaCUE
-    "flow in every hour", i2O minimum night flow). Only steps whose whole interval lies
-    in the window count (a step across a gap is not night flow). The readings of each
-    night cycle (``night_start`` to ``night_start`` next day) of such windows whose own
-    night flow is above the bound are flagged.
+    Water meters only: a leak is a *constant* flow, so it sets a flat, non-zero floor
+    under the night's consumption. Per local night window ``[night_start, night_end)``
+    h, the **minimum night flow** is the lowest hourly flow (i2O's minimum night flow:
+    the lowest rolling mean of the night; hourly bins of the steps that lie wholly in
+    the window, so a step across a gap is not night flow). A night is *leak-like* when
+    that floor is above zero in every observed hour (AquaCUE's "flow in every hour")
+    and at least ``night_floor`` × the night's mean flow: the night's flow is mostly
+    the constant floor. A household that sleeps has hours of zero; a building's main
+    inlet never rests (other flats draw water) but its draw is intermittent, with
+    hours far below its night mean. A run of ``night_nights`` consecutive nights is a
+    leak when at least ``night_share`` of its observed nights (at least half of them
+    observed) are leak-like and its floors add up to at least ``night_min_units``
+    register units (a coarse register cannot show a small flow). The readings of each
+    night cycle (``night_start`` to ``night_start`` next day) of such runs whose own
+    night is leak-like, next to another leak-like night, are flagged (a leak runs on;
+    a lone leak-like night is chance). The rule needs no history before the leak: a leak
+    already running on the first night of the frame is flagged from that night on
+    (the earlier rule compared night flow to the device's median daily flow, which a
+    leak covering the whole frame raises as well, so it flagged nothing).
 ``low_battery``
     ``battery.level`` below ``low_battery_level`` % or ``battery.voltage`` below
     ``low_battery_v`` V (a 3.6 V lithium cell near its end), with hysteresis: the flag
@@ -112,7 +122,8 @@ DEFAULTS: dict[str, Any] = {
     "night_start": 1,
     "night_end": 5,
     "night_nights": 7,
-    "night_ratio": 1.0,
+    "night_floor": 0.5,
+    "night_share": 0.8,
     "night_min_units": 5.0,
     "low_battery_level": 20.0,
     "low_battery_v": 3.1,
@@ -151,7 +162,8 @@ LIMITS: dict[str, tuple[float, float, bool]] = {
     "night_start": (0, 23, True),
     "night_end": (1, 24, True),
     "night_nights": (1, 366, True),
-    "night_ratio": (0.0, np.inf, False),
+    "night_floor": (0.0, 1.0, False),
+    "night_share": (0.0, 1.0, False),
     "night_min_units": (0.0, np.inf, False),
     "low_battery_level": (0.0, 100.0, False),
     "low_battery_v": (_POSITIVE, np.inf, False),
@@ -500,7 +512,8 @@ def _latched(order, starts, ends, codes, enter, leave, relevant) -> np.ndarray:
 def _night_flow(ts, codes, ndev, cons, first, water, unit, tz, th) -> np.ndarray:
     """Return the night-flow rule on (device, time)-sorted register rows.
 
-    ``cons``: display units per step, ``unit``: one register unit in display units, per row.
+    ``cons``: display units per step, ``unit``: one register unit in display units, per
+    row; ``water``: per device. See the module docstring for the rule.
     """
     n = len(ts)
     wall = local_wall_ns(ts, tz)
@@ -509,56 +522,66 @@ def _night_flow(ts, codes, ndev, cons, first, water, unit, tz, th) -> np.ndarray
     # a step counts as night flow when its whole interval lies inside the window
     wall -= th["night_start"] * hour_ns
     cycle = wall // day_ns
-    wall -= cycle * day_ns  # now: the offset into the cycle
-    width = (th["night_end"] - th["night_start"]) * hour_ns
+    wall -= cycle * day_ns  # now: the offset of the step's end into its cycle
+    nh = int(th["night_end"] - th["night_start"])
     same_cycle = np.zeros(n, dtype=bool)
     same_cycle[1:] = cycle[1:] == cycle[:-1]
-    water_row = water[codes]
-    ok = ~first & water_row & np.isfinite(cons)
-    nightly = ok & same_cycle & (wall <= width)
+    dt_ns = np.zeros(n, dtype=np.int64)
+    dt_ns[1:] = np.diff(ts)
+    ok = ~first & water[codes] & np.isfinite(cons)
+    nightly = ok & same_cycle & (wall <= nh * hour_ns)
+    # hour of the night the step starts in: hourly bins for the minimum night flow
+    hour = np.clip((wall - dt_ns) // hour_ns, 0, nh - 1)
     del wall, same_cycle
-    dt_h = np.zeros(n)
-    dt_h[1:] = np.diff(ts) / hour_ns
-    water_dev = water
     d0 = int(cycle.min())
     k = (cycle - d0).astype(np.int64)
     ndays = int(k.max()) + 1
-    flat = codes.astype(np.int64) * ndays + k
-    size = ndev * ndays
-    night_sum = np.bincount(flat[nightly], weights=cons[nightly], minlength=size)
-    night_h = np.bincount(flat[nightly], weights=dt_h[nightly], minlength=size)
-    night_units = np.bincount(flat[nightly], weights=(cons / unit)[nightly], minlength=size)
-    day_sum = np.bincount(flat[ok], weights=cons[ok], minlength=size).reshape(ndev, ndays)
-    positive = np.where(day_sum > 0, day_sum, np.nan)
-    typical = np.full(ndev, np.nan)
-    has = np.isfinite(positive).any(axis=1)
-    typical[has] = np.nanmedian(positive[has], axis=1) / 24.0  # display units per hour
+    cell = (codes.astype(np.int64) * ndays + k) * nh + hour
+    size = ndev * ndays * nh
+    shape = (ndev, ndays, nh)
+    cell, step, hours = cell[nightly], cons[nightly], dt_ns[nightly] / hour_ns
+    bin_flow = np.bincount(cell, weights=step, minlength=size).reshape(shape)
+    bin_hours = np.bincount(cell, weights=hours, minlength=size).reshape(shape)
+    seen = bin_hours > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(seen, bin_flow / bin_hours, np.inf)
+        floor = rate.min(axis=2)  # minimum night flow (display units per hour)
+        night_hours = bin_hours.sum(axis=2)
+        mean = bin_flow.sum(axis=2) / night_hours
+    observed = (night_hours >= 0.5 * nh) & water[:, None]
+    leaklike = observed & (floor > 0) & (floor >= th["night_floor"] * mean)
+    per_dev_unit = np.ones(ndev)
+    per_dev_unit[codes] = unit
+    with np.errstate(invalid="ignore"):  # inf * 0 where a night has no hour observed
+        floor_units = np.where(leaklike, floor * night_hours / per_dev_unit[:, None], 0.0)
     nights = int(th["night_nights"])
 
     def rolling(x: np.ndarray) -> np.ndarray:
-        c = np.concatenate([np.zeros((ndev, 1)), np.cumsum(x.reshape(ndev, ndays), axis=1)], axis=1)
+        c = np.concatenate([np.zeros((ndev, 1)), np.cumsum(x, axis=1)], axis=1)
         out = np.zeros((ndev, ndays))
         if ndays >= nights:
             out[:, nights - 1 :] = c[:, nights:] - c[:, :-nights]
         return out
 
-    flow, hours, units = rolling(night_sum), rolling(night_h), rolling(night_units)
-    full = width / hour_ns * nights
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = np.where(hours >= 0.5 * full, flow / hours, 0.0)
+    n_obs, n_leak = rolling(observed.astype(float)), rolling(leaklike.astype(float))
     leaky = (
-        (rate > th["night_ratio"] * typical[:, None])
-        & (units >= th["night_min_units"])
-        & water_dev[:, None]
+        (n_obs >= 0.5 * nights)
+        & (n_leak >= th["night_share"] * n_obs)
+        & (n_leak > 0)
+        & (rolling(floor_units) >= th["night_min_units"])
     )
-    # a leaky window ending on night j covers nights j-nights+1 .. j
+    # a leaky run ending on night j covers nights j-nights+1 .. j; of those, the nights
+    # that are leak-like themselves, next to another leak-like night, are flagged (a
+    # leak runs on: a lone leak-like night beside a leak's run is chance)
     hit = np.concatenate([np.zeros((ndev, 1)), np.cumsum(leaky, axis=1)], axis=1)
     idx = np.arange(ndays)
     covered = hit[:, np.minimum(idx + nights, ndays)] - hit[:, idx] > 0
-    # ... and only the nights of such windows that themselves carried the flow
-    with np.errstate(divide="ignore", invalid="ignore"):
-        own = (night_sum / night_h).reshape(ndev, ndays) > th["night_ratio"] * typical[:, None]
-    return (covered & own).reshape(-1)[flat]
+    neighbour = np.zeros_like(leaklike)
+    neighbour[:, 1:] |= leaklike[:, :-1]
+    neighbour[:, :-1] |= leaklike[:, 1:]
+    covered &= neighbour
+    night_of_row = codes.astype(np.int64) * ndays + k
+    return (covered & leaklike).reshape(-1)[night_of_row]
 
 
 def anomaly_events(flags: pd.DataFrame, rules: Any = None) -> pd.DataFrame:
