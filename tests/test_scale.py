@@ -252,3 +252,30 @@ def test_duckdb_query_of_docs_agrees_with_the_helpers(dataset):
         rtol=1e-9,
         atol=1e-9,
     )
+
+
+def test_usual_interval_depends_on_the_device_alone():
+    """A device's usual interval (which decides gaps and coverage) comes from its own rows,
+    so a partition of whole devices gives the numbers of the whole frame, also for devices
+    with irregular readings and more intervals than the median samples."""
+    rng = np.random.default_rng(7)
+    parts = []
+    # one long regular device (the whole frame is over 400,000 rows), and devices whose
+    # intervals are half 15 min, half 1 h: the median decides whether their hours count
+    # as covered (3 x 15 min < 1 h)
+    for k, n in enumerate((410_000, 701, 701, 701, 701, 5)):
+        gaps = np.where(rng.permutation(n) < n // 2, 900, 3_600) if k else np.full(n, 900)
+        ts = pd.Timestamp("2026-03-20", tz="UTC") + pd.to_timedelta(np.cumsum(gaps), unit="s")
+        parts.append(
+            pd.DataFrame(
+                {"device_id": f"m{k}", "consumption": rng.random(n)},
+                index=pd.DatetimeIndex(ts, name="timestamp").as_unit("us"),
+            )
+        )
+    whole = pd.concat(parts).sort_index(kind="stable")
+    days = wf.resample_consumption(whole, "D", tz=TZ)
+    for part in parts:
+        alone = wf.resample_consumption(part, "D", tz=TZ)
+        mine = days[days["device_id"] == part["device_id"].iloc[0]]
+        pd.testing.assert_frame_equal(mine, alone)
+    assert (days["coverage"] < 1).any() and (days["coverage"] > 0).any()

@@ -303,30 +303,47 @@ def make_links(codes: np.ndarray, ts: np.ndarray, devices: pd.Index) -> Links:
     return Links(codes, ts, devices, _prev_from_order(order, codes, len(devices)), order, False)
 
 
+#: A device's usual interval is the median of about this many of its intervals at most.
+USUAL_SAMPLE = 256
+
+
 def usual_interval_ns(
-    codes: np.ndarray, gaps: np.ndarray, has_prev: np.ndarray, n_devices: int
+    codes: np.ndarray, gaps: np.ndarray, has_prev: np.ndarray, n_devices: int, ts: np.ndarray
 ) -> np.ndarray:
     """Each device's usual reading interval: the median gap between its readings (ns).
 
-    On large frames the median is taken over a fixed-seed random sample of 200 000
-    rows (exact for devices with fewer than 50 sampled intervals). NaN for devices
-    with fewer than two readings.
+    ``ts`` are the readings' instants (int64 ns). A device with more than
+    ``USUAL_SAMPLE`` intervals takes the median of a sample of one to two times that
+    many: the intervals whose end instant hashes to 0 modulo 2**k. The sample
+    depends on the device's own readings only, never on the other devices or the row
+    order, so a frame cut into partitions of whole devices (``wf.scan_readings``) gives
+    every device the usual interval of the whole frame. NaN for devices with fewer than
+    two readings.
     """
     out = np.full(n_devices, np.nan)
-    n = len(gaps)
-    if n > 400_000:
-        sample = np.random.default_rng(0).integers(0, n, 200_000)  # repeats are harmless
-        sample = sample[has_prev[sample]]
-        got = pd.Series(gaps[sample].astype(float)).groupby(codes[sample]).agg(["median", "size"])
-        out[got.index.to_numpy()] = got["median"].to_numpy()
-        thin = np.ones(n_devices, dtype=bool)
-        thin[got.index.to_numpy()[got["size"].to_numpy() >= 50]] = False
-        idx = np.flatnonzero(has_prev & thin[codes]) if thin.any() else np.zeros(0, np.int64)
+    count = np.bincount(codes, minlength=n_devices)
+    count -= np.bincount(codes[~has_prev], minlength=n_devices)  # intervals per device
+    if len(count) and count.max() > USUAL_SAMPLE:
+        # sample 1 in 2**k intervals (2**k <= count / USUAL_SAMPLE) by a hash of their
+        # end instant (Fibonacci hashing, wrapping by design): depends on the row alone
+        bits = np.floor(np.log2(np.maximum(count, 1) / USUAL_SAMPLE)).clip(0, 62)
+        mask = (np.uint64(1) << bits.astype(np.uint64)) - np.uint64(1)
+        key = ts.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        key >>= np.uint64(32)
+        held = mask[count > 0]
+        key &= held[0] if (held == held[0]).all() else mask[codes]  # one mask: no gather
+        chosen = has_prev & (key == 0)
+        del key
+        got = np.bincount(codes[chosen], minlength=n_devices)
+        if ((got == 0) & (count > 0)).any():  # (never seen) none chosen: take them all
+            chosen |= has_prev & ((got == 0) & (count > 0))[codes]
+        idx = np.flatnonzero(chosen)
     else:
         idx = np.flatnonzero(has_prev)
-    if len(idx):
-        med = pd.Series(gaps[idx].astype(float)).groupby(codes[idx]).median()
-        out[med.index.to_numpy()] = med.to_numpy()
+    if not len(idx):
+        return out
+    med = pd.Series(gaps[idx].astype(float)).groupby(codes[idx]).median()
+    out[med.index.to_numpy()] = med.to_numpy()
     return out
 
 

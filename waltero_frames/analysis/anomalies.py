@@ -427,7 +427,7 @@ def _register_rules(readings, flags, th, meter_type, tz, multiplier, register_di
         gaps = np.zeros(n, dtype=np.int64)
         gaps[1:] = np.diff(ts)
         gaps[first] = 0
-        usual = usual_interval_ns(codes, gaps, ~first, ndev)
+        usual = usual_interval_ns(codes, gaps, ~first, ndev, ts)
         gap = ~first & (gaps > th["gap_factor"] * usual[codes])
         del gaps
         stuck = _stuck(step, codes, ts, first, spike | back, stuck_h, th)

@@ -44,7 +44,7 @@ COLUMNS = ("device_id", "energy", "peak_demand", "peak_at", "peak_interval", "ba
 
 def _window_lengths(p: Placed, minimum: pd.Timedelta) -> np.ndarray:
     """Per device: ``minimum`` or the device's usual reading interval when longer (ns)."""
-    usual = usual_interval_ns(p.codes, p.dt, ~p.first, p.n_dev)
+    usual = usual_interval_ns(p.codes, p.dt, ~p.first, p.n_dev, p.ts)
     usual = np.where(np.isnan(usual), 0.0, np.round(usual / 1e9) * 1e9)
     return np.maximum(minimum.value, usual).astype(np.int64)
 
@@ -177,7 +177,7 @@ def _out_of_hours(p: Placed, schedule: Any, holidays: Any) -> np.ndarray:
 
 def _mean_power(p: Placed) -> np.ndarray:
     """Mean power per key over the deltas that are not gaps (their consumption / time)."""
-    limit = GAP_FACTOR * usual_interval_ns(p.codes, p.dt, ~p.first, p.n_dev)
+    limit = GAP_FACTOR * usual_interval_ns(p.codes, p.dt, ~p.first, p.n_dev, p.ts)
     energy = np.zeros(p.n_keys)
     hours = np.zeros(p.n_keys)
     for rows in chunks(len(p.ts)):

@@ -329,7 +329,7 @@ def resample_consumption(
     del values
 
     if gap_limit is None:
-        limit = GAP_FACTOR * usual_interval_ns(codes, dt, ~first, len(devices))
+        limit = GAP_FACTOR * usual_interval_ns(codes, dt, ~first, len(devices), ts)
     else:
         limit = np.full(n_dev, float(gap_limit.value))
     # intervals longer than the device's limit are not covered: only intervals longer
