@@ -1,14 +1,14 @@
 """Every ``curl … | jq`` command of the vendor guide, run by bash against the simulator.
 
-The commands are extracted from ``waltero-api/metering-api-reference.txt`` itself; only
-``BASE`` and the login credential placeholders are substituted. The simulator serves
-under ``/prod`` like the guide's base URL, with the default rate limits.
+The commands are the guide's walkthrough as published, kept in the fenced ``bash`` block
+of ``docs/contract.md``; only ``BASE`` and the login credential placeholders are
+substituted. The simulator serves under ``/prod`` like the guide's base URL, with the
+default rate limits.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -18,19 +18,14 @@ import pytest
 
 from waltero_frames.sim import DEMO_DEVICE, DEMO_ORG, SOUTH_ORG
 
-GUIDE_CANDIDATES = [
-    Path(os.environ.get("WALTERO_SHARED", "/nonexistent")) / "waltero-api",
-    Path(__file__).resolve().parents[2] / "shared" / "waltero-api",
-    Path("/work/shared/waltero-api"),
-]
-GUIDE = next(
-    (
-        p / "metering-api-reference.txt"
-        for p in GUIDE_CANDIDATES
-        if (p / "metering-api-reference.txt").exists()
-    ),
-    None,
-)
+CONTRACT = Path(__file__).resolve().parents[1] / "docs" / "contract.md"
+
+
+def guide_commands() -> str:
+    """The shell session of the guide: the fenced bash block(s) of docs/contract.md."""
+    return "\n".join(re.findall(r"```bash\n(.*?)```", CONTRACT.read_text(), re.S))
+
+
 STATEMENT_START = re.compile(r"^(curl\s|[A-Z][A-Z_]*=)")
 MARK = "@@@ command "
 
@@ -76,12 +71,10 @@ def guide_run(waltero_sim_server):
     """Run the guide's statements once for the module (the server reset, under /prod)."""
     waltero_sim = waltero_sim_server
     waltero_sim.reset()
-    if GUIDE is None:
-        pytest.fail("the vendor guide metering-api-reference.txt was not found")
     if not (shutil.which("curl") and shutil.which("jq")):
         pytest.fail("curl and jq are required (make test installs them)")
     waltero_sim.configure(prefix="/prod")
-    statements = extract_statements(GUIDE.read_text())
+    statements = extract_statements(guide_commands())
     script = ["set -o pipefail"]
     curls = []
     for stmt in statements:

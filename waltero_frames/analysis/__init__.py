@@ -1,5 +1,10 @@
 """Pure helpers on the package's frames (no network), vectorized over all devices.
 
+Analysis layer: frame → frame, above ``api`` in the data flow but independent of it.
+May import ``timeargs``, ``errors`` and ``_attrs``; never ``transport``, ``mirror``,
+``study``, ``scale``, ``notebook`` or ``sim`` (today ``audit`` takes the changelog's
+column names from ``api.parse``, the one exception).
+
 - :mod:`.consumption` — ``readings_to_consumption``: register readings → deltas.
 - :mod:`.resample` — ``resample_consumption``: deltas → local calendar periods.
 - :mod:`.anomalies` — ``flag_anomalies`` and ``anomaly_events``: quality flags.

@@ -1,5 +1,9 @@
 """Replication of an organization's readings into a local SQLite store (``wf.Mirror``).
 
+Layer: above ``api`` and ``transport`` (beside ``study``, ``scale`` and ``notebook``);
+imports ``api`` (endpoints, paging, parse), ``transport`` (the CLI's client), ``errors``,
+``timeargs``, ``selection``, ``_attrs`` and ``_concurrency``; nothing below imports it.
+
 See ``docs/mirror.md`` for the schema and the sync algorithm.
 """
 

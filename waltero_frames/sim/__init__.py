@@ -1,5 +1,9 @@
 """The bundled Waltero API simulator: a real HTTP server on 127.0.0.1 over a deterministic World.
 
+Layer: the simulator, beside the client: ``world`` (data and ground truth) under ``app``
+(HTTP). It imports nothing from the client's packages and they import nothing from it
+(only tests, notebooks and the study's recording use both).
+
 >>> import waltero_frames as wf
 >>> with wf.sim.running(seed=0) as sim:                      # doctest: +SKIP
 ...     client = wf.Client(sim.base_url, sim.username, sim.password)
