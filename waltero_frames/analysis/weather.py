@@ -54,6 +54,10 @@ MAX_CV_RMSE = 0.25
 MAX_NMBE = 0.005 / 100
 MAX_P_VALUE = 0.1
 MIN_DEGREE_DAY_DAYS = 10
+#: Days in the running mean of the day-to-day check, and the share of the fitted weather
+#: term the day-to-day weather must confirm (one-sided 95 % lower bound).
+DAY_TO_DAY_WINDOW = 15
+MIN_WEATHER_RESPONSE = 0.5
 _TEMPERATURE_COLUMNS = ("temperature", "mean_temperature")
 _MODEL_COLUMNS = (
     "model",
@@ -397,11 +401,11 @@ def _daily_input(daily: Any) -> tuple[pd.DataFrame, Any]:
     if freq is not None and freq not in ("D", "day"):
         raise ValueError(f"daily has freq={freq!r}: expected daily input (freq='D')")
     if len(index):
-        ns = to_ns(index.tz_convert("UTC"))
+        ns = pd.unique(to_ns(index.tz_convert("UTC")))  # each day once (hashing, no sort)
         starts = period_boundaries(int(ns.min()), int(ns.max()), "D", tz)
         off = ~np.isin(ns, starts)
         if off.any():
-            bad = index[np.flatnonzero(off)[0]]
+            bad = pd.Timestamp(int(ns[np.flatnonzero(off)[0]]), unit="ns", tz="UTC")
             raise ValueError(
                 f"daily is not daily in {tz!s}: period_start {bad} is not the start of a "
                 "local day (resample with resample_consumption(..., 'D', tz=...))"
@@ -483,7 +487,7 @@ def _matrix(
     """devices, day starts (ns), consumption matrix (NaN = not usable), rows present."""
     codes, devices = device_codes(daily[DEVICE], "daily")
     ns = to_ns(_times(daily))
-    days, pos = np.unique(ns, return_inverse=True)
+    pos, days = pd.factorize(ns, sort=True)
     y = daily["consumption"].to_numpy(dtype=float, na_value=np.nan)
     if "coverage" in daily.columns:
         cov = daily["coverage"].to_numpy(dtype=float, na_value=np.nan)
@@ -506,6 +510,132 @@ class _Sums:
         self.nonzero = mask @ (x > 0).astype(float)
 
 
+def _refine(
+    y: np.ndarray,
+    ok: np.ndarray,
+    t_day: np.ndarray,
+    h_bp: np.ndarray,
+    c_bp: np.ndarray,
+    h_range: tuple[float, float],
+    c_range: tuple[float, float],
+    step: float,
+    fine: float,
+    min_dd_days: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Refine each device's balance points to ``fine`` within ± one grid step.
+
+    Every device has its own candidates here (its coarse optimum ± offsets), so the
+    least-squares sums are taken along the days of devices x days arrays, one offset at a
+    time; with two terms, heating is refined with cooling held, then cooling.
+    """
+    offsets = np.round(np.arange(-step + fine, step - fine / 2, fine), 9)
+    t = t_day[None, :]
+
+    def dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.einsum("ij,ij->i", a, b)
+
+    for which in ("heating", "cooling"):
+        bp, other = (h_bp, c_bp) if which == "heating" else (c_bp, h_bp)
+        rows = np.flatnonzero(~np.isnan(bp))
+        if len(rows) == 0:
+            continue
+        lo, hi = h_range if which == "heating" else c_range
+        okr = ok[rows]
+        yz = np.where(okr, y[rows], 0.0)
+        n = np.maximum(okr.sum(axis=1), 1.0)
+        sy = yz.sum(axis=1)
+        syy = dot(yz, yz) - sy * sy / n
+        # the other term, held at its balance point (none: a zero column)
+        held = other[rows][:, None]
+        c2 = np.maximum(0.0, (t - held) if which == "heating" else (held - t))
+        c2 = np.where(okr & ~np.isnan(held), c2, 0.0)
+        s2 = c2.sum(axis=1)
+        s22 = dot(c2, c2) - s2 * s2 / n
+        s2y = dot(c2, yz) - s2 * sy / n
+        two = s22 > 0
+        best_bp, best_sse = bp[rows].copy(), np.full(len(rows), np.inf)
+        for off in (0.0, *offsets):
+            cand = np.clip(bp[rows] + off, lo, hi)
+            if which == "heating":  # heating below cooling
+                cand = np.where(np.isnan(other[rows]), cand, np.minimum(cand, other[rows]))
+            else:
+                cand = np.where(np.isnan(other[rows]), cand, np.maximum(cand, other[rows]))
+            c1 = cand[:, None] - t if which == "heating" else t - cand[:, None]
+            np.maximum(c1, 0.0, out=c1)
+            c1[~okr] = 0.0
+            s1 = c1.sum(axis=1)
+            s11 = dot(c1, c1) - s1 * s1 / n
+            s1y = dot(c1, yz) - s1 * sy / n
+            s12 = -s1 * s2 / n  # the raw cross sum is 0: the terms never overlap
+            with np.errstate(invalid="ignore", divide="ignore"):
+                det = s11 * s22 - s12 * s12
+                explained = np.where(
+                    two,
+                    (s22 * s1y**2 - 2 * s12 * s1y * s2y + s11 * s2y**2) / det,
+                    s1y**2 / s11,
+                )
+            sse = np.where(
+                ((c1 > 0).sum(axis=1) >= min_dd_days) & (s11 > 0),
+                syy - np.nan_to_num(explained, nan=-np.inf),
+                np.inf,
+            )
+            better = sse < best_sse  # ties keep the grid point (offset 0 comes first)
+            best_bp = np.where(better, cand, best_bp)
+            best_sse = np.where(better, sse, best_sse)
+        out = bp.copy()
+        out[rows] = np.round(best_bp, 6)
+        if which == "heating":
+            h_bp = out
+        else:
+            c_bp = out
+    return h_bp, c_bp
+
+
+def _rolling_mean(values: np.ndarray, ok: np.ndarray, window: int) -> np.ndarray:
+    """Centred mean of each row over ``window`` neighbouring days (usable days only)."""
+    pad = ((0, 0), (1, 0))
+    total = np.cumsum(np.pad(np.where(ok, values, 0.0), pad), axis=1)
+    count = np.cumsum(np.pad(ok.astype(float), pad), axis=1)
+    pos = np.arange(values.shape[1])
+    lo = np.clip(pos - window // 2, 0, values.shape[1])
+    hi = np.clip(pos + window // 2 + 1, 0, values.shape[1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (total[:, hi] - total[:, lo]) / (count[:, hi] - count[:, lo])
+
+
+def _day_to_day(
+    y: np.ndarray, weather: np.ndarray, ok: np.ndarray, has_term: np.ndarray, tdist: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """How much of the fitted weather term the day-to-day weather confirms.
+
+    A slow seasonal pattern (lighting, holidays, summer water use) also correlates with
+    temperature across a year, and a fit cannot tell it from a weather response. Weather
+    also varies from day to day (cold snaps, mild spells) while such patterns do not: the
+    departures of consumption from its own 15-day running mean, regressed on the
+    departures of the fitted weather term from its running mean, have a coefficient near
+    1 for a real weather response and near 0 for a seasonal one. Returns that coefficient
+    and its one-sided 95 % lower bound per device (NaN without a weather term).
+    """
+    gamma = np.full(len(y), np.nan)
+    low = np.full(len(y), np.nan)
+    rows = np.flatnonzero(has_term)
+    if len(rows) == 0:
+        return gamma, low
+    y, weather, ok = y[rows], weather[rows], ok[rows]
+    dy = np.nan_to_num(np.where(ok, y - _rolling_mean(y, ok, DAY_TO_DAY_WINDOW), 0.0))
+    dw = np.nan_to_num(np.where(ok, weather - _rolling_mean(weather, ok, DAY_TO_DAY_WINDOW), 0.0))
+    n = ok.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sww = np.einsum("ij,ij->i", dw, dw)
+        g = np.einsum("ij,ij->i", dw, dy) / sww
+        resid = np.where(ok, dy - g[:, None] * dw, 0.0)
+        se = np.sqrt(np.einsum("ij,ij->i", resid, resid) / (n - 1) / sww)
+        g_low = g - tdist.isf(0.05, n - 1) * se
+    gamma[rows] = np.where(sww > 0, g, np.nan)
+    low[rows] = np.where(sww > 0, g_low, np.nan)
+    return gamma, low
+
+
 def _fit_arrays(
     y: np.ndarray,
     temp: np.ndarray,
@@ -513,6 +643,8 @@ def _fit_arrays(
     heating: np.ndarray,
     cooling: np.ndarray,
     min_dd_days: int,
+    step: float = 0.5,
+    fine: float | None = None,
 ) -> dict[str, np.ndarray]:
     """Fit every device (rows of ``y``) at once; return per-device parameter arrays."""
     tdist = _t_dist()
@@ -619,16 +751,24 @@ def _fit_arrays(
     hi, ci = best["h"], best["c"]
     uses_h = (kind == 1) | (kind == 3)
     uses_c = (kind == 2) | (kind == 3)
-    xh = np.zeros_like(y)
-    xc = np.zeros_like(y)
-    h_bp = np.full(n_dev, np.nan)
-    c_bp = np.full(n_dev, np.nan)
-    if "heating" in sums:
-        xh = np.where(uses_h[:, None], sums["heating"].x[:, np.maximum(hi, 0)].T, 0.0)
-        h_bp = np.where(uses_h, heating[np.maximum(hi, 0)], np.nan)
-    if "cooling" in sums:
-        xc = np.where(uses_c[:, None], sums["cooling"].x[:, np.maximum(ci, 0)].T, 0.0)
-        c_bp = np.where(uses_c, cooling[np.maximum(ci, 0)], np.nan)
+    h_bp = np.where(uses_h, heating[np.maximum(hi, 0)] if len(heating) else np.nan, np.nan)
+    c_bp = np.where(uses_c, cooling[np.maximum(ci, 0)] if len(cooling) else np.nan, np.nan)
+    if fine is not None and fine < step:
+        h_bp, c_bp = _refine(
+            y,
+            ok,
+            t_day,
+            h_bp,
+            c_bp,
+            (heating[0], heating[-1]),
+            (cooling[0], cooling[-1]),
+            step,
+            fine,
+            min_dd_days,
+        )
+    t_row = t_day[None, :]
+    xh = np.where(uses_h[:, None], np.maximum(0.0, h_bp[:, None] - t_row), 0.0)
+    xc = np.where(uses_c[:, None], np.maximum(0.0, t_row - c_bp[:, None]), 0.0)
     found = np.isfinite(best["sse"]) & (n >= 1)
     # X'X of (1, xh, xc) on each device's usable days; absent terms get an identity row
     xtx = np.zeros((n_dev, 3, 3))
@@ -636,8 +776,9 @@ def _fit_arrays(
     xs = (np.ones_like(y), xh, xc)
     for a in range(3):
         for b in range(a, 3):
-            xtx[:, a, b] = xtx[:, b, a] = (cols[a] * xs[b]).sum(axis=1)
-    xty = np.stack([(np.where(ok, y, 0.0) * x).sum(axis=1) for x in xs], axis=1)
+            xtx[:, a, b] = xtx[:, b, a] = np.einsum("ij,ij->i", cols[a], xs[b])
+    yz = np.where(ok, y, 0.0)
+    xty = np.stack([np.einsum("ij,ij->i", yz, x) for x in xs], axis=1)
     active = np.stack([found, uses_h & found, uses_c & found], axis=1)
     off = ~(active[:, :, None] & active[:, None, :])
     xtx[off] = 0.0
@@ -661,8 +802,13 @@ def _fit_arrays(
         cv = sigma / ybar
         nmbe = np.nansum(resid, axis=1) / (dof * ybar)
     cov = inv * (sigma**2)[:, None, None]
+    response, response_low = _day_to_day(
+        y, params[:, 1:2] * xh + params[:, 2:3] * xc, ok, uses_h | uses_c, tdist
+    )
     return {
         "model": kind,
+        "weather_response": response,
+        "weather_response_low": response_low,
         "found": found,
         "base_load": np.where(found, params[:, 0], np.nan),
         "heating_slope": np.where(uses_h & found, params[:, 1], np.nan),
@@ -704,6 +850,17 @@ def _reasons(fit: dict[str, np.ndarray], model: str, min_days: int, max_cv: floa
         ~(np.abs(nmbe) <= MAX_NMBE) & fit["found"] & np.isfinite(nmbe),
         fmt("|nmbe| {:.2g} > {:.2g}", np.abs(nmbe), MAX_NMBE),
     )
+    low = fit["weather_response_low"]
+    add(
+        low < MIN_WEATHER_RESPONSE,
+        fmt(
+            "weather term not confirmed by day-to-day weather (response {:.2f}, "
+            "95 % lower bound {:.2f} < {:.1f})",
+            fit["weather_response"],
+            low,
+            MIN_WEATHER_RESPONSE,
+        ),
+    )
     for term in ("heating", "cooling"):
         slope, p = fit[f"{term}_slope"], fit[f"p_{term}"]
         add(slope <= 0, fmt(f"{term} slope {{:.4g}} <= 0", slope))
@@ -720,6 +877,7 @@ def fit_baseline(
     heating_range: tuple[float, float] = (0.0, 30.0),
     cooling_range: tuple[float, float] = (0.0, 30.0),
     step: float = 0.5,
+    resolution: float | None = 0.1,
     min_coverage: float = 0.8,
     min_days: int = 180,
     max_cv_rmse: float = MAX_CV_RMSE,
@@ -746,7 +904,10 @@ def fit_baseline(
         defaults span CalTRACK's 30–90 °F (≈ −1…32 °C) where heating and cooling matter.
         A candidate needs at least 10 usable days with non-zero degree days (CalTRACK).
     step : float, default 0.5
-        Grid step of the balance-point search (K).
+        Grid step of the balance-point search (K), for every device at once.
+    resolution : float or None, default 0.1
+        Each device's balance points are then refined to this resolution within one grid
+        step of its best grid point (None: keep the grid point).
     min_coverage : float, default 0.8
         Days whose consumption ``coverage`` is lower are excluded (and counted).
     min_days : int, default 180
@@ -764,8 +925,9 @@ def fit_baseline(
         used), ``n_excluded`` (days of the device left out: missing or low-coverage
         consumption, or temperature below 80 % of the day), ``r2``, ``cv_rmse``, ``nmbe``
         (fractions), ``valid`` and ``reason`` ("" when valid), plus ``sigma`` (residual
-        standard error), ``dof`` and the parameter covariance ``cov_bb`` … ``cov_cc``
-        (b = base load, h/c = heating/cooling slope) used for prediction intervals.
+        standard error), ``dof``, ``weather_response`` (see Notes; NaN without a weather
+        term) and the parameter covariance ``cov_bb`` … ``cov_cc`` (b = base load, h/c =
+        heating/cooling slope) used for prediction intervals.
         ``attrs["tz"]`` is the zone of the daily data (the models' days);
         ``attrs["daily_temperature"]`` the daily mean temperatures used.
 
@@ -793,6 +955,14 @@ def fit_baseline(
     term is kept. R² is reported, not required: it rewards weather-dominated loads and
     says nothing of an intercept model.
 
+    A seasonal pattern that is not weather (lighting, holidays, summer water use) also
+    correlates with temperature over a year and passes those tests. So a weather term must
+    also be confirmed by the day-to-day weather: the departures of consumption from its
+    15-day running mean, regressed on the departures of the fitted weather term from its
+    running mean, give ``weather_response`` (≈ 1 for a real weather load, ≈ 0 for a
+    seasonal one); its one-sided 95 % lower bound must reach 0.5, else the model is
+    invalid with the reason "weather term not confirmed by day-to-day weather".
+
     Examples
     --------
     >>> import numpy as np, pandas as pd
@@ -813,6 +983,8 @@ def fit_baseline(
     c_lo, c_hi = _check_range("cooling_range", cooling_range)
     if not (isinstance(step, int | float) and 0 < step <= 10):
         raise ValueError(f"step={step!r}: expected a positive number of kelvin (<= 10)")
+    if resolution is not None and not (isinstance(resolution, int | float) and resolution > 0):
+        raise ValueError(f"resolution={resolution!r}: expected a positive number of kelvin")
     daily, tz = _daily_input(daily)
     series = _temperature_series(temperature)
     devices, days, y, present, _ = _matrix(daily, min_coverage)
@@ -828,6 +1000,8 @@ def fit_baseline(
         _grid(h_lo, h_hi, step),
         _grid(c_lo, c_hi, step),
         MIN_DEGREE_DAY_DAYS,
+        float(step),
+        None if resolution is None else float(resolution),
     )
     n_excluded = present.sum(axis=1) - fit["n_days"]
     reason = _reasons(fit, model, min_days, max_cv_rmse)
@@ -849,6 +1023,7 @@ def fit_baseline(
             "reason": pd.array(reason.astype(object), dtype="str"),
             "sigma": fit["sigma"],
             "dof": fit["dof"],
+            "weather_response": fit["weather_response"],
         },
         index=pd.Index(pd.array(devices.to_numpy(dtype=object), dtype="str"), name=DEVICE),
     )
@@ -862,6 +1037,7 @@ def fit_baseline(
         "unit": daily.attrs.get("unit"),
         "model": model,
         "step": float(step),
+        "resolution": resolution,
         "daily_temperature": for_attrs(daily_t.rename("mean_temperature")),
     }
     return out
