@@ -22,9 +22,11 @@ report: $(STAMP)
 	$(VENV)/bin/waltero-frames study verify $(DEMO_STUDY) notebooks/05-energy-report.py
 	$(PY) -m tools.report
 
-## The test suite (what CI runs): lint, then every test but the slow ones.
+## The test suite (what CI runs): lint (incl. docstrings), type check, then every test but
+## the slow ones.
 test: $(STAMP) tools
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
 ## curl and jq run the vendor guide's commands in tests/test_sim_guide.py.
@@ -39,6 +41,7 @@ test-slow: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 bench: $(STAMP)
 	$(PY) -m bench.run

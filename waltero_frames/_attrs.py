@@ -10,7 +10,7 @@ way pandas treats scalar attrs; against anything else they behave like pandas ob
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
 import pandas as pd
 
@@ -21,15 +21,15 @@ class _WholeEquality:
     def __eq__(self, other: Any) -> Any:
         if isinstance(other, _WholeEquality):
             return self.equals(other)  # type: ignore[attr-defined]  # pandas' equals
-        return super().__eq__(other)  # type: ignore[misc]
+        return super().__eq__(other)
 
     def __ne__(self, other: Any) -> Any:
         if isinstance(other, _WholeEquality):
             return not self.equals(other)  # type: ignore[attr-defined]
-        return super().__ne__(other)  # type: ignore[misc]
+        return super().__ne__(other)
 
 
-class AttrSeries(_WholeEquality, pd.Series):  # type: ignore[misc]
+class AttrSeries(_WholeEquality, pd.Series):
     """A Series for ``attrs``: ``==`` against another ``AttrSeries``/``AttrFrame`` is a bool."""
 
     @property
@@ -41,7 +41,7 @@ class AttrSeries(_WholeEquality, pd.Series):  # type: ignore[misc]
         return AttrFrame
 
 
-class AttrFrame(_WholeEquality, pd.DataFrame):  # type: ignore[misc]
+class AttrFrame(_WholeEquality, pd.DataFrame):
     """A DataFrame for ``attrs``: ``==`` against another ``AttrFrame`` is a bool."""
 
     @property
@@ -53,6 +53,10 @@ class AttrFrame(_WholeEquality, pd.DataFrame):  # type: ignore[misc]
         return AttrSeries
 
 
+@overload
+def for_attrs(obj: pd.DataFrame) -> AttrFrame: ...
+@overload
+def for_attrs(obj: pd.Series) -> AttrSeries: ...
 def for_attrs(obj: pd.Series | pd.DataFrame) -> AttrSeries | AttrFrame:
     """``obj`` as an attrs-safe Series/DataFrame (same data, index and name)."""
     if isinstance(obj, pd.DataFrame):

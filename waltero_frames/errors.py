@@ -203,7 +203,7 @@ def _rebuild_fetch_failed(message: str, failures: Any, partial: Any) -> FetchFai
 
 
 _BY_CODE: dict[str, type[WalteroError]] = {
-    cls.default_code: cls  # type: ignore[misc]
+    cls.default_code: cls
     for cls in (BadRequest, Unauthenticated, Forbidden, NotFound, RateLimited, ServerError)
 }
 _BY_STATUS: dict[int, type[WalteroError]] = {

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -53,7 +53,11 @@ def to_ns(idx: pd.DatetimeIndex) -> np.ndarray:
 def device_codes(values: Any, what: str) -> tuple[np.ndarray, pd.Index]:
     """Integer codes (int16 when they fit) and the sorted unique device ids (strings)."""
     if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
-        cat = values.array if isinstance(values, pd.Series) else pd.Categorical(values)
+        cat = (
+            cast(pd.Categorical, values.array)
+            if isinstance(values, pd.Series)
+            else pd.Categorical(values)
+        )
         if (cat.codes < 0).any():
             raise ValueError(f"{what} has missing device_id values")
         cats = pd.Index(cat.categories.astype(str))
@@ -167,8 +171,8 @@ def per_device(
         series = pd.Series(value) if not isinstance(value, pd.Series) else value
         series = pd.to_numeric(series, errors="raise").astype(float)
         series.index = series.index.astype(str)
-        got = series.reindex(devices.to_numpy(dtype=object)).to_numpy(dtype=float)
-        return _valid(name, got, devices)
+        arr = series.reindex(devices.to_numpy(dtype=object)).to_numpy(dtype=float)
+        return _valid(name, arr, devices)
     try:
         scalar = float(value)
     except (TypeError, ValueError):

@@ -383,7 +383,9 @@ def _blocks(starts: np.ndarray, ends: np.ndarray, size: int | None = None):
     """Slices ``[a, b)`` of a (device, time)-sorted order, cut at device boundaries."""
     size = size or BLOCK_ROWS
     n = int(ends[-1]) if len(ends) else 0
-    cuts = np.unique(ends[np.searchsorted(ends, np.arange(size, n, size))]) if n > size else []
+    cuts: np.ndarray | list[int] = (
+        np.unique(ends[np.searchsorted(ends, np.arange(size, n, size))]) if n > size else []
+    )
     a = 0
     for b in [*(int(c) for c in cuts if 0 < c < n), n]:
         if b > a:

@@ -196,7 +196,9 @@ def apply_changes(
     if VALUE in out.columns and raw_changed.any():
         codes, devices = device_codes(out[DEVICE], "readings")
         if multiplier is not None:
-            mult = per_device(multiplier, "multiplier", out, codes, devices)
+            given = per_device(multiplier, "multiplier", out, codes, devices)
+            assert given is not None  # an explicit multiplier always provides one
+            mult = given
         else:
             r_codes, r_devices = device_codes(readings[DEVICE], "readings")
             got = multipliers(readings, None, r_codes, r_devices) if len(readings) else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -86,6 +86,8 @@ def compute_deltas(
     prev = links.prev
     first = prev < 0
     mult = multipliers(readings, multiplier, codes_all, devices)
+    # NaN where nothing provides one; used only past the checks that refuse missing ones
+    mult_nan = mult if mult is not None else np.full(len(devices), np.nan)
     present = links.ends > links.starts
 
     if field == RAW:
@@ -126,6 +128,7 @@ def compute_deltas(
                 f"register_digits unknown for device(s) {miss[:5]} with negative steps: pass "
                 "register_digits=, or a frame with a 'register_digits' column or attrs"
             )
+        assert digits is not None  # else every device with a negative step is missing
         dcodes = codes[neg_idx]
         if field == RAW:
             span = (10 ** digits[dcodes].astype(np.int64)).astype(np.int64)
@@ -138,14 +141,15 @@ def compute_deltas(
                     f"no multiplier for device(s) {miss[:5]}: unwrapping a processed register "
                     "needs 10**register_digits × multiplier; pass multiplier="
                 )
-            span = 10.0 ** digits[dcodes] * mult[dcodes]
+            span = 10.0 ** digits[dcodes] * mult_nan[dcodes]
             tol = 1e-9 * span
             wraps = (prev_reg >= (1 - ROLLOVER_BAND) * span - tol) & (
                 cur < ROLLOVER_BAND * span + tol
             )
         if max_rate is not None:
             rate = per_device(max_rate, "max_rate", readings, codes_all, devices)
-            scale = mult[dcodes] if field == RAW else 1.0
+            assert rate is not None  # an explicit max_rate always provides one
+            scale = mult_nan[dcodes] if field == RAW else 1.0
             hours = (ts[neg_idx] - ts[prev[neg_idx]]) / 3.6e12
             unwrapped = (step[neg_idx] + span) * scale
             wraps &= ~(unwrapped > rate[dcodes] * hours)  # NaN bound (no rate): no veto
@@ -153,7 +157,7 @@ def compute_deltas(
         negative[neg_idx[wraps]] = False
         step[neg_idx[wraps]] += span[wraps].astype(step.dtype)
     if field == RAW:
-        consumption = np.take(mult, links.ids)
+        consumption = np.take(mult_nan, links.ids)
         consumption *= step
     else:
         consumption = step
@@ -245,7 +249,7 @@ def readings_to_consumption(
         perm = np.lexsort((codes, links.ts))
         cons, roll, neg, codes = cons[perm], roll[perm], neg[perm], codes[perm]
         interval, index = interval[perm], index[perm]
-        rows = perm if keep.all() else rows[perm]
+        rows = perm if keep.all() else cast(np.ndarray, rows)[perm]
     out = pd.DataFrame(
         {
             DEVICE: device_column(codes, links.devices, readings[DEVICE], rows),

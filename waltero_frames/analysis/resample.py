@@ -50,13 +50,14 @@ def period_boundaries(tmin_ns: int, tmax_ns: int, freq: str, tz: Any) -> np.ndar
             lo = lo.replace(day=1)
         elif freq == "YS":
             lo = lo.replace(month=1, day=1)
-    hi += {
+    ahead: dict[str, pd.Timedelta | pd.DateOffset] = {
         "h": pd.Timedelta(hours=2),
         "D": pd.Timedelta(days=2),
         "W": pd.Timedelta(days=14),
         "MS": pd.DateOffset(months=2),
         "YS": pd.DateOffset(years=2),
-    }[freq]
+    }
+    hi += ahead[freq]
     wall = pd.date_range(lo, hi, freq=alias).as_unit("ns")
     if freq == "h":
         parts = [
@@ -180,10 +181,10 @@ def _max_gap(value: Any) -> pd.Timedelta:
     """``max_gap`` as a positive Timedelta; a bare number (which unit?) is refused."""
     if isinstance(value, str | pd.Timedelta | timedelta | np.timedelta64):
         try:
-            gap = pd.Timedelta(value)
+            gap: pd.Timedelta | None = pd.Timedelta(value)
         except (ValueError, TypeError):
-            gap = pd.NaT
-        if gap is not pd.NaT and gap > pd.Timedelta(0):
+            gap = None
+        if gap is not None and gap is not pd.NaT and gap > pd.Timedelta(0):
             return gap
     raise ValueError(
         f"max_gap={value!r}: expected a positive duration such as '2h' or pd.Timedelta(hours=2)"

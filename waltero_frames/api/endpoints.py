@@ -83,8 +83,8 @@ def devices_page(client: Client, org: str, limit: int, offset: int) -> dict[str,
     return client.get_json(path, {"limit": int(limit), "offset": int(offset)})
 
 
-def device(client: Client, device_id: str) -> dict[str, Any]:
-    """``GET /api/devices/{id}`` → its ``data`` object."""
+def device(client: Client, device_id: str) -> Any:
+    """``GET /api/devices/{id}`` → its ``data`` object (validated by the parser)."""
     body = client.get_json(DEVICE.format(device=check_id(device_id, "device")))
     return body.get("data") if isinstance(body, dict) else body
 

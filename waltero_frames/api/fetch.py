@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Hashable, Sequence
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -166,7 +167,7 @@ def devices(
         return _provenance(listed, client, ep.DEVICES, org_id=org)
     ids = listed.index.tolist()
     got, failures = _run(
-        client, [(d, lambda d=d: _device_detail(client, d)) for d in ids], "device details"
+        client, [(d, partial(_device_detail, client, d)) for d in ids], "device details"
     )
     df = frames.parse_devices([got[d] for d in ids if d in got], details=True)
     df = _settle(df, failures, errors, len(ids), "devices(details=True)")  # type: ignore[arg-type]
@@ -191,9 +192,7 @@ def fields(client: Client, devices: DeviceSelection, *, errors: str = "raise") -
     client = _check_client(client)
     ids = device_ids(devices, uuid=True)
     errors = _check_errors(errors)
-    got, failures = _run(
-        client, [(d, lambda d=d: ep.device_fields(client, d)) for d in ids], "fields"
-    )
+    got, failures = _run(client, [(d, partial(ep.device_fields, client, d)) for d in ids], "fields")
     df = frames.parse_fields((d, got[d]) for d in ids if d in got)
     df = _settle(df, failures, errors, len(ids), "fields")  # type: ignore[arg-type]
     return _provenance(df, client, ep.FIELDS)
@@ -251,7 +250,7 @@ def daily_consumption(
         raise ValueError(f"resolution={resolution!r}: expected one of {list(frames.RESOLUTIONS)}")
     start_utc, end_utc = time_range(start, end, tz)
     rows = ep.daily_consumption(client, org, start_utc, end_utc, resolution)
-    external_ids = None
+    external_ids: dict[str, Any] | None = None
     if isinstance(rows, list) and any(
         isinstance(r, dict)
         and r.get("consumption") is not None
@@ -260,7 +259,7 @@ def daily_consumption(
     ):
         # names missing: the device list has the external ids (one or two extra calls)
         listed = frames.parse_devices(_device_list(client, org))
-        external_ids = listed["external_id"].dropna().to_dict()
+        external_ids = {str(d): e for d, e in listed["external_id"].dropna().items()}
     df = frames.parse_daily_consumption(
         rows, start_utc, end_utc, resolution, external_ids=external_ids
     )
@@ -288,6 +287,13 @@ def _check_fields(fields: Any) -> list[str]:
         if not isinstance(f, str) or not f or "," in f or not f.isprintable() or " " in f:
             raise ValueError(f"field {f!r} is not a field name such as 'meter.value.raw'")
     return list(dict.fromkeys(fields))
+
+
+def _telemetry_window(
+    client: Client, device_id: str, w0: pd.Timestamp, w1: pd.Timestamp, fields: list[str]
+) -> Any:
+    """Fetch one telemetry window of one device and reduce it to arrays in the worker."""
+    return _reduced(device_id, ep.telemetry(client, device_id, w0, w1, fields))
 
 
 def _reduced(device_id: str, payload: Any) -> Any:
@@ -365,21 +371,14 @@ def telemetry(
 
     given: dict[str, float] = {}
     if isinstance(devices, pd.DataFrame) and "multiplier" in devices.columns:
-        given = devices["multiplier"].dropna().astype(float).to_dict()
+        given = {str(d): m for d, m in devices["multiplier"].dropna().astype(float).items()}
     need_multiplier = frames.RAW_FIELD in field_list
     jobs: list[tuple[Hashable, Callable[[], Any]]] = []
     for d in ids:
         if need_multiplier and d not in given:
-            jobs.append(((d, "detail"), lambda d=d: _device_detail(client, d)))
+            jobs.append(((d, "detail"), partial(_device_detail, client, d)))
         for i, (w0, w1) in enumerate(windows):
-            jobs.append(
-                (
-                    (d, i),
-                    lambda d=d, w0=w0, w1=w1: _reduced(
-                        d, ep.telemetry(client, d, w0, w1, field_list)
-                    ),
-                )
-            )
+            jobs.append(((d, i), partial(_telemetry_window, client, d, w0, w1, field_list)))
     got, failed_jobs = _run(client, jobs, "telemetry")
 
     failures: dict[str, BaseException] = {}

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -65,7 +65,7 @@ _DEVICE_NUMERIC = {"multiplier", "register_digits"}
 
 
 # ---------------------------------------------------------------- small column helpers
-def _strings(values: Sequence[Any]) -> pd.arrays.ArrowStringArray | Any:
+def _strings(values: Sequence[Any] | np.ndarray) -> pd.arrays.ArrowStringArray | Any:
     """Return a ``str`` column; ``None``/missing → NaN; non-strings are written as text."""
     return pd.array(
         [v if isinstance(v, str) or v is None else str(v) for v in values], dtype=STR_DTYPE
@@ -179,8 +179,9 @@ def parse_organizations(me: Mapping[str, Any]) -> pd.DataFrame:
     if not isinstance(me, Mapping):
         raise UnexpectedResponse("/api/auth/me: expected a JSON object")
     items = list(me.get("accessible_organizations") or [])
-    user = me.get("user") if isinstance(me.get("user"), Mapping) else {}
-    items += list(user.get("organizations") or [])
+    user = me.get("user")
+    if isinstance(user, Mapping):
+        items += list(user.get("organizations") or [])
     items = _require_dicts(items, "/api/auth/me organizations")
     ids = _column(items, "organization_id")
     if any(not isinstance(i, str) for i in ids):
@@ -352,7 +353,7 @@ def parse_daily_consumption(
 
 def _device_names(
     names: Sequence[Any],
-    ids: Sequence[str],
+    ids: Sequence[str] | np.ndarray,
     serials: Sequence[Any],
     external_ids: Mapping[str, Any] | None,
 ) -> list[str]:
@@ -369,7 +370,9 @@ def _device_names(
 
 
 def _sort_by_time_then_device(df: pd.DataFrame) -> pd.DataFrame:
-    order = np.lexsort((df["device_id"].to_numpy(dtype=object), df.index.asi8))
+    order = np.lexsort(
+        (df["device_id"].to_numpy(dtype=object), cast(pd.DatetimeIndex, df.index).asi8)
+    )
     return df.iloc[order]
 
 
@@ -508,16 +511,17 @@ def parse_telemetry(
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     for i, name in enumerate(names):
         lo, hi = offsets[i], offsets[i + 1]
-        values = _numbers_or_text(per_field[name][2])
-        if name in TEXT_FIELDS and isinstance(values, np.ndarray) and np.isnan(values).all():
-            values = _strings([None] * len(values))
+        got = _numbers_or_text(per_field[name][2])
+        if name in TEXT_FIELDS and isinstance(got, np.ndarray) and np.isnan(got).all():
+            got = _strings([None] * len(got))
         rows, ok = row_of[lo:hi], keep[lo:hi]
-        if isinstance(values, np.ndarray):
+        col: np.ndarray | pd.api.extensions.ExtensionArray
+        if isinstance(got, np.ndarray):
             col = np.full(n_rows, np.nan)
-            col[rows[ok]] = values[ok]
+            col[rows[ok]] = got[ok]
         else:
             col = pd.array(np.full(n_rows, np.nan, dtype=object), dtype=STR_DTYPE)
-            col[rows[ok]] = values[ok]
+            col[rows[ok]] = got[ok]
         columns[name] = col
     if with_value:
         assert multipliers is not None
@@ -570,6 +574,7 @@ def parse_changes(rows: Iterable[Mapping[str, Any]], *, until: Any = None) -> pd
     df = pd.DataFrame(data, index=changed_at)
     df = df[~df["change_id"].duplicated(keep="first").to_numpy()]
     if until is not None:
-        df = df[df.index.asi8 < _ceil_us(until)]
-    order = np.lexsort((df["change_id"].to_numpy(dtype=object), df.index.asi8))
+        df = df[cast(pd.DatetimeIndex, df.index).asi8 < _ceil_us(until)]
+    stamps = cast(pd.DatetimeIndex, df.index).asi8
+    order = np.lexsort((df["change_id"].to_numpy(dtype=object), stamps))
     return df.iloc[order]

@@ -15,7 +15,7 @@ mirror holds, by name. With ``fields``: exactly those, in that order.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -57,7 +57,12 @@ def columns(fields: Sequence[str] | None, declared: Sequence[str] = ()) -> list[
 def to_long(frame: pd.DataFrame, field_code: dict[str, int]) -> tuple[np.ndarray, ...]:
     """Return a telemetry frame (one device) → parallel arrays field code, ts ms, value."""
     cols = [c for c in frame.columns if c not in ("device_id", "value")]
-    ts = np.asarray(frame.index.as_unit("ms").asi8, dtype=np.int64) if len(frame) else None
+    index = cast(pd.DatetimeIndex, frame.index)
+    ts = (
+        np.asarray(index.as_unit("ms").asi8, dtype=np.int64)
+        if len(frame)
+        else np.empty(0, np.int64)
+    )
     f_parts, t_parts, v_parts = [], [], []
     for col in cols:
         values = frame[col]
@@ -136,7 +141,7 @@ def to_wide(
     if RAW in wanted:
         mult = (
             held["multiplier"].to_numpy(dtype=np.float64)[by_id][row_rank]
-            if n_rows
+            if n_rows and held is not None
             else np.empty(0)
         )
         out["value"] = np.round(out[RAW] * mult, 6)

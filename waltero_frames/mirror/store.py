@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -63,8 +63,8 @@ def _py(values: Any) -> list:
         out = arr.astype(object)
         out[np.isnan(arr)] = None
         return out.tolist()
-    out = [v.item() if isinstance(v, np.generic) else v for v in arr.astype(object).tolist()]
-    return [None if (isinstance(v, float) and v != v) or v is pd.NA else v for v in out]
+    items = [v.item() if isinstance(v, np.generic) else v for v in arr.astype(object).tolist()]
+    return [None if (isinstance(v, float) and v != v) or v is pd.NA else v for v in items]
 
 
 class Store:
@@ -161,6 +161,10 @@ class Store:
         return pd.DataFrame.from_records(rows, columns=list(names))
 
     # -- codes ----------------------------------------------------------------------------
+    @overload
+    def org_code(self, org_id: str, *, create: Literal[True] = ...) -> int: ...
+    @overload
+    def org_code(self, org_id: str, *, create: bool) -> int | None: ...
     def org_code(self, org_id: str, *, create: bool = True) -> int | None:
         """Return the integer code of an organization id (created on first use)."""
         code = self.scalar("SELECT org FROM orgs WHERE org_id=?", (org_id,))
@@ -264,7 +268,11 @@ class Store:
             "ORDER BY d.device",
             (org,),
         )
-        df["fields"] = [None if f is None else tuple(json.loads(f)) for f in df["fields"]]
+        df["fields"] = pd.Series(
+            [None if f is None else tuple(json.loads(f)) for f in df["fields"]],
+            index=df.index,
+            dtype=object,
+        )
         return df.set_index("device_id")
 
     # -- readings ---------------------------------------------------------------------------
@@ -652,7 +660,9 @@ class Store:
                 "VALUES (?, ?, 'running', ?, ?)",
                 (org, now_ms(), start, end),
             )
-            return int(cur.lastrowid)
+            run = cur.lastrowid
+            assert run is not None  # an INSERT sets it
+            return run
 
     def finish_run(
         self,

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -148,6 +148,10 @@ def _device_info(held: pd.DataFrame) -> pd.DataFrame:
     return for_attrs(info)
 
 
+@overload
+def _ms_to_ts(ms: int) -> pd.Timestamp: ...
+@overload
+def _ms_to_ts(ms: None) -> None: ...
 def _ms_to_ts(ms: int | None) -> pd.Timestamp | None:
     return None if ms is None else pd.Timestamp(int(ms), unit="ms", tz="UTC")
 
@@ -313,6 +317,7 @@ class Mirror:
             elif start_ms < state["start"]:
                 self.store.set_start(org_code, start_ms)
             state = self.store.sync_state(org_code)
+            assert state is not None  # initialized just above
             if state["phase"] == "baseline":
                 since = state["watermark"] if state["watermark"] is not None else state["start"]
                 self._read_changes(client, org, org_code, since, run, baseline=True)
@@ -321,6 +326,7 @@ class Mirror:
                 client, org, org_code, devices, start_ms, end_ms, run, probe, max_workers, totals
             )
             state = self.store.sync_state(org_code)
+            assert state is not None
             base = state["watermark"] if state["watermark"] is not None else state["start"]
             since = base - int(lookback_td / pd.Timedelta(milliseconds=1))
             outcomes = self._read_changes(client, org, org_code, since, run, baseline=False)
@@ -333,7 +339,9 @@ class Mirror:
                 error=f"{type(exc).__name__}: {exc}"[:2000],
             )
             raise
-        watermark = self.store.sync_state(org_code)["watermark"]
+        state = self.store.sync_state(org_code)
+        assert state is not None
+        watermark = state["watermark"]
         applied = sum(outcomes.get(o, 0) for o in VALUE_SETTING)
         conflicts = outcomes.get("conflict", 0)
         self.store.finish_run(
@@ -432,17 +440,15 @@ class Mirror:
         devices = store.devices(org_code).loc[devices.index]
         devices = devices[[bool(f) for f in devices["fields"]]]
         clock = _ServerClock(store, org_code)
-        back = {
-            d: _windows(start_ms, int(devices.at[d, "cov_start"]), backwards=True)
-            for d in devices.index
-        }
+        ids: list[str] = devices.index.tolist()
+        cov_start = dict(zip(ids, devices["cov_start"].astype("int64").tolist(), strict=True))
+        cov_end = dict(zip(ids, devices["cov_end"].astype("int64").tolist(), strict=True))
+        code_of = dict(zip(ids, devices["device"].astype("int64").tolist(), strict=True))
+        fields_of = dict(zip(ids, [list(f) for f in devices["fields"]], strict=True))
+        back = {d: _windows(start_ms, cov_start[d], backwards=True) for d in ids}
         # Forward fetches start where each device is known complete (see docs/mirror.md).
-        ahead = {
-            d: int(devices.at[d, "cov_end"])
-            for d in devices.index
-            if int(devices.at[d, "cov_end"]) < end_ms
-        }
-        synced = [d for d in ahead if devices.at[d, "cov_end"] > devices.at[d, "cov_start"]]
+        ahead = {d: cov_end[d] for d in ids if cov_end[d] < end_ms}
+        synced = [d for d in ahead if cov_end[d] > cov_start[d]]
         if probe and synced:
             # Part 1 requests (resolution=year) tell which devices have any meter reading in
             # a range: one per distinct frontier shared by several devices (a sync leaves
@@ -463,11 +469,11 @@ class Mirror:
                 for d in members:
                     if d not in with_news:
                         del ahead[d]
-        todo = [d for d in devices.index if back[d] or d in ahead]
+        todo = [d for d in ids if back[d] or d in ahead]
         if not todo:
             return
 
-        names = sorted({f for d in todo for f in devices.at[d, "fields"]})
+        names = sorted({f for d in todo for f in fields_of[d]})
         field_code = dict(zip(names, store.field_codes(names).tolist(), strict=True))
         stop = threading.Event()
         lock = threading.Lock()
@@ -490,12 +496,12 @@ class Mirror:
                 devices.loc[[device_id], DETAIL_COLUMNS],
                 _ms_to_ts(lo),
                 _ms_to_ts(hi),
-                fields=list(devices.at[device_id, "fields"]),
+                fields=fields_of[device_id],
             )
             f, t, v = to_long(frame, field_code)
             certified = lo if known is None else max(lo, min(hi, known + 1))
             n, n_values = store.commit_window_counts(
-                org_code, int(devices.at[device_id, "device"]), lo, hi, f, t, v,
+                org_code, code_of[device_id], lo, hi, f, t, v,
                 certified_end=certified, run=run,
             )  # fmt: skip
             clock.saw(int(t.max()) if len(t) else None)
@@ -535,12 +541,8 @@ class Mirror:
             known = clock.now()
             if known is not None:
                 target = min(end_ms, known + 1)
-                state = store.devices(org_code)
-                frontier = {
-                    d: int(state.at[d, "cov_end"])
-                    for d in ahead
-                    if int(state.at[d, "cov_end"]) < target
-                }
+                held = store.devices(org_code)["cov_end"]
+                frontier = {d: int(held[d]) for d in ahead if int(held[d]) < target}
                 jobs = [(d, partial(advance, d, lo, target)) for d, lo in frontier.items()]
                 run_jobs(jobs, workers, stop=stop)
         finally:

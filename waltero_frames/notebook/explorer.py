@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any, cast
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -269,7 +270,7 @@ def consumption_per_period(
     if resolution not in RESOLUTIONS:
         raise ValueError(f"unknown resolution {resolution!r}; use one of {list(RESOLUTIONS)}")
     details = devices.reindex(pd.unique(readings["device_id"]))
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if "multiplier" in details.columns:
         kwargs["multiplier"] = details["multiplier"]
     if "register_digits" in details.columns:
@@ -301,7 +302,7 @@ def summary_table(periods: pd.DataFrame, devices: pd.DataFrame, *, tz: str) -> p
     _require(periods, "resampled", "summary_table")
     label = {dev: lab for lab, dev in device_options(devices)}
     unit = devices["unit"] if "unit" in devices.columns else pd.Series(dtype=object)
-    local = periods.index.tz_convert(tz)
+    local = cast(pd.DatetimeIndex, periods.index).tz_convert(tz)
     body = pd.DataFrame(
         {
             "device": periods["device_id"].map(label).fillna(periods["device_id"]).to_numpy(),

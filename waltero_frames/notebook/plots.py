@@ -14,6 +14,7 @@ with pandas and drawn in one call per artist family.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
@@ -208,7 +209,8 @@ def carpet_matrix(consumption: pd.DataFrame, *, tz: str = "UTC") -> pd.DataFrame
     if not seen.any():
         return pd.DataFrame(columns=range(24), dtype=float)
     # local wall-clock nanoseconds → (day, hour) cell codes; one bincount sums every cell
-    local = consumption.index.tz_convert(tz).tz_localize(None).as_unit("ns").asi8[seen]
+    index = cast(pd.DatetimeIndex, consumption.index)
+    local = index.tz_convert(tz).tz_localize(None).as_unit("ns").asi8[seen]
     day = local // _DAY_NS
     first = day.min()
     code = (day - first) * 24 + (local // _HOUR_NS) % 24
@@ -593,7 +595,7 @@ def completeness(
     ax = _new_axes(ax, (9.0, max(3.0, min(12.0, 0.17 * len(grid) + 1.5))))
     n_dev, n_per = grid.shape
     if n_per:
-        local = grid.columns.tz_convert(tz).tz_localize(None)
+        local = cast(pd.DatetimeIndex, grid.columns).tz_convert(tz).tz_localize(None)
         first = mdates.date2num(local[0])
         step = 1.0 if n_per == 1 else float(np.median(np.diff(mdates.date2num(local))))
         image = ax.imshow(
@@ -660,7 +662,7 @@ def load_duration(
     ax = _new_axes(ax)
     if by_device:
         groups = {
-            _label(consumption, devices, d): g
+            _label(consumption, devices, str(d)): g
             for d, g in consumption.groupby("device_id", sort=True)["consumption"]
         }
     else:

@@ -47,7 +47,9 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="serve the simulated API on 127.0.0.1 until interrupted")
     s.add_argument("--port", type=_port, default=8765, help="TCP port (0 = any free port)")
     s.add_argument("--seed", type=int, default=0, help="seed of the demo data")
-    knob = {"default": argparse.SUPPRESS}  # only knobs given on the command line are set
+    knob: dict[str, Any] = {
+        "default": argparse.SUPPRESS
+    }  # only knobs given on the command line are set
     s.add_argument("--clock", **knob, help="ISO instant the simulated clock starts at (runs on)")
     s.add_argument("--speed", type=float, **knob, help="simulated seconds per wall second")
     s.add_argument("--rate", type=_limit, **knob, help="requests/s per token ('none' lifts it)")

@@ -117,6 +117,14 @@ class Simulator:
         raise NotImplementedError
 
     # Overridden below: config, world, log, counters, reset, add_correction, stop.
+    @property
+    def config(self) -> Any:
+        """Live knobs of the simulator."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Shut the server down."""
+        raise NotImplementedError
 
     def __enter__(self) -> Simulator:
         return self
@@ -263,7 +271,9 @@ class SubprocessSimulator(Simulator):
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        lines = [self._proc.stdout.readline() for _ in range(3)]
+        out = self._proc.stdout
+        assert out is not None  # stdout=PIPE
+        lines = [out.readline() for _ in range(3)]
         if not all(line.startswith("WALTERO_") for line in lines):
             self._proc.kill()
             self._proc.wait()

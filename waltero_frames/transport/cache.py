@@ -32,6 +32,7 @@ import requests
 from requests_cache import DO_NOT_CACHE, CachedSession
 from requests_cache.backends import BaseCache, SQLiteCache
 from requests_cache.backends.sqlite import SQLiteDict
+from requests_cache.policy import ExpirationPatterns
 from requests_cache.policy.settings import DEFAULT_IGNORED_PARAMS
 
 from ..errors import CacheMiss, safe_url
@@ -56,7 +57,7 @@ IGNORED_PARAMS = tuple(DEFAULT_IGNORED_PARAMS) + (
 )
 
 # Most specific first: the first matching pattern wins.
-EXPIRY: dict[str, Any] = {
+EXPIRY: ExpirationPatterns = {
     "*/api/auth/login": DO_NOT_CACHE,
     "*/data-audit/changes*": DO_NOT_CACHE,
     "*/api/devices/*/telemetry*": timedelta(days=1),
@@ -186,22 +187,26 @@ def make_session(cache: Any, *, offline: bool) -> tuple[requests.Session, bool]:
         settings.ignored_parameters = tuple(
             dict.fromkeys([*(settings.ignored_parameters or ()), *IGNORED_PARAMS])
         )
-        never = {k: v for k, v in EXPIRY.items() if v is DO_NOT_CACHE}
+        never: ExpirationPatterns = {k: v for k, v in EXPIRY.items() if v is DO_NOT_CACHE}
         settings.urls_expire_after = {**never, **(settings.urls_expire_after or {})}
         session, owned = cache, False
     elif isinstance(cache, str | os.PathLike | BaseCache):
         backend: Any = cache
+        # a backend object carries its own name (naming it again is deprecated)
+        sqlite_only: dict[str, Any] = {}
         if not isinstance(cache, BaseCache):
             path = Path(cache).expanduser()
             if offline and not path.exists():
                 raise ValueError(f"offline=True but the cache file {str(path)!r} does not exist")
             # offline: read-only, so a replay never writes into the study (no lock, no
             # table creation, no -wal file, no checkpoint when it closes)
-            backend = ReadOnlySQLiteCache(path) if offline else "sqlite"
-        # a backend object carries its own name (naming it again is deprecated)
-        name = {"cache_name": str(Path(cache).expanduser())} if backend == "sqlite" else {}
+            if offline:
+                backend = ReadOnlySQLiteCache(path)
+            else:
+                backend = "sqlite"
+                sqlite_only = {"cache_name": str(path), "wal": True}
         session = CachedSession(
-            **name,
+            **sqlite_only,
             backend=backend,
             allowable_methods=("GET",),
             allowable_codes=(200,),
@@ -209,7 +214,6 @@ def make_session(cache: Any, *, offline: bool) -> tuple[requests.Session, bool]:
             ignored_parameters=IGNORED_PARAMS,
             match_headers=False,
             stale_if_error=False,  # never in the live path: it would hide 401/429/500
-            **({"wal": True} if backend == "sqlite" else {}),
         )
         owned = True
     else:

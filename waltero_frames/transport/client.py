@@ -39,7 +39,7 @@ try:  # orjson is 2-3x faster on large telemetry bodies; json is the fallback
     _loads = orjson.loads
     _DecodeError: tuple[type[Exception], ...] = (orjson.JSONDecodeError, ValueError)
 except ImportError:  # pragma: no cover - orjson is installed with the sim extra
-    _loads = json.loads
+    _loads = json.loads  # type: ignore[assignment]  # same call shape as orjson.loads
     _DecodeError = (ValueError,)
 
 __all__ = ["Client", "get_public_json"]

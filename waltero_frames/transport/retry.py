@@ -18,6 +18,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 from tenacity import (
@@ -146,7 +147,7 @@ class RetryPolicy:
         requests.ConnectionError, requests.Timeout
             When the connection failed on the last allowed attempt.
         """
-        extra = {"sleep": self.sleep} if self.sleep is not None else {}
+        extra: dict[str, Any] = {"sleep": self.sleep} if self.sleep is not None else {}
         rate_limited = Retrying(
             retry=retry_if_result(_is_429),
             wait=self._wait_429,

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -80,7 +81,7 @@ class GatewayMiddleware:
     it; latency, faults and the log apply to it as to the API.
     """
 
-    def __init__(self, app: Any, state: SimState, routes: list[Any] = ()) -> None:
+    def __init__(self, app: Any, state: SimState, routes: Sequence[Any] = ()) -> None:
         self.app = app
         self.state = state
         self.routes = list(routes)

@@ -55,7 +55,7 @@ class Catalog:
     details: dict[str, dict[str, Any]]
     grouped_fields: dict[str, dict[str, list[str]]]
     device_fields: dict[str, frozenset[str]]
-    units: dict[str, str]
+    units: dict[str, str | None]
     all_fields: frozenset[str]
 
     @classmethod

@@ -182,7 +182,8 @@ def base_changes(specs: list[DeviceSpec], readings: dict, rng: np.random.Generat
     events.sort(key=lambda e: (e[0], e[1]))
     lags = rng.integers(0, 300_001, size=len(events))
     spec_by_id = {s.device_id: s for s in specs}
-    rows, current = [], {}
+    rows: list[tuple] = []
+    current: dict[tuple[str, str, int], float] = {}
     for (changed, _, dev, stamps, new_raw, actor), lag in zip(events, lags, strict=True):
         spec = spec_by_id[dev]
         ts, recorded = readings[dev].series[RAW]
@@ -192,24 +193,25 @@ def base_changes(specs: list[DeviceSpec], readings: dict, rng: np.random.Generat
             old_raw = current.get((dev, RAW, int(ts[p])), int(recorded[p]))
             old_proc = current.get((dev, PROCESSED, int(ts[p])), float(processed[p]))
             new_proc = round(int(new_raw[k]) * spec.multiplier, 6)
-            for field, old, new in (
+            edits: tuple[tuple[str, float, float], ...] = (
                 (RAW, old_raw, int(new_raw[k])),
                 (PROCESSED, old_proc, new_proc),
-            ):
+            )
+            for field, before, after in edits:
                 rows.append(
                     (
                         dev,
                         spec.organization_id,
                         field,
                         int(ts[p]),
-                        old,
-                        new,
+                        before,
+                        after,
                         actor,
                         changed,
                         changed + int(lag),
                     )
                 )
-                current[(dev, field, int(ts[p]))] = new
+                current[(dev, field, int(ts[p]))] = after
     frame = pd.DataFrame(
         rows,
         columns=[

@@ -272,7 +272,7 @@ def _apartment_specs(org_index: int, org_id: str, n_apts: int, first: int) -> li
     cadences = [1800, 900, 3600]
     for apt in range(n_apts):
         label = f"Apt {apt // 4 + 1}.{apt % 4 + 1:02d}"
-        slots = []
+        slots: list[tuple[str, str, float, int, float, str]] = []
         mult, dig = _APT_COLD[apt % len(_APT_COLD)]
         slots.append(("water_cold", "m3", mult, dig, 40 + 15 * (apt % 5), "cold water"))
         mult, dig = _APT_HOT[apt % len(_APT_HOT)]

@@ -17,6 +17,7 @@ import math
 import sys
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -293,7 +294,7 @@ class World:
     # -- readings -----------------------------------------------------------------
     def _device(self, device_id: str) -> pd.Series:
         try:
-            return self._base.devices.loc[device_id]
+            return cast(pd.Series, self._base.devices.loc[device_id])
         except KeyError:
             raise ValueError(f"unknown device_id {device_id!r}") from None
 
@@ -377,8 +378,8 @@ class World:
         devices = self._base.devices
         rows: list[dict] = []
         for dev, d in devices[devices["organization_id"] == org_id].iterrows():
-            ts, processed = self.series(dev, PROCESSED, as_of)
-            _, raw = self.series(dev, RAW, as_of)
+            ts, processed = self.series(str(dev), PROCESSED, as_of)
+            _, raw = self.series(str(dev), RAW, as_of)
             days, cons = period_consumption(
                 ts,
                 processed,
@@ -447,7 +448,7 @@ class World:
         if field == RAW:
             if float(new_value) != int(new_value) or int(new_value) < 0:
                 raise ValueError(f"new_value={new_value!r} for {RAW} must be a non-negative int")
-            edits = [(RAW, int(new_value))]
+            edits: list[tuple[str, float]] = [(RAW, int(new_value))]
             edits.append((PROCESSED, self._processed_for(device_id, ts_ms, int(new_value))))
         else:
             edits = [(field, new_value)]

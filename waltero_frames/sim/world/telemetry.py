@@ -32,7 +32,8 @@ def telemetry_frame(windows: dict, multipliers: dict, fields: tuple) -> pd.DataF
     present = {f for got in windows.values() for f in got}
     columns = ["device_id", *[f for f in fields if f in present]]
     columns += ["value"] if RAW in fields else []
-    stamps_all, parts = [], {c: [] for c in columns}
+    stamps_all: list[np.ndarray] = []
+    parts: dict[str, list[np.ndarray]] = {c: [] for c in columns}
     for dev, got in windows.items():
         stamps = np.unique(np.concatenate([t for t, _ in got.values()] or [np.array([], "i8")]))
         stamps = stamps.astype(np.int64)
