@@ -93,13 +93,13 @@ def run_jobs(
                 if future.cancelled():
                     continue
                 key = futures[future]
-                exc = future.exception()
-                if exc is None:
+                error = future.exception()
+                if error is None:
                     results[key] = future.result()
-                elif isinstance(exc, collect):
-                    failures[key] = exc
+                elif isinstance(error, collect):
+                    failures[key] = error
                 else:
-                    fatal[key] = exc
+                    fatal[key] = error
                     _halt(futures, stop)
                 if bar is not None:
                     bar.update()

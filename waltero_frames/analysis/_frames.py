@@ -129,7 +129,8 @@ def str_array(codes: np.ndarray, uniques: pd.Index) -> Any:
     import pyarrow as pa  # the storage of pandas' str dtype here
 
     table = pa.array(uniques.to_numpy(dtype=object).astype(str), type=pa.large_string())
-    return pd.arrays.ArrowStringArray(table.take(pa.array(codes, type=pa.int32())), dtype=dtype)
+    taken = table.take(pa.array(codes, type=pa.int32()))
+    return pd.arrays.ArrowStringArray(taken, dtype=dtype)  # type: ignore[call-arg]  # stubs lag pandas 3
 
 
 def per_device(

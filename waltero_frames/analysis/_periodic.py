@@ -16,7 +16,7 @@ import contextlib
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -129,11 +129,11 @@ def holiday_days(holidays: Any, years: Iterable[int]) -> np.ndarray:
             ) from None
     out = []
     for value in dates:
-        day = pd.NaT
+        day = None
         if isinstance(value, str | dt.date | np.datetime64):  # Timestamp is a date too
             with contextlib.suppress(ValueError, TypeError):
                 day = pd.Timestamp(value)
-        if day is pd.NaT:
+        if day is None or day is pd.NaT:
             raise ValueError(f"holidays: {value!r} is not a date")
         out.append((day.tz_localize(None).normalize() - pd.Timestamp(0)).days)
     return np.unique(np.asarray(out, dtype=np.int64))
@@ -220,7 +220,8 @@ def place(consumption: pd.DataFrame, freq: str, tz: Any, what: str = "consumptio
     bounds = period_boundaries(int(ts.min()), int(ts.max()), freq, tz)
     out_codes, out_devices = device_codes(out[DEVICE], what)
     remap = devices.get_indexer(out_devices)  # the same ids: identity, stated not assumed
-    out_key = locate(bounds, to_ns(out.index)) * len(devices) + remap[out_codes]
+    out_key = locate(bounds, to_ns(cast(pd.DatetimeIndex, out.index))) * len(devices)
+    out_key += remap[out_codes]
     cons = consumption["consumption"].to_numpy(dtype=float, na_value=np.nan)
     return Placed(out, codes, devices, ts, dt_ns, first, bounds, tz, freq, out_key, cons)
 

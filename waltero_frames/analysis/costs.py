@@ -42,10 +42,10 @@ def _blank(value: Any) -> bool:
 def _day(value: Any, what: str) -> int:
     """Read a local date (``"2026-01-01"``, date, Timestamp) as days since 1970-01-01."""
     try:
-        ts = pd.Timestamp(value)
+        ts: pd.Timestamp | None = pd.Timestamp(value)
     except (TypeError, ValueError):
-        ts = pd.NaT
-    if ts is pd.NaT or ts != ts.normalize():
+        ts = None
+    if ts is None or ts is pd.NaT or ts != ts.normalize():
         raise ValueError(f"{what}: {value!r} is not a local date such as '2026-01-01'")
     return (ts.tz_localize(None) - pd.Timestamp(0)).days
 
@@ -118,7 +118,7 @@ def check_tariffs(tariffs: pd.DataFrame) -> Tariffs:
         }
         rows.setdefault((key, lo, hi), []).append((label, entry))
     keys = sorted({k for k, _, _ in rows})
-    validities = []
+    validities: list[tuple[Any, ...]] = []
     for (key, lo, hi), entries in sorted(
         rows.items(), key=lambda kv: (keys.index(kv[0][0]), kv[0][1])
     ):
@@ -160,12 +160,12 @@ def check_tariffs(tariffs: pd.DataFrame) -> Tariffs:
             )
     currency, unit = [], []
     for key in keys:
-        entries = [e for k, *_, es in validities if k == key for _, e in es]
-        found = sorted({e["currency"] for e in entries})
+        chosen = [e for k, *_, es in validities if k == key for _, e in es]
+        found = sorted({e["currency"] for e in chosen})
         if len(found) > 1:
             raise ValueError(f"tariffs for {key[0]} {key[1]!r} mix currencies {found}")
         currency.append(found[0])
-        units = sorted({e["unit"] for e in entries})
+        units = sorted({e["unit"] for e in chosen})
         if len(units) > 1:
             raise ValueError(f"tariffs for {key[0]} {key[1]!r} mix units {units}")
         unit.append(units[0])
@@ -287,7 +287,7 @@ def costs(
     if n:
         group, kinds = _device_groups(p, consumption, t)
         units = device_units(consumption, p.codes, p.devices, need=False)
-        for d in np.flatnonzero(group >= 0):
+        for d in np.flatnonzero(group >= 0).tolist():
             want = t.unit[group[d]]
             if want and units[d] and want != units[d]:
                 raise ValueError(

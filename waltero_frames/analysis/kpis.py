@@ -11,7 +11,7 @@ covered windows only.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -301,9 +301,9 @@ def load_kpis(
         units = device_units(consumption, p.codes, p.devices, need=False)[out_codes]
     with np.errstate(invalid="ignore", divide="ignore"):
         load_factor = np.where(peak > 0, mean / peak, np.nan)
-    unit_col = pd.array(np.where(units == "", None, units), dtype="str")
+    unit_col = pd.array([u or None for u in units], dtype="str")
     power = pd.array([power_unit(u) if u else None for u in units], dtype="str")
-    unit_name = out.index.unit
+    unit_name = cast(pd.DatetimeIndex, out.index).unit
     result = pd.DataFrame(
         {
             DEVICE: out[DEVICE],

@@ -457,7 +457,7 @@ class _StudentT:
 
     def __init__(self) -> None:
         try:
-            from scipy import special  # type: ignore[import-untyped]  # no stubs installed
+            from scipy import special
         except ImportError as exc:  # pragma: no cover - scipy comes with the `energy` extra
             raise ImportError(
                 "baselines need scipy (t distribution): pip install 'waltero_frames[energy]'"

@@ -831,7 +831,8 @@ def cusum(
     u = _unit(sub, unit, devices if isinstance(devices, pd.DataFrame) else None, ids, what)
     zone = tz or frame.attrs.get("tz") or "UTC"
     ax = _new_axes(ax)
-    wide = sub.pivot_table(index=sub.index, columns="device_id", values="cusum", sort=True)
+    # pandas takes an Index as the grouping key; the stubs only list labels
+    wide = sub.pivot_table(index=sub.index, columns="device_id", values="cusum", sort=True)  # type: ignore[arg-type]
     local = pd.DatetimeIndex(wide.index).tz_convert(zone).tz_localize(None)
     for dev in [d for d in ids if d in wide.columns]:
         ax.plot(local, wide[dev].to_numpy(), lw=1.5, label=_label(sub, None, dev))
@@ -839,7 +840,8 @@ def cusum(
     if mark is not None:
         when = pd.Timestamp(mark)
         when = when.tz_convert(zone) if when.tz is not None else when.tz_localize(zone)
-        ax.axvline(when.tz_localize(None), color="tab:red", ls="--", lw=1)
+        # matplotlib converts a Timestamp on a date axis (pandas registers the converter)
+        ax.axvline(when.tz_localize(None), color="tab:red", ls="--", lw=1)  # type: ignore[arg-type]
         ax.annotate(
             str(when.date()),
             (when.tz_localize(None), 1.0),

@@ -31,7 +31,7 @@ import os
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -283,7 +283,7 @@ def device_info(frame: pd.DataFrame, org_id: str | None, tz: str) -> pd.DataFram
     info["register_digits"] = np.full(len(ids), np.nan) if digits is None else digits
     for col in ("meter_type", "unit"):
         got = per_device_str(None, col, frame, codes, ids)
-        info[col] = np.where(got == "", None, got)
+        info[col] = [g or None for g in got]
     return info
 
 
@@ -368,7 +368,9 @@ def write_readings(readings: pd.DataFrame, path: Any, *, buckets: int | None = N
     tz = str(check_tz(tz))
     ds = Dataset.open(path, create=int(readings[DEVICE].nunique()), buckets=buckets)
     frame = readings.copy(deep=False)
-    frame.index = frame.index.tz_convert("UTC").as_unit("us").rename("timestamp")
+    frame.index = (
+        cast(pd.DatetimeIndex, frame.index).tz_convert("UTC").as_unit("us").rename("timestamp")
+    )
     write_frame(ds, frame, org_id, tz)
     if not (ds.path / META).exists():
         ds.save()
@@ -552,7 +554,8 @@ def scan_readings(
     value = RAW in field_list
     schema = ds.schema()
     tasks = []
-    for (org_id, bucket), group in info.groupby(["org_id", "bucket"], dropna=False, sort=True):
+    for key, group in info.groupby(["org_id", "bucket"], dropna=False, sort=True):
+        org_id, bucket = cast(tuple[Any, Any], key)
         org_key = None if pd.isna(org_id) else str(org_id)
         files = ds.files(org_key, int(bucket))
         if not files:

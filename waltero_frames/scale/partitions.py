@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -127,7 +127,7 @@ def _telemetry_order(part: pd.DataFrame) -> pd.DataFrame:
     """Sort one partition by time, ties by device_id (the telemetry layout's order)."""
     if len(part) < 2:
         return part
-    ts = part.index.as_unit("ns").asi8
+    ts = cast(pd.DatetimeIndex, part.index).as_unit("ns").asi8
     codes = pd.factorize(part[DEVICE], sort=True)[0]
     import numpy as np
 

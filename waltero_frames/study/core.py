@@ -381,7 +381,7 @@ class Study:
         self.path.mkdir(parents=True, exist_ok=True)
         self._answers_name = f"answers-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}.sqlite"
         self._backend = _answers.record_backend(self.path / self._answers_name)
-        self._manifest: dict[str, Any] = {
+        self._manifest = {
             "format": FORMAT,
             "name": self.name,
             "params": self._params or {},
