@@ -738,10 +738,11 @@ class Mirror:
             if org is not None
             else [o for (o,) in self.store.query("SELECT org_id FROM orgs ORDER BY org")]
         )
-        codes = {o: self.store.org_code(o, create=False) for o in orgs}
-        missing = [o for o, c in codes.items() if c is None]
+        found = {o: self.store.org_code(o, create=False) for o in orgs}
+        missing = [o for o, c in found.items() if c is None]
         if missing:
             raise ValueError(f"org={missing[0]!r} is not in the mirror")
+        codes = {o: c for o, c in found.items() if c is not None}
         n_devices = sum(len(self.store.devices(c)) for c in codes.values())
         dataset = Dataset.open(directory, create=n_devices)
         names = self.store.field_names()
