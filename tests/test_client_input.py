@@ -135,7 +135,7 @@ def test_settings_from_environment(waltero_sim, monkeypatch):
 )
 def test_credentials_only_over_https_or_loopback(url, ok):
     if ok:
-        assert wf.Client(url, "u", "p").base_url == url
+        assert wf.Client(url, "someone", "a-password-1").base_url == url
     else:
         with pytest.raises(ValueError, match="plain http") as info:
             wf.Client(url, "u", "secret-pw")

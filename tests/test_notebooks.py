@@ -279,6 +279,6 @@ def test_api_environment_starts_a_simulator_and_restores_the_settings(monkeypatc
     assert not report.tenant_configured()
     monkeypatch.setenv("WALTERO_BASE_URL", "https://tenant.example")
     monkeypatch.setenv("WALTERO_USERNAME", "u")
-    monkeypatch.setenv("WALTERO_PASSWORD", "p")
+    monkeypatch.setenv("WALTERO_PASSWORD", "not-a-real-password")
     with report.api_environment() as where:  # a configured tenant: nothing started
         assert where == "tenant https://tenant.example (from WALTERO_* settings)"
