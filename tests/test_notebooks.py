@@ -145,16 +145,37 @@ def test_study_records_then_replays_offline(tenant_env, tmp_path, monkeypatch):
     for var in report.ENV_VARS:  # no address, no credentials: the replay must not need them
         monkeypatch.delenv(var)
     before = folder_bytes(study)
-    nb, error = report.execute(path, parameters=params, timeout=300)
+    workbook = tmp_path / "report.xlsx"
+    nb, error = report.execute(path, parameters={**params, "workbook": str(workbook)}, timeout=300)
     assert error is None, failure(nb, error)  # study.check raises StudyMismatch otherwise
     assert "Study south-2026-10 (replayed offline): recorded " in output_text(nb)
     assert folder_bytes(study) == before
+    # the workbook holds the report's tables: the totals are the recorded numbers
+    import pandas as pd
+
+    sheets = pd.read_excel(workbook, sheet_name=None)
+    assert {"Consumption", "Load KPIs", "Costs", "CO2", "Open issues", "Provenance"} <= set(sheets)
+    consumption = sheets["Consumption"].set_index(["meter_type", "unit"])
+    recorded = manifest["results"]["totals"]["value"]["value"]
+    for (kind, unit), row in consumption.iterrows():
+        value = recorded[f"{kind}|{unit}|2026-10"]["value"]
+        assert row["2026-10"] == pytest.approx(value, rel=1e-12)
+    assert any("(Australia/Sydney)" in c for c in sheets["Load KPIs"].columns)
+    provenance = sheets["Provenance"].set_index("item")["value"]
+    assert "Harbour View Strata" in provenance["organization"]
 
     html = report.export_html(nb, tmp_path / "report.html").read_text()
     assert "wf.Study(" not in html and "study.check(" not in html  # no code for readers
-    summary = html.index("<strong>Harbour View Strata — October 2026</strong>")
-    assert summary < html.index("Totals per meter type, month over month")
-    assert html.rindex("Study south-2026-10 (replayed offline)") > html.index("Open anomalies")
+    summary = html.index("wall-clock time: Australia/Sydney")
+    assert summary < html.index("One telemetry call per meter and month")  # the sections
+    for section in (
+        "Heat and gas, weather-normalised",
+        "Load: baseload, out-of-hours use and peaks",
+        "Cost from the example tariff table",
+        "Share of each local day backed by readings",
+    ):
+        assert summary < html.index(section), section
+    assert html.rindex("Study south-2026-10 (replayed offline)") > html.index("Open data issues")
     assert "pandas " in html[html.rindex("Study south-2026-10") :]
     import jupytext
 
@@ -188,6 +209,16 @@ def test_report_main_writes_html_image_and_fails_on_cell_error(tenant_env, tmp_p
     )
     index = (out / "index.html").read_text()
     assert "00-old.html</a> — from an earlier run" in index and "01-good.html</a> — ok" in index
+
+
+def test_report_notebooks_write_their_workbook_into_the_reports_folder(tmp_path):
+    """make report: a report notebook's tables go to reports/<name>.xlsx; others get none."""
+    report_nb = next(p for p in NOTEBOOKS if "report" in p.stem)
+    params = report.study_parameters(report_nb, tmp_path, tenant=False, refresh=False)
+    assert params == {"workbook": str((tmp_path / f"{report_nb.stem}.xlsx").resolve())}
+    refresh = report.study_parameters(report_nb, tmp_path, tenant=False, refresh=True)
+    assert refresh["study_mode"] == "record" and refresh["workbook"] == params["workbook"]
+    assert report.study_parameters(NOTEBOOKS[0], tmp_path, tenant=False, refresh=False) == {}
 
 
 def test_notebook_paths_rejects_unknown_selection():
@@ -237,7 +268,10 @@ def test_recorded_study_numbers_match_the_ground_truth(waltero_sim):
             ts, values = world.series(device_id, "meter.value.processed")
             before_lo, before_hi = np.searchsorted(ts, [lo, hi]) - 1
             used = values[before_hi] - values[before_lo]
-            unit, factor = ("kWh", 1000.0) if dev["unit"] == "MWh" else (dev["unit"], 1.0)
+            unit, factor = {  # the report's units: heat in kWh, gas in kWh at its defaults
+                "MWh": ("kWh", 1000.0),
+                "m3": ("kWh", 0.95 * 11.2) if dev["meter_type"] == "gas" else ("m3", 1.0),
+            }.get(dev["unit"], (dev["unit"], 1.0))
             key = f"{dev['meter_type']}|{unit}|{m}"
             expected[key] = expected.get(key, 0.0) + used * factor
     assert expected.keys() == recorded.keys()

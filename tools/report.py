@@ -7,7 +7,8 @@
    hands its address to the notebooks through those variables;
 2. executes ``notebooks/[0-9]*.py`` (jupytext percent files, the source of truth) in a
    fresh kernel each, from the notebooks folder, with papermill (parameters cell);
-3. writes ``reports/<name>.html`` (nbconvert), ``reports/<name>.ipynb`` (with outputs) and
+3. writes ``reports/<name>.html`` (nbconvert), ``reports/<name>.ipynb`` (with outputs),
+   ``reports/<name>.xlsx`` (a report notebook's tables, ``wf.to_excel``) and
    ``reports/index.html``; copies the PNG output of the cell tagged ``readme-image`` to
    ``docs/img/readme.png``;
 4. prints where the reports are and exits non-zero if any cell failed.
@@ -113,19 +114,24 @@ def tagged_png(nb: Any, tag: str = README_TAG) -> bytes | None:
 
 
 def study_parameters(path: Path, out: Path, *, tenant: bool, refresh: bool) -> dict[str, Any]:
-    """Return the study parameters a report notebook runs with (others get none).
+    """Return the parameters a report notebook runs with (others get none).
 
     With the bundled simulator a report replays its committed study (its defaults), or
     records it again with ``refresh``. Against a configured tenant it records a study of
-    that tenant under ``out/studies/`` instead of replaying the simulator's.
+    that tenant under ``out/studies/`` instead of replaying the simulator's. Every report
+    writes its tables to ``out/<name>.xlsx`` (its ``workbook`` parameter).
     """
     import jupytext
 
     if not is_report(jupytext.read(path)):
         return {}
+    params: dict[str, Any] = {"workbook": str((out / f"{path.stem}.xlsx").resolve())}
     if tenant:
-        return {"study_path": str((out / "studies" / path.stem).resolve()), "study_mode": "record"}
-    return {"study_mode": "record"} if refresh else {}
+        params["study_path"] = str((out / "studies" / path.stem).resolve())
+        params["study_mode"] = "record"
+    elif refresh:
+        params["study_mode"] = "record"
+    return params
 
 
 @contextlib.contextmanager
