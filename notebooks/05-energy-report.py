@@ -22,13 +22,6 @@
 # Prices and emission factors are **example tables** (`data/tariffs-example.csv`,
 # `data/emission-factors-example.csv`): illustrative values, not your contract or the
 # official factors; pass your own files as parameters.
-#
-# **Reproducible study.** The report is a `wf.Study`: every API answer and its key
-# numbers live in one folder. The committed demo study (`data/studies/energy-report-demo`)
-# replays offline — no server, no credentials — and a replay must reproduce the recorded
-# numbers exactly. `study_mode="record"` (or `python -m tools.report --refresh-data`)
-# records it again; `waltero-frames study verify data/studies/energy-report-demo
-# notebooks/05-energy-report.py` checks it.
 
 # %% tags=["parameters"]
 org = None  # None: $WALTERO_ORG, else the first organization you can read
@@ -418,9 +411,13 @@ issues.set_index("meter").head(3 * top_n)
 
 # %% [markdown]
 # ## Reproducibility
-# The data's numbers (exact arithmetic on the recorded answers) are what a replay must
-# reproduce; anomaly episodes also depend on the rules' thresholds, so they are compared
-# only as information.
+# The report is a `wf.Study`: every API answer and its key numbers live in one folder. The
+# committed demo study (`data/studies/energy-report-demo`) replays offline — no server, no
+# credentials — and a replay must reproduce the recorded numbers exactly (anomaly episodes
+# also depend on the rules' thresholds, so they are compared only as information).
+# `study_mode="record"` (or `python -m tools.report --refresh-data`) records it again;
+# `waltero-frames study verify data/studies/energy-report-demo
+# notebooks/05-energy-report.py` checks it.
 
 # %%
 months = totals[[str(m0 - 1), str(m0)]].stack()

@@ -97,6 +97,7 @@ def test_device_without_a_tariff_gets_nan_and_a_reason_never_zero():
     assert g["energy_cost"].isna().all() and g["total"].isna().all()
     assert g["standing_charge"].isna().all() and g["partial"].all()
     assert set(g["reason"]) == {"no tariff for meter type 'gas'"}
+    assert set(g["unit"]) == {"m3"} and set(out["unit"]) == {"kWh", "m3"}  # each row's unit
     e = out[out["device_id"] == "m1"]
     assert e["energy_cost"].notna().all() and not e["partial"].any()
     # a device's own rows win over its meter type's
@@ -162,6 +163,7 @@ def test_emissions_with_factors_changing_at_the_year_boundary():
     mwh = hourly("2026-01-01T00:00Z", "2026-01-03T00:00Z", kwh=0.002, unit="MWh", tz=tz)
     got = wf.emissions(mwh, FACTORS, freq="D").iloc[1]
     assert got["kg_co2e"] == pytest.approx(24 * 2.0 * 0.30)
+    assert got["unit"] == "MWh"  # energy stays in the device's unit
 
 
 def test_missing_factor_or_unit_gives_nan_with_reason():

@@ -98,5 +98,5 @@ def test_bad_sheets_are_refused(tmp_path, frames, match):
 def test_mixed_units_stay_in_a_unit_column(tmp_path):
     f = pd.DataFrame({"device_id": ["a", "b"], "consumption": [1.5, 2.5], "unit": ["kWh", "m3"]})
     back = pd.read_excel(wf.to_excel({"Mixed": f}, tmp_path / "m.xlsx"), sheet_name="Mixed")
-    assert list(back.columns) == ["device_id", "consumption", "unit"]
-    assert back["consumption"].tolist() == [1.5, 2.5]
+    assert list(back.columns) == ["device_id", "consumption [see unit]", "unit"]
+    assert back["consumption [see unit]"].tolist() == [1.5, 2.5]

@@ -19,7 +19,7 @@ from ._periodic import (
     place,
 )
 from .resample import locate, period_boundaries
-from .units import device_units
+from .units import device_units, unit_array
 
 TARIFF_COLUMNS = ("valid_from", "valid_to", "price", "tou_start", "tou_end",
                   "standing_charge", "currency")  # fmt: skip
@@ -251,7 +251,8 @@ def costs(
         last reading, once per day and device; with ``freq="h"`` in the hour the day
         starts), ``total``, ``currency``, ``partial`` (bool: some readings or days of the
         period have no tariff), ``reason`` (why a cost is partial or missing; "" when
-        complete), ``energy`` and ``coverage`` (as ``resample_consumption``). A device
+        complete), ``energy``, ``coverage`` (as ``resample_consumption``) and ``unit`` (the
+        device's unit, missing when unknown). A device
         without any tariff gets NaN costs and a reason, never 0; a period without
         readings gets a NaN energy cost.
 
@@ -284,6 +285,7 @@ def costs(
     partial = np.zeros(n, dtype=bool)
     reason = np.full(n, "", dtype=object)
     currency = np.full(n, None, dtype=object)
+    row_units = np.full(n, "", dtype=object)
     if n:
         group, kinds = _device_groups(p, consumption, t)
         units = device_units(consumption, p.codes, p.devices, need=False)
@@ -336,6 +338,7 @@ def costs(
         reason[has & gaps] = "no tariff for part of the period"
         reason[has & ~gaps & np.isnan(energy_cost)] = "no readings in the period"
         currency[has] = np.array(t.currency, dtype=object)[group[out_dev][has]]
+        row_units = units[out_dev]
     result = pd.DataFrame(
         {
             DEVICE: out[DEVICE],
@@ -347,6 +350,7 @@ def costs(
             "reason": pd.array(reason, dtype="str"),
             "energy": out["consumption"],
             "coverage": out["coverage"],
+            "unit": unit_array(row_units),
         },
         index=out.index,
     )

@@ -10,7 +10,7 @@ import pandas as pd
 from .._attrs import for_attrs
 from ._frames import DEVICE, per_device_str
 from ._periodic import chunks, place
-from .units import ENERGY_UNITS, device_units
+from .units import ENERGY_UNITS, device_units, unit_array
 
 FACTOR_COLUMNS = ("meter_type", "unit", "kg_co2e_per_unit", "year", "source", "basis")
 BASES = ("location", "market")
@@ -99,7 +99,7 @@ def emissions(
         Index ``period_start`` (the rows of ``resample_consumption``); columns
         ``device_id``, ``kg_co2e`` (NaN when a reading of the period has no factor for
         its year, never 0), ``reason`` ("" or why ``kg_co2e`` is missing), ``energy``,
-        ``coverage``. ``attrs``: ``factor_sources`` (sorted), ``factor_years``,
+        ``coverage``, ``unit`` (the device's). ``attrs``: ``factor_sources`` (sorted), ``factor_years``,
         ``basis`` and ``factors`` (the rows used).
 
     Raises
@@ -126,6 +126,7 @@ def emissions(
     n = len(out)
     kg = np.full(n, np.nan)
     reason = np.full(n, "", dtype=object)
+    row_units = np.full(n, "", dtype=object)
     used = table.iloc[:0]
     if n:
         units = device_units(consumption, p.codes, p.devices, need=True)
@@ -168,6 +169,7 @@ def emissions(
             for k, u in zip(kinds[out_dev][missing], units[out_dev][missing], strict=True)
         ]
         used = table[rows_used]
+        row_units = units[out_dev]
     result = pd.DataFrame(
         {
             DEVICE: out[DEVICE],
@@ -175,6 +177,7 @@ def emissions(
             "reason": pd.array(reason, dtype="str"),
             "energy": out["consumption"],
             "coverage": out["coverage"],
+            "unit": unit_array(row_units),
         },
         index=out.index,
     )

@@ -26,7 +26,7 @@ from ._periodic import (
     schedule_table,
 )
 from .resample import GAP_FACTOR, locate
-from .units import device_units, power_unit
+from .units import device_units, power_unit, unit_array
 
 #: Peak demand is the highest mean power over this window, or over the meter's own
 #: (median) reading interval when that is longer.
@@ -301,7 +301,7 @@ def load_kpis(
         units = device_units(consumption, p.codes, p.devices, need=False)[out_codes]
     with np.errstate(invalid="ignore", divide="ignore"):
         load_factor = np.where(peak > 0, mean / peak, np.nan)
-    unit_col = pd.array([u or None for u in units], dtype="str")
+    unit_col = unit_array(units)
     power = pd.array([power_unit(u) if u else None for u in units], dtype="str")
     unit_name = cast(pd.DatetimeIndex, out.index).unit
     result = pd.DataFrame(

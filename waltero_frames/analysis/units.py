@@ -50,6 +50,11 @@ def device_units(
     return units
 
 
+def unit_array(units: np.ndarray) -> Any:
+    """Return per-row unit strings as a ``str`` array (missing where ``""``: unknown)."""
+    return pd.array([u or None for u in units], dtype="str")
+
+
 def calorific_kwh_per_m3(value: Any) -> float:
     """Read a calorific value as kWh/m3: a number, ``"11.2 kWh/m3"`` or ``"40 MJ/m3"``.
 

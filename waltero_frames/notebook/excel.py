@@ -34,13 +34,18 @@ def _unit_of(frame: pd.DataFrame, column: str) -> str | None:
     given = frame.attrs.get("units")
     if isinstance(given, Mapping) and column in given:
         return str(given[column])
-    if column in VALUE_COLUMNS and column not in _POWER:
-        return _single(frame, "unit")
-    if column in _POWER:
-        return _single(frame, "power_unit")
-    if column in _MONEY:
-        return _single(frame, "currency")
-    return None
+    by = (
+        "unit"
+        if column in VALUE_COLUMNS and column not in _POWER
+        else "power_unit"
+        if column in _POWER
+        else "currency"
+        if column in _MONEY
+        else None
+    )
+    if by is None or by not in frame.columns:
+        return None
+    return _single(frame, by) or f"see {by}"  # mixed units: each row's is in that column
 
 
 def _sheet_table(frame: pd.DataFrame, tz: Any) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -150,8 +155,9 @@ def to_excel(
     Notes
     -----
     Headers carry units: ``energy [kWh]`` when the frame has one ``unit`` (power
-    columns take ``power_unit``, money columns ``currency``), or what
-    ``attrs["units"]`` (column → unit) says; timedeltas are written in minutes
+    columns take ``power_unit``, money columns ``currency``), ``energy [see unit]`` when
+    its rows differ (each row's unit is in that column), or what ``attrs["units"]``
+    (column → unit) says; timedeltas are written in minutes
     (``peak_interval [min]``). Values are written with 16 significant digits (Excel keeps
     15; number formats only change the display), so ``pandas.read_excel`` gives the same
     numbers back to within one unit in the 16th digit.
