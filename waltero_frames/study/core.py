@@ -102,7 +102,8 @@ class Study:
     simulator when none is configured) and every answer is kept; in ``"replay"`` mode it
     answers from the folder only: no request, no credentials, no write. A recording
     becomes the study when it completes: :meth:`close`, the end of a ``with`` block
-    without an exception, or the interpreter's exit.
+    without an exception, or the interpreter's exit (in a notebook kernel: only when the
+    last cell that ran succeeded). Until then the folder keeps the study it held.
 
     Parameters
     ----------
