@@ -115,3 +115,18 @@ def test_cli_errors_are_one_line_and_exit_codes(tmp_path, capsys):
     plain.write_text("# %%\nprint('no study here')\n")
     assert main(["study", "record", str(plain), str(tmp_path / "s")]) == 1
     assert "did not record into" in capsys.readouterr().err
+
+
+def test_the_committed_demo_study_verifies_and_an_edited_copy_does_not(tmp_path, capsys):
+    demo = ROOT / "data" / "studies" / "energy-report-demo"
+    assert main(["study", "verify", str(demo)]) == 0
+    assert "answers match the checksum" in capsys.readouterr().out
+    copy = tmp_path / "edited"
+    shutil.copytree(demo, copy)
+    answers = copy / json.loads((demo / "manifest.json").read_text())["answers"]
+    with sqlite3.connect(answers) as con:
+        key, value = con.execute("SELECT key, value FROM responses ORDER BY key LIMIT 1").fetchone()
+        edited = zlib.compress(zlib.decompress(value).replace(b"0", b"1", 1))
+        con.execute("UPDATE responses SET value = ? WHERE key = ?", (edited, key))
+    assert main(["study", "verify", str(copy)]) == 1
+    assert "the recorded answers do not match the manifest" in capsys.readouterr().err
