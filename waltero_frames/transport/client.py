@@ -283,8 +283,13 @@ class Client:
         """
         url = self.url(path)
         params = dict(params or {})
+
+        def send() -> requests.Response:
+            return self._send(url, params)
+
         try:
-            response = self.retry.call(lambda: self._send(url, params))
+            # offline nothing is sent, so there is nothing to retry: no policy per answer
+            response = send() if self.offline else self.retry.call(send)
         except TRANSIENT_ERRORS as exc:
             raise ServerError(
                 f"connection failed on every attempt: {type(exc).__name__}", url=url
