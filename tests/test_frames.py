@@ -150,7 +150,7 @@ def test_daily_empty_and_all_null_keep_the_layout():
 
 
 def test_daily_refuses_other_shapes():
-    with pytest.raises(UnexpectedResponse, match="expected a JSON array"):
+    with pytest.raises(UnexpectedResponse, match="expected a bare JSON array"):
         parse_daily_consumption(load("daily_v4_unversioned.json"), "2026-05-18", "2026-05-19")
     undated = [{"deviceId": D1, "deviceName": "a", "serialNumber": "s", "consumption": 2.0}]
     with pytest.raises(UnexpectedResponse, match=D1):

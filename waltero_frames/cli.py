@@ -1,7 +1,7 @@
 """``waltero-frames``: the command line, one dispatcher over the verbs of each layer.
 
 Each command lives with its layer and registers itself here: ``sync`` (mirror/cli.py),
-``study`` (study/cli.py). A module with ``register(subparsers)`` that sets
+``study`` (study/cli.py), ``doctor`` (doctor.py). A module with ``register(subparsers)`` that sets
 ``run(args) -> int`` as the parser default is all a new command needs.
 """
 
@@ -11,13 +11,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from . import doctor
 from .mirror import cli as mirror_cli
 from .study import cli as study_cli
 
 __all__ = ["COMMANDS", "main"]
 
 #: The modules whose ``register`` adds a command, in the order ``--help`` lists them.
-COMMANDS = (mirror_cli, study_cli)
+COMMANDS = (mirror_cli, study_cli, doctor)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -27,7 +27,9 @@ import numpy as np
 import pandas as pd
 
 from .._attrs import for_attrs
+from ..contract import Answer, Tenant, Verdict, differs, ok, probe, unknown
 from ..errors import UnexpectedResponse
+from . import endpoints as ep
 
 __all__ = [
     "DEFAULT_FIELDS",
@@ -153,7 +155,8 @@ def _column(items: Sequence[Mapping[str, Any]], key: str) -> list[Any]:
 def _require_list(payload: Any, what: str) -> list[Any]:
     if not isinstance(payload, list):
         raise UnexpectedResponse(
-            f"{what}: expected a JSON array, got {type(payload).__name__}"
+            f"{what}: expected a bare JSON array of rows (the contract's assumed shape), "
+            f"got {type(payload).__name__}"
             + (f" with keys {sorted(payload)[:5]}" if isinstance(payload, dict) else "")
         )
     return payload
@@ -413,7 +416,8 @@ def telemetry_part(device_id: str, payload: Any) -> TelemetryPart:
             values = list(map(value_of, points))
         except (KeyError, TypeError) as exc:
             raise UnexpectedResponse(
-                f"telemetry of {device_id}, field {name!r}: points need 'ts' and 'value'"
+                f"telemetry of {device_id}, series {name!r}: points need 'ts' and 'value' (the "
+                "contract assumes one series per requested field)"
             ) from exc
         ts = next((t for s, t in parsed if s == stamps), None)
         if ts is None:
@@ -578,3 +582,121 @@ def parse_changes(rows: Iterable[Mapping[str, Any]], *, until: Any = None) -> pd
     stamps = cast(pd.DatetimeIndex, df.index).asi8
     order = np.lexsort((df["change_id"].to_numpy(dtype=object), stamps))
     return df.iloc[order]
+
+
+# ---------------------------------------------------------------- contract probes
+# What the parsers above assume of a tenant, checked by `waltero-frames doctor`.
+def _recent_days(days: int) -> tuple[str, str]:
+    end = pd.Timestamp.now(tz="UTC").floor("D")
+    return _iso(end - pd.Timedelta(days=days)), _iso(end)
+
+
+def _iso(ts: pd.Timestamp) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _part1(tenant: Tenant) -> Answer:
+    start, end = _recent_days(2)
+    path = ep.DAILY_CONSUMPTION.format(org=tenant.org)
+    return tenant.get(path, {"startDate": start, "endDate": end, "resolution": "day"})
+
+
+@probe("organizations", "/api/auth/me lists accessible_organizations with an IANA timezone")
+def _probe_organizations(tenant: Tenant) -> Verdict:
+    body = tenant.get(ep.ME).body
+    orgs = body.get("accessible_organizations") if isinstance(body, Mapping) else None
+    if not isinstance(orgs, list):
+        return differs(
+            "no accessible_organizations list",
+            "wf.organizations raises UnexpectedResponse",
+            handled=False,
+        )
+    bad = [o for o in orgs if not isinstance(o, Mapping) or not o.get("timezone")]
+    if bad:
+        return differs(
+            f"{len(bad)} of {len(orgs)} organizations carry no timezone",
+            "their timezone is NaN: pass tz= explicitly for local days",
+            handled=True,
+        )
+    return ok(f"{len(orgs)} organizations, each with a timezone")
+
+
+@probe("part1_shape", "Part 1 (v3) answers a bare JSON array of rows")
+def _probe_part1_shape(tenant: Tenant) -> Verdict:
+    answer = _part1(tenant)
+    if answer.status != 200:
+        return unknown(f"Part 1 answered HTTP {answer.status} to a 2-day request")
+    body = answer.body
+    if isinstance(body, list):
+        return ok(f"a bare array ({len(body)} rows for 2 UTC days)")
+    keys = sorted(body)[:5] if isinstance(body, Mapping) else type(body).__name__
+    return differs(
+        f"a JSON {type(body).__name__} with keys {keys}",
+        "wf.daily_consumption raises UnexpectedResponse ('expected a bare JSON array')",
+        handled=False,
+    )
+
+
+@probe(
+    "device_name_fallback",
+    "Part 1's deviceName is the device's name, else its external id ('' or absent allowed)",
+)
+def _probe_device_name(tenant: Tenant) -> Verdict:
+    body = _part1(tenant).body
+    if isinstance(body, Mapping):  # a wrapped answer is part1_shape's finding, not this one's
+        body = next((v for v in body.values() if isinstance(v, list)), None)
+    if not isinstance(body, list) or not body:
+        return unknown("no Part 1 rows to compare")
+    names = {
+        d.get("id"): {d.get("name") or d.get("external_id") or "", d.get("name") or ""}
+        for d in tenant.devices
+    }
+    odd = {
+        r.get("deviceId")
+        for r in body
+        if isinstance(r, Mapping)
+        and r.get("deviceId") in names
+        and (r.get("deviceName") or "") not in names[r.get("deviceId")]
+    }
+    if odd:
+        return differs(
+            f"{len(odd)} devices' deviceName is neither their name nor their external id",
+            "device_name is shown as the API gives it; wf.devices' label is the name to display",
+            handled=True,
+        )
+    return ok(f"fallback holds for the {len(names)} devices compared")
+
+
+@probe("telemetry_series", "telemetry answers one series per requested field, sorted by ts")
+def _probe_telemetry(tenant: Tenant) -> Verdict:
+    if not tenant.devices:
+        return unknown("the organization has no device to read")
+    wanted = ["meter.value.raw", "meter.value.processed"]
+    start, end = _recent_days(7)
+    device = tenant.devices[0]["id"]
+    answer = tenant.get(
+        ep.TELEMETRY.format(device=device),
+        {"startDate": start, "endDate": end, "fields": ",".join(wanted)},
+    )
+    if answer.status != 200:
+        return unknown(f"telemetry answered HTTP {answer.status} to a 7-day request")
+    series = answer.body.get("fields") if isinstance(answer.body, Mapping) else None
+    if not isinstance(series, Mapping):
+        return differs("no 'fields' object", _TELEMETRY_UNHANDLED, handled=False)
+    extra = sorted(set(series) - set(wanted))
+    points = [p for s in series.values() if isinstance(s, list) for p in s]
+    shaped = all(isinstance(p, Mapping) and {"ts", "value"} <= set(p) for p in points)
+    if extra or not shaped:
+        what = f"series {extra} not among the fields asked" if extra else "points without value"
+        return differs(what, _TELEMETRY_UNHANDLED, handled=False)
+    unsorted = [k for k, s in series.items() if [p["ts"] for p in s] != sorted(p["ts"] for p in s)]
+    if unsorted:
+        return differs(
+            f"series {unsorted} not sorted by ts",
+            "readings are sorted after parsing",
+            handled=True,
+        )
+    return ok(f"{len(series)} series for {len(wanted)} fields asked, {len(points)} points")
+
+
+_TELEMETRY_UNHANDLED = "wf.telemetry raises UnexpectedResponse ('one series per requested field')"

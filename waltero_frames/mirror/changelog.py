@@ -20,6 +20,7 @@ import pandas as pd
 from ..api import endpoints as ep
 from ..api.paging import cursor_pages
 from ..api.parse import parse_changes
+from ..contract import Tenant, Verdict, probe, unknown
 from ..errors import SyncError
 
 __all__ = ["PAGE_LIMIT", "change_pages"]
@@ -56,3 +57,13 @@ def change_pages(client: Any, org: str, since: pd.Timestamp) -> Iterator[pd.Data
 
     for rows in cursor_pages(page):
         yield parse_changes(rows)
+
+
+# ---------------------------------------------------------------- contract probe
+@probe("replication_lag", "a change becomes visible at most 5 minutes after its changedAt")
+def _probe_replication_lag(tenant: Tenant) -> Verdict:
+    """Not observable read-only: it needs a change made at a known time and timed."""
+    return unknown(
+        "needs a correction made and timed (the doctor never writes); the mirror re-reads "
+        "with a lookback (default 10 min) and dedupes by id"
+    )

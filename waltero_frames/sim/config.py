@@ -14,6 +14,17 @@ from typing import Any
 
 import pandas as pd
 
+#: Contract assumptions the simulator can break (the ``deviations`` knob), each as a real
+#: tenant might: name → what the simulator then does.
+DEVIATIONS: dict[str, str] = {
+    "part1_wrapped": "Part 1 answers {'data': [rows]} instead of a bare array",
+    "no_retry_after": "a 429 carries no Retry-After header",
+    "changes_cap_100": "the changelog caps a page at 100 rows instead of 200",
+    "cursor_renamed": "the changelog names its cursor 'next_cursor' instead of 'nextCursor'",
+    "telemetry_merged": "telemetry answers one series 'values' of {ts, <field>: value, ...}",
+    "devices_cursor": "devices are paged by cursor ({'data', 'nextCursor'}) instead of offset",
+}
+
 
 @dataclass
 class SimConfig:
@@ -49,6 +60,10 @@ class SimConfig:
         Simulated seconds per wall-clock second when ``clock`` is set (0 holds it still).
     prefix : str
         Base path the API is served under (e.g. ``"/prod"``); ``""`` serves at the root.
+    deviations : list of str
+        Contract assumptions to break, the way a real tenant might (names in
+        :data:`DEVIATIONS`); ``[]`` follows the contract everywhere. ``waltero-frames
+        doctor`` is tested against each one.
 
     Examples
     --------
@@ -68,6 +83,7 @@ class SimConfig:
     clock: str | None = None
     speed: float = 1.0
     prefix: str = ""
+    deviations: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -125,6 +141,14 @@ class SimConfig:
         if not isinstance(self.prefix, str) or (self.prefix and not self.prefix.startswith("/")):
             raise ValueError(f"prefix must be '' or a path starting with '/', got {self.prefix!r}")
         self.prefix = self.prefix.rstrip("/")
+        if isinstance(self.deviations, str) or not isinstance(self.deviations, list | tuple):
+            raise ValueError(f"deviations must be a list of names, got {self.deviations!r}")
+        unknown = [d for d in self.deviations if d not in DEVIATIONS]
+        if unknown:
+            raise ValueError(
+                f"unknown deviation(s) {unknown}; known: {', '.join(sorted(DEVIATIONS))}"
+            )
+        self.deviations = list(dict.fromkeys(self.deviations))
 
 
 def validate_fault(rule: Any) -> dict[str, Any]:

@@ -296,6 +296,19 @@ class Client:
             ) from None
         return self._decode(response)
 
+    def get_response(self, path: str, params: Mapping[str, Any] | None = None) -> requests.Response:
+        """GET ``path`` once, without the retry policy, and return the raw response.
+
+        For diagnostics (``waltero-frames doctor``): a 429 or 500 comes back as it is
+        instead of being retried or raised. Authentication works as for :meth:`get_json`.
+
+        Examples
+        --------
+        >>> client.get_response("/api/auth/me").status_code  # doctest: +SKIP
+        200
+        """
+        return self._send(self.url(path), dict(params or {}))
+
     def get_public_json(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET a public service's JSON (``url`` absolute) through this client's session.
 

@@ -30,6 +30,7 @@ from tenacity import (
     stop_before_delay,
 )
 
+from ..contract import Tenant, Verdict, differs, ok, probe, unknown
 from ..errors import safe_url
 
 __all__ = ["RetryPolicy", "retry_after_seconds"]
@@ -170,3 +171,39 @@ class RetryPolicy:
             **extra,
         )
         return server_errors(rate_limited, send)
+
+
+# ---------------------------------------------------------------- contract probe
+@probe(
+    "rate_limit",
+    "a throttled call answers 429 with Retry-After: <integer seconds>",
+    order=90,
+)
+def _probe_rate_limit(tenant: Tenant) -> Verdict:
+    """Send cheap calls back to back until the first 429, within the doctor's budget."""
+    sent = 0
+    first = None
+    started = None
+    while tenant.budget > 0:
+        answer = tenant.get("/api/auth/me", fresh=True)
+        started = started if started is not None else answer.seconds
+        sent += 1
+        if answer.status == 429:
+            first = answer
+            break
+    if first is None:
+        return unknown(f"no 429 after {sent} calls back to back: the limit is above that burst")
+    header = {k.lower(): v for k, v in first.headers.items()}.get("retry-after")
+    if header is None:
+        return differs(
+            f"the first 429 came after {sent} calls, without Retry-After",
+            "exponential backoff with jitter, learned pace",
+            handled=True,
+        )
+    if not header.strip().isdigit():
+        return differs(
+            f"the first 429 came after {sent} calls, Retry-After: {header[:20]!r}",
+            "an HTTP-date or decimal Retry-After is read, else backoff",
+            handled=True,
+        )
+    return ok(f"the first 429 came after {sent} calls back to back, Retry-After: {header} s")

@@ -32,7 +32,8 @@ def sim_state(request: Request) -> SimState:
 
 
 def rate_limited(wait: float, state: SimState, what: str) -> ApiError:
-    headers = {"Retry-After": retry_after(wait)} if state.config.retry_after_header else {}
+    send = state.config.retry_after_header and "no_retry_after" not in state.config.deviations
+    headers = {"Retry-After": retry_after(wait)} if send else {}
     return ApiError(429, "RATE_LIMITED", f"{what}; retry later", headers)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 import pandas as pd
 from fastapi import APIRouter, Path, Query, Request
 
@@ -85,7 +86,10 @@ async def daily_consumption_v3(
     end: EndDate,
     resolution: Resolution,
 ) -> JSONBytes:
-    return JSONBytes(_part1_rows(request, user, org_id, start, end, resolution))
+    rows = _part1_rows(request, user, org_id, start, end, resolution)
+    if "part1_wrapped" in sim_state(request).config.deviations:
+        return JSONBytes({"data": rows})
+    return JSONBytes(rows)
 
 
 @router.get(
@@ -133,11 +137,23 @@ async def devices(
     org_id: OrgId,
     limit: Annotated[int, Query(ge=1, description="Page size; values over 100 give 100")] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip")] = 0,
+    cursor: Annotated[
+        str | None, Query(description="Only with the `devices_cursor` deviation")
+    ] = None,
 ) -> JSONBytes:
     state = sim_state(request)
     state.check_org(user, org_id)
     rows = state.catalog.org_devices.get(org_id, [])
     limit = min(limit, DEVICE_PAGE_MAX)
+    if "devices_cursor" in state.config.deviations:  # a tenant that pages devices by cursor
+        start = int(cursor) if cursor and cursor.isdigit() else 0
+        more = start + limit < len(rows)
+        return JSONBytes(
+            {
+                "data": rows[start : start + limit],
+                "nextCursor": str(start + limit) if more else None,
+            }
+        )
     return JSONBytes(
         {
             "data": rows[offset : offset + limit],
@@ -204,7 +220,10 @@ async def telemetry(
     if unknown:
         raise bad_request(f"unknown field(s): {', '.join(unknown)}")
     state.check_device(user, device_id)
-    return JSONBytes(state.telemetry_body(device_id, wanted, *ms_bounds(start_us, end_us)))
+    body = state.telemetry_body(device_id, wanted, *ms_bounds(start_us, end_us))
+    if "telemetry_merged" in state.config.deviations:
+        body = merged_telemetry(body)
+    return JSONBytes(body)
 
 
 @router.get(
@@ -233,5 +252,19 @@ async def changes(
     state = sim_state(request)
     since_us = parse_instant(since, "since")
     state.check_org(user, org_id)
-    page, next_cursor = state.changes_page(org_id, since_us, min(limit, CHANGES_PAGE_MAX), cursor)
-    return JSONBytes({"data": page, "nextCursor": next_cursor})
+    deviations = state.config.deviations
+    cap = 100 if "changes_cap_100" in deviations else CHANGES_PAGE_MAX
+    page, next_cursor = state.changes_page(org_id, since_us, min(limit, cap), cursor)
+    key = "next_cursor" if "cursor_renamed" in deviations else "nextCursor"
+    return JSONBytes({"data": page, key: next_cursor})
+
+
+def merged_telemetry(body: bytes) -> bytes:
+    """Re-shape a telemetry answer as one series of {ts, <field>: value, ...} (a deviation)."""
+    payload = orjson.loads(body)
+    merged: dict[str, dict[str, Any]] = {}
+    for name, points in payload["fields"].items():
+        for point in points:
+            merged.setdefault(point["ts"], {"ts": point["ts"]})[name] = point["value"]
+    series = [merged[ts] for ts in sorted(merged)]
+    return orjson.dumps({"deviceId": payload["deviceId"], "fields": {"values": series}})
