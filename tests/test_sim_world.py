@@ -25,6 +25,8 @@ from waltero_frames.sim.world.model import (
 
 PROC, RAW = "meter.value.processed", "meter.value.raw"
 T0, T1 = pd.Timestamp("2025-12-01T00:00Z"), pd.Timestamp("2026-12-01T00:00Z")
+HEAT_T0 = pd.Timestamp("2024-09-01T00:00Z")  # heat and gas meters: two heating seasons
+HEATING = ("heat", "gas")
 DEVICE_101 = "11111111-1111-1111-1111-111111111101"
 
 
@@ -160,7 +162,8 @@ def test_series_values_and_types(world):
         ts, raw = world.series(dev, RAW)
         ts_p, proc = world.series(dev, PROC)
         np.testing.assert_array_equal(ts, ts_p)
-        assert ts[0] == T0.value // 10**6 and ts[-1] < T1.value // 10**6
+        first = HEAT_T0 if d["meter_type"] in HEATING else T0
+        assert ts[0] == first.value // 10**6 and ts[-1] < T1.value // 10**6
         steps = np.diff(ts)
         assert (steps % (d["cadence_s"] * 1000) == 0).all() and (steps > 0).all()
         assert raw.dtype == np.int64 and proc.dtype == np.float64
@@ -228,9 +231,21 @@ def test_part1_random_ranges_match_pandas(world):
 def test_part1_first_reading_and_before_data(world):
     rows = world.daily_consumption_rows(DEMO_ORG, T0, T0 + pd.Timedelta(minutes=1), "day")
     assert len(rows) == 48
-    assert all(r["date"] == "2025-12-01" and r["consumption"] == 0.0 for r in rows)
-    before = world.daily_consumption_rows(DEMO_ORG, "2025-11-29", "2025-12-01", "day")
-    assert len(before) == 96 and all(r["consumption"] is None for r in before)
+    types = world.devices["meter_type"]
+    for r in rows:  # others: their first reading (0.0); heat/gas: the delta closed at T0
+        assert r["date"] == "2025-12-01"
+        ts, proc = world.series(r["deviceId"], PROC)
+        i = int(np.searchsorted(ts, T0.value // 10**6))
+        want = round(proc[i] - proc[i - 1], 6) if types[r["deviceId"]] in HEATING else 0.0
+        assert r["consumption"] == pytest.approx(want, abs=1e-6), r
+    rows = world.daily_consumption_rows(DEMO_ORG, HEAT_T0, HEAT_T0 + pd.Timedelta(minutes=1), "day")
+    heating = {r["deviceId"] for r in rows if "date" in r}
+    assert heating == set(
+        types.index[types.isin(HEATING) & (world.devices["organization_id"] == DEMO_ORG)]
+    )
+    assert all(r["consumption"] == 0.0 for r in rows if "date" in r)
+    before = world.daily_consumption_rows(DEMO_ORG, "2024-08-29", "2024-09-01", "day")
+    assert len(before) == 144 and all(r["consumption"] is None for r in before)
 
 
 def test_part1_device_names(world):

@@ -24,6 +24,13 @@ def describe(world) -> str:
     weather = world.weather
     missing = weather[weather["temperature"].isna()]
     gaps = missing.groupby("organization_id").size().rename("missing_hours").reset_index()
+    heating = world.heating_truth.reset_index()
+    heating = heating.drop(
+        columns=["organization_id", "measure_start", "noise_sd", "first_reading"]
+    )
+    heating["measure_date"] = heating["measure_date"].map(
+        lambda v: "" if pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
+    )
     devices = world.devices.reset_index()
     devices["fields"] = devices["fields"].map(len)
     devices = devices.rename(columns={"fields": "n_fields"})
@@ -57,8 +64,9 @@ def describe(world) -> str:
         "The layout is fixed; the seed drives the random draws (consumption noise, "
         "initial registers, radio and battery noise, replication lags).",
         "",
-        "Readings run from 2025-12-01T00:00Z (every device's first reading) to "
-        "2026-12-01T00:00Z (exclusive; the frozen simulated clock). Meter readings every "
+        "Readings run from 2025-12-01T00:00Z (the first reading of every water and "
+        "electricity meter; heat and gas meters start 2024-09-01T00:00Z, two heating seasons "
+        "earlier) to 2026-12-01T00:00Z (exclusive; the frozen simulated clock). Meter readings every "
         "`cadence_s`; battery, radio and meta fields hourly (W-Sensor v2) or every 2 h "
         "(W-Sensor v1), some on their own minute offset. W-Sensor v1 lacks "
         "`battery.level` and `connection.snr`.",
@@ -101,6 +109,26 @@ def describe(world) -> str:
         "so one local day per site has under 80 % of its hours.",
         "",
         _table(gaps),
+        "",
+        "## Heat and gas: response to the weather",
+        "",
+        "Every heat and gas meter consumes, on each local day d of its organization's time "
+        "zone, (`base_load` + slope × max(0, `balance_point` − T[d])) × noise[d] "
+        "(`World.heating_truth`, `World.heating_days`; `waltero_frames/sim/world/heating.py`). "
+        "T[d] is the mean of the site's hourly `true_temperature` over the local day (23, 24 "
+        "or 25 hours). `base_load` is per day in the meter's unit and includes `dhw`, the "
+        "domestic hot water per day (0: the device draws none). The slope is "
+        "`heating_slope` (unit per kelvin-day), times 1 − `measure_share` from the local day "
+        "`measure_date` on (the efficiency measure of one building's heat meter). noise[d] "
+        "is Gamma-distributed, mean 1, standard deviation 4 %, independent per device and "
+        "day. A day's consumption is the sum of the register deltas of the readings stamped "
+        "in it (as Part 1 and `resample_consumption` count them), equal to the formula up to "
+        "one register step (`multiplier`); the first and last day are partial. Exceptions: "
+        "the injected `stuck` episode (the register does not move) and `gap` episodes (the "
+        "next reading closes the whole gap). Electricity and water do not depend on the "
+        "weather: a fixed daily and weekly shape and a seasonal cosine.",
+        "",
+        _table(heating),
         "",
         "## Users",
         "",

@@ -358,6 +358,9 @@ def fleet() -> list[DeviceSpec]:
     # ... and missing altogether (Part 1 then omits the deviceName key).
     by_id[_device_id(1, 7)].name = None
     by_id[_device_id(1, 7)].external_id = None
+    for spec in by_id.values():
+        if spec.meter_type in HEATING_TYPES:  # two heating seasons of history
+            spec.start_ms = HEAT_T0_MS
     return demo + south + hidden
 
 
@@ -392,10 +395,9 @@ def rate_shape(spec: DeviceSpec, hour, dow, doy, hemisphere: str) -> np.ndarray:
     weekend = dow >= 5
     weekly = np.where(weekend, 1.15, 1.0) if spec.residential else np.where(weekend, 0.8, 1.05)
     winter = np.cos(2 * np.pi * (doy - (200 if hemisphere == "south" else 20)) / 365.25)
-    if spec.meter_type in HEATING_TYPES:  # heating degrees on the seasonal mean + hot water
-        t_out = seasonal_mean(doy, NORTH if hemisphere == "north" else SOUTH)
-        seasonal = np.maximum(0.0, 16.0 - t_out) + 2.5
-    elif spec.meter_type == "water_hot":
+    if spec.meter_type in HEATING_TYPES:
+        raise ValueError(f"{spec.meter_type} meters follow sim/world/heating.py, not rate_shape")
+    if spec.meter_type == "water_hot":
         seasonal = 1.0 + 0.15 * winter
     elif spec.meter_type == "electricity":
         seasonal = 1.0 + 0.2 * winter

@@ -38,6 +38,7 @@ from .generate import (
     fleet,
     to_ms,
 )
+from .heating import org_days, truth_frames
 from .part1 import RESOLUTIONS, period_consumption
 from .readings import generate_device
 from .telemetry import telemetry_frame
@@ -113,6 +114,8 @@ class _Base:
     weather: pd.DataFrame
     weather_events: pd.DataFrame
     served_weather: dict  # organization_id -> hourly °C from WEATHER_START_MS, NaN = missing
+    heating_truth: pd.DataFrame
+    heating_days: pd.DataFrame
 
 
 @functools.lru_cache(maxsize=4)
@@ -120,10 +123,13 @@ def _generate(seed: int) -> _Base:
     specs = fleet()
     inject_anomalies(specs)
     org_by_id = {o.organization_id: o for o in ORGS}
+    sites = {o.organization_id: site_weather(o, k, seed) for k, o in enumerate(ORGS)}
+    days = {org: org_days(org_by_id[org], w.true_temperature) for org, w in sites.items()}
     readings = {}
     for k, spec in enumerate(specs):
         rng = np.random.default_rng([seed, k])
-        readings[spec.device_id] = generate_device(spec, org_by_id[spec.organization_id], rng)
+        org = spec.organization_id
+        readings[spec.device_id] = generate_device(spec, org_by_id[org], rng, days[org])
     orgs = pd.DataFrame(
         {
             "name": [o.name for o in ORGS],
@@ -153,7 +159,11 @@ def _generate(seed: int) -> _Base:
     changes = base_changes(specs, readings, np.random.default_rng([seed, 10**6]))
     anomalies = anomaly_frame(specs, readings)
     series = {dev: r.series for dev, r in readings.items()}
-    sites = {o.organization_id: site_weather(o, k, seed) for k, o in enumerate(ORGS)}
+    heating_truth, heating_days = truth_frames(
+        specs,
+        {o.organization_id: o.timezone for o in ORGS},
+        {dev: r.heating_days for dev, r in readings.items() if r.heating_days is not None},
+    )
     return _Base(
         seed,
         orgs,
@@ -165,6 +175,8 @@ def _generate(seed: int) -> _Base:
         weather_frame(ORGS, sites),
         events_frame(ORGS),
         {org: w.served for org, w in sites.items()},
+        heating_truth,
+        heating_days,
     )
 
 
@@ -250,6 +262,34 @@ class World:
         ``end`` (UTC, end exclusive), ``delta`` (K at the peak).
         """
         return self._base.weather_events
+
+    @property
+    def heating_truth(self) -> pd.DataFrame:
+        """Known parameters of every heat and gas meter (sim/world/heating.py).
+
+        Index ``device_id``; ``organization_id``, ``meter_type``, ``unit``, ``base_load``
+        (per day, in the unit; includes ``dhw``), ``dhw`` (hot water per day, 0 for devices
+        without), ``heating_slope`` (unit per kelvin-day), ``balance_point`` (°C),
+        ``measure_date`` (local day the efficiency measure starts, NaT for all but one
+        device), ``measure_share`` (share the slope drops by from then on, else 0),
+        ``measure_start`` (that local midnight in UTC), ``noise_sd`` (daily noise),
+        ``first_reading``. Daily consumption on local day d = (``base_load`` + slope ×
+        max(0, ``balance_point`` − T[d])) × noise[d].
+        """
+        return self._base.heating_truth
+
+    @property
+    def heating_days(self) -> pd.DataFrame:
+        """Per heat or gas meter and local day: the formula's inputs and outputs.
+
+        Index ``period_start`` (UTC instant of local midnight); ``device_id``,
+        ``mean_temperature`` (mean of the day's hourly ``true_temperature``), ``expected``
+        (the formula without noise), ``noise`` (the day's factor), ``coverage`` (share of the
+        day the readings cover: below 1 on the first and last day) and ``consumption`` =
+        expected × noise × coverage (before the register's rounding and the ``stuck`` and
+        vacation anomalies).
+        """
+        return self._base.heating_days
 
     def hourly_temperature(self, org_id: str, start_ms: int, n_hours: int) -> np.ndarray:
         """Return served temperatures (°C, NaN = missing) of ``n_hours`` hours from ``start_ms``.

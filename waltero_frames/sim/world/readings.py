@@ -15,10 +15,10 @@ import numpy as np
 
 from .generate import (
     AUX_FIELDS,
+    HEATING_TYPES,
     NOISE_SHAPE,
     PROCESSED,
     RAW,
-    T0_MS,
     T1_MS,
     VARIANT_FIELDS,
     DeviceSpec,
@@ -27,6 +27,7 @@ from .generate import (
     rate_shape,
     seasonal_mean,
 )
+from .heating import OrgDays, increments
 
 
 @dataclass
@@ -36,6 +37,7 @@ class DeviceReadings:
     meter_ts: np.ndarray
     raw_true: np.ndarray  # the register as it really stood (no misreads)
     series: dict  # field -> (ts_ms, values) as recorded
+    heating_days: dict | None = None  # heat and gas meters: per-day truth (heating.py)
 
 
 def _in_windows(ts: np.ndarray, windows) -> np.ndarray:
@@ -45,22 +47,35 @@ def _in_windows(ts: np.ndarray, windows) -> np.ndarray:
     return mask
 
 
-def meter_register(spec: DeviceSpec, org: Org, rng: np.random.Generator):
-    """Timestamps, true integer register and as-recorded register of a meter."""
+def meter_register(
+    spec: DeviceSpec, org: Org, rng: np.random.Generator, days: OrgDays | None = None
+):
+    """Timestamps, true and as-recorded integer register of a meter, and its heating days.
+
+    Heat and gas meters (``days`` given: the organization's calendar and temperature)
+    follow `heating.increments`; the others `generate.rate_shape`. The last item is the
+    per-day truth of a heat or gas meter, else None.
+    """
     step = spec.cadence_s * 1000
-    ts = np.arange(T0_MS, T1_MS, step, dtype=np.int64)
-    hour, dow, doy = local_calendar(ts, org.timezone)
-    shape = rate_shape(spec, hour, dow, doy, org.hemisphere)
-    k = NOISE_SHAPE[spec.meter_type]
-    noise = rng.gamma(k, 1.0 / k, size=ts.size)
-    occupancy = rng.uniform(0.8, 1.2)
+    ts = np.arange(spec.start_ms, T1_MS, step, dtype=np.int64)
     dt_h = spec.cadence_s / 3600.0
-    per_hour = spec.annual / 8766.0 * occupancy
-    inc = per_hour * dt_h * shape * noise
+    heating_days = None
+    if spec.meter_type in HEATING_TYPES:
+        if days is None:
+            raise ValueError(f"{spec.device_id}: a {spec.meter_type} meter needs its org's days")
+        inc, heating_days = increments(spec, ts, days, rng)
+    else:
+        hour, dow, doy = local_calendar(ts, org.timezone)
+        shape = rate_shape(spec, hour, dow, doy, org.hemisphere)
+        k = NOISE_SHAPE[spec.meter_type]
+        noise = rng.gamma(k, 1.0 / k, size=ts.size)
+        occupancy = rng.uniform(0.8, 1.2)
+        per_hour = spec.annual / 8766.0 * occupancy
+        inc = per_hour * dt_h * shape * noise
     an = spec.anomalies
-    for start, end in an.get("vacation", ()):
-        inside = (ts >= start) & (ts < end)
-        inc[inside] *= 0.6 if spec.meter_type in ("heat", "gas") else 0.04
+    for start, end in an.get("vacation", ()):  # heating meters follow heating.py alone
+        if spec.meter_type not in HEATING_TYPES:
+            inc[(ts >= start) & (ts < end)] *= 0.04
     if "night_flow" in an:
         start, end, flow = an["night_flow"]
         inc[(ts >= start) & (ts < end)] += flow * dt_h
@@ -91,7 +106,7 @@ def meter_register(spec: DeviceSpec, org: Org, rng: np.random.Generator):
     if "misread_episode" in an:
         start, end, offset = an["misread_episode"]
         recorded[(ts >= start) & (ts < end)] += offset
-    return ts, raw_true, recorded
+    return ts, raw_true, recorded, heating_days
 
 
 def processed_values(spec: DeviceSpec, ts: np.ndarray, raw: np.ndarray) -> np.ndarray:
@@ -106,13 +121,13 @@ def processed_values(spec: DeviceSpec, ts: np.ndarray, raw: np.ndarray) -> np.nd
 def aux_series(spec: DeviceSpec, org: Org, rng: np.random.Generator) -> dict:
     """Battery, radio and meta fields on the device's own (hourly or slower) clock."""
     step = spec.aux_cadence_s * 1000
-    ts = np.arange(T0_MS + spec.aux_offset_s * 1000, T1_MS, step, dtype=np.int64)
+    ts = np.arange(spec.start_ms + spec.aux_offset_s * 1000, T1_MS, step, dtype=np.int64)
     n = ts.size
     _, _, doy = local_calendar(ts, org.timezone)
     t_out = seasonal_mean(doy, org.climate)
     indoor = 12.0 + 0.35 * t_out + rng.normal(0.0, 0.4, n)
     an = spec.anomalies
-    frac = (ts - T0_MS) / (T1_MS - T0_MS)
+    frac = (ts - spec.start_ms) / (T1_MS - spec.start_ms)
     volts = 3.62 - 0.05 * frac + 0.004 * (indoor - 15.0) + rng.normal(0.0, 0.006, n)
     if "battery_decline" in an:
         start = an["battery_decline"]
@@ -127,7 +142,7 @@ def aux_series(spec: DeviceSpec, org: Org, rng: np.random.Generator) -> dict:
         inside = (ts >= start) & (ts < end)
         rssi[inside] = -116.0 + rng.normal(0.0, 2.0, inside.sum())
         snr[inside] = -6.0 + rng.normal(0.0, 1.5, inside.sum())
-    upgrade = T0_MS + int(rng.uniform(0.3, 0.7) * (T1_MS - T0_MS))
+    upgrade = spec.start_ms + int(rng.uniform(0.3, 0.7) * (T1_MS - spec.start_ms))
     old, new = ("1.8.2", "1.9.0") if spec.variant == "W-Sensor v1" else ("2.3.1", "2.4.0")
     firmware = np.where(ts < upgrade, old, new).astype(object)
     values = {
@@ -141,9 +156,11 @@ def aux_series(spec: DeviceSpec, org: Org, rng: np.random.Generator) -> dict:
     return {f: (ts, values[f]) for f in AUX_FIELDS if f in VARIANT_FIELDS[spec.variant]}
 
 
-def generate_device(spec: DeviceSpec, org: Org, rng: np.random.Generator) -> DeviceReadings:
+def generate_device(
+    spec: DeviceSpec, org: Org, rng: np.random.Generator, days: OrgDays | None = None
+) -> DeviceReadings:
     """All series of one device, gaps removed, misreads in place."""
-    ts, raw_true, recorded = meter_register(spec, org, rng)
+    ts, raw_true, recorded, heating_days = meter_register(spec, org, rng, days)
     processed = processed_values(spec, ts, recorded)
     series = {RAW: (ts, recorded), PROCESSED: (ts, processed)}
     series.update(aux_series(spec, org, rng))
@@ -157,4 +174,4 @@ def generate_device(spec: DeviceSpec, org: Org, rng: np.random.Generator) -> Dev
     for t, v in series.values():
         t.setflags(write=False)
         v.setflags(write=False)
-    return DeviceReadings(meter_ts=ts, raw_true=raw_true, series=series)
+    return DeviceReadings(meter_ts=ts, raw_true=raw_true, series=series, heating_days=heating_days)
