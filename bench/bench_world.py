@@ -9,16 +9,26 @@
    Naive: a per-reading Python loop accumulating deltas per day. Floor: fetch the
    series and ``bincount`` deltas by day, no rows built.
 3. ``world_generate``: generating a seed from scratch (target < 3 s).
+4. ``world_weather_year``: one answer of the weather route (``GET /v1/archive``) for a
+   year of hourly temperature, JSON bytes included. Ours: ``archive_body`` (one slice of the
+   site's array, day strings x 24 hour suffixes). Naive: select the org's rows of the long
+   ``World.weather`` frame with pandas, ``strftime`` every hour. Floor: the bare slice
+   serialized (no time strings).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from bench.harness import best_time, result
+from waltero_frames.sim.app.state import SimState
+from waltero_frames.sim.app.weather import archive_body
+from waltero_frames.sim.config import SimConfig
 from waltero_frames.sim.world import model as world_module
 from waltero_frames.sim.world.model import DEMO_ORG, World
+from waltero_frames.sim.world.weather import WEATHER_START_MS
 
 RAW, PROC = "meter.value.raw", "meter.value.processed"
 FIELDS = (RAW, PROC, "battery.voltage", "connection.rssi")
@@ -126,8 +136,50 @@ def run(quick: bool) -> list[dict]:
             "world_generate",
             ratio=t_gen / 3.0,
             target="<= 1",
-            size=f"{len(world.devices)} devices, 1 year",
+            size=f"{len(world.devices)} devices, 1 year (heat and gas 2.25 years), weather",
             seconds=round(t_gen, 3),
         )
     )
+    rows.append(_weather_year(world, repeat))
     return rows
+
+
+def _weather_year(world: World, repeat: int) -> dict:
+    state = SimState(world, SimConfig())
+    query = {
+        "latitude": "52.52",
+        "longitude": "13.41",
+        "start_date": "2025-01-01",
+        "end_date": "2025-12-31",
+        "hourly": "temperature_2m",
+        "timezone": "GMT",
+    }
+    opt = orjson.OPT_SERIALIZE_NUMPY
+
+    def ours():
+        return orjson.dumps(archive_body(state, query), option=opt)
+
+    def naive():
+        w = world.weather
+        t = w.loc[w["organization_id"] == DEMO_ORG, "temperature"]
+        t = t[pd.Timestamp("2025-01-01T00:00Z") : pd.Timestamp("2025-12-31T23:00Z")]
+        values = [None if v != v else v for v in t.tolist()]
+        times = list(t.index.strftime("%Y-%m-%dT%H:%M"))
+        return orjson.dumps({"hourly": {"time": times, "temperature_2m": values}})
+
+    def floor():
+        first = (pd.Timestamp("2025-01-01T00:00Z").value // 10**6 - WEATHER_START_MS) // 3_600_000
+        return orjson.dumps(state_slice[first : first + 8760], option=opt)
+
+    state_slice = world._base.served_weather[DEMO_ORG]
+    assert orjson.loads(ours())["hourly"] == orjson.loads(naive())["hourly"]
+    t_ours, t_naive, t_floor = (best_time(f, repeat) for f in (ours, naive, floor))
+    return result(
+        "world_weather_year",
+        ratio=t_naive / t_ours,
+        target=">= 10",
+        size="8760 hours, one site",
+        ours_ms=round(t_ours * 1e3, 2),
+        naive_ms=round(t_naive * 1e3, 2),
+        floor_ms=round(t_floor * 1e3, 2),
+    )
