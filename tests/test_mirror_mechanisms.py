@@ -10,6 +10,7 @@ import waltero_frames as wf
 from waltero_frames.mirror import changelog
 from waltero_frames.sim import DEMO_ORG
 
+RAW = "meter.value.raw"
 START, END = "2026-06-01T00:00Z", "2026-06-01T06:00Z"
 
 
@@ -123,3 +124,48 @@ def test_readings_take_the_device_selections_of_telemetry(sim, tmp_path, make_cl
     )
     with pytest.raises(ValueError, match="devices=3"):
         mirror.readings(DEMO_ORG, START, END, 3)
+
+
+def test_one_same_value_rule_for_apply_changes_and_the_mirror(sim, tmp_path, client):
+    """A held value 1e-12 relative away from previous_value is the same value (applied);
+    1e-6 away is a conflict: through wf.apply_changes and through a mirror sync alike."""
+    mirror = wf.Mirror(tmp_path / "m.sqlite")
+    mirror.sync(client, DEMO_ORG, START, END)
+    dev = sim.world.devices.index[sim.world.devices["organization_id"] == DEMO_ORG][4]
+    ts, raw = sim.world.window(dev, RAW, START, END)
+    picks = {"same": (1, 1e-12), "conflict": (4, 1e-6)}
+    held = {name: float(raw[i]) * (1 + rel) for name, (i, rel) in picks.items()}
+    assert held["same"] != raw[1]  # really different floats, not equal after rounding
+    # the local copies drift by those amounts ...
+    frame = wf.telemetry(client, dev, START, END, [RAW])
+    (code,) = mirror.store.device_codes([dev])
+    (raw_code,) = mirror.store.field_codes([RAW])
+    with mirror.store.transaction() as con:
+        for name, (i, _) in picks.items():
+            con.execute(
+                "UPDATE readings SET value=? WHERE device=? AND field=? AND ts=?",
+                (held[name], int(code), int(raw_code), int(ts[i])),
+            )
+            frame.loc[frame.index.asi8 // 1000 == int(ts[i]), RAW] = held[name]
+    # ... and the server corrects both readings
+    rows = {
+        name: sim.add_correction(
+            dev, RAW, pd.Timestamp(int(ts[i]), unit="ms", tz="UTC"), int(raw[i]) + 5
+        )
+        for name, (i, _) in picks.items()
+    }
+    ids = {name: r[0]["change_id"] for name, r in rows.items()}
+    report = mirror.sync(client, DEMO_ORG, START, END)
+    log = mirror.changes(DEMO_ORG).set_index("change_id")
+    assert log.at[ids["same"], "outcome"] == "applied"
+    assert log.at[ids["conflict"], "outcome"] == "conflict"
+    assert report.conflicts == 1
+    log = wf.changes(client, DEMO_ORG, START)
+    out = wf.apply_changes(frame, log[log["change_id"].isin(list(ids.values()))])
+    assert out.attrs["conflicts"]["change_id"].tolist() == [ids["conflict"]]
+    for i in (1, 4):  # both applied anyway, in both
+        at = out.index.asi8 // 1000 == int(ts[i])
+        assert out.loc[at, RAW].tolist() == [raw[i] + 5]
+    assert mirror.readings(DEMO_ORG, START, END, dev, fields=[RAW])[RAW].tolist() == (
+        out[RAW].tolist()
+    )

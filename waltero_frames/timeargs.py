@@ -139,7 +139,5 @@ def api_timestamp(ts: pd.Timestamp) -> str:
     >>> api_timestamp(pd.Timestamp("2026-05-18 22:00:00.0004", tz="UTC"))
     '2026-05-18T22:00:00.001Z'
     """
-    ts = pd.Timestamp(ts)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    ts = ts.ceil("ms")
+    ts = to_utc(ts, name="ts").ceil("ms")
     return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"

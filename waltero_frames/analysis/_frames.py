@@ -18,7 +18,9 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-RAW = "meter.value.raw"
+from ..columns import RAW_FIELD
+
+RAW = RAW_FIELD
 PROCESSED = "meter.value.processed"
 VALUE = "value"
 DEVICE = "device_id"

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .._attrs import for_attrs
-from ..api.parse import CHANGE_COLUMNS as _CHANGE_API_KEYS
+from ..columns import CHANGE_COLUMNS as _CHANGE_API_KEYS
 from ._frames import (
     DEVICE,
     RAW,
@@ -41,15 +41,81 @@ def _keys(frame: pd.DataFrame, what: str) -> pd.MultiIndex:
     return keys
 
 
-def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Elementwise equal, NaN equal to NaN; numbers compared to 1e-9 relative."""
+#: Relative tolerance of the "same value" rule (see :func:`same_values`).
+SAME_RTOL = 1e-9
+_NUMERIC = {"floating", "integer", "mixed-integer-float", "decimal", "empty"}
+
+
+def _numbers(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``arr`` as float64 (NaN where not a number) and the mask of its numbers."""
+    if arr.dtype.kind in "iuf":
+        out = arr.astype(np.float64)
+        return out, ~np.isnan(out)
+    kind = pd.api.types.infer_dtype(arr, skipna=True)
+    if kind in _NUMERIC:  # numbers and missing values only: one C-speed conversion
+        missing = pd.isna(arr)
+        return np.where(missing, np.nan, arr).astype(np.float64), ~missing
+    if kind == "string":
+        return np.full(arr.shape, np.nan), np.zeros(arr.shape, dtype=bool)
+    is_number = np.frompyfunc(
+        lambda v: isinstance(v, int | float | np.number) and not isinstance(v, bool) and v == v,
+        1,
+        1,
+    )(arr).astype(bool)  # a mix (a changelog page with text and numeric fields)
+    out = np.full(arr.shape, np.nan)
+    out[is_number] = arr[is_number].astype(np.float64)
+    return out, is_number
+
+
+def _array(values: Any) -> np.ndarray:
+    """Return a numpy array of ``values``; lists and text arrays as objects (never '<U')."""
+    arr = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
+    return arr.astype(object) if arr.dtype.kind in "US" else arr
+
+
+def same_values(a: Any, b: Any) -> np.ndarray:
+    """Return where ``a`` and ``b`` hold the same value, elementwise: the one rule for conflicts.
+
+    ``apply_changes`` (is ``previous_value`` what the frame held?), ``diff_readings`` and
+    the mirror's change outcomes (``applied``/``current``/``conflict``) all judge with it.
+
+    - Missing equals missing (``None``, NaN, ``pd.NA``) and nothing else.
+    - Two numbers are the same when ``|a - b| <= 1e-9 × |b|`` (``SAME_RTOL``; no absolute
+      tolerance): a value read back through JSON, SQLite or a multiplication differs by
+      about 1e-16 relative and stays the same value; a real correction of a register or a
+      voltage differs by far more than 1e-9. ``5`` and ``5.0`` are the same.
+    - Anything else (text such as ``meta.firmware``) must be equal exactly; a number is
+      never the same as a text, even ``1.8`` and ``"1.8"``.
+
+    Parameters
+    ----------
+    a, b : array-like
+        Equal-length 1-d arrays (any dtype, object arrays mixing numbers and text too).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, one per element.
+
+    Examples
+    --------
+    >>> same_values([1.0, 1.0, None, "1.8", 2.0], [1.0 + 1e-12, 1.0 + 1e-6, np.nan, "1.8", "2"])
+    array([ True, False,  True,  True, False])
+    """
+    a, b = _array(a), _array(b)
+    if a.shape != b.shape:
+        raise ValueError(f"same_values: shapes differ ({a.shape} and {b.shape})")
     a_na, b_na = pd.isna(a), pd.isna(b)
-    try:
-        af, bf = a.astype(float), b.astype(float)
-        eq = np.isclose(af, bf, rtol=1e-9, atol=0.0)
-    except (TypeError, ValueError):  # text fields (meta.firmware): compare as objects
-        eq = np.asarray(pd.Series(a, dtype=object).eq(pd.Series(b, dtype=object)), dtype=bool)
-    return (a_na & b_na) | (~a_na & ~b_na & eq)
+    af, a_num = _numbers(a)
+    bf, b_num = _numbers(b)
+    eq = np.zeros(a.shape, dtype=bool)
+    both = a_num & b_num
+    eq[both] = np.isclose(af[both], bf[both], rtol=SAME_RTOL, atol=0.0)
+    other = ~a_na & ~b_na & ~a_num & ~b_num
+    if other.any():
+        left = pd.Series(a[other], dtype=object)
+        eq[other] = left.eq(pd.Series(b[other], dtype=object)).to_numpy(dtype=bool)
+    return (a_na & b_na) | eq
 
 
 def _changes_frame(changes: pd.DataFrame) -> pd.DataFrame:
@@ -171,7 +237,7 @@ def apply_changes(
     prev_in_group = pd.Series(new_vals).groupby(group).shift(1).to_numpy(dtype=object)
     expected[~first_of_group] = prev_in_group[~first_of_group]
     previous = ch["previous_value"].to_numpy(dtype=object)
-    conflict = ~_same(previous, expected)
+    conflict = ~same_values(previous, expected)
     if "previous_value" not in changes.columns:  # the log does not say: nothing to check
         conflict[:] = False
 
@@ -295,7 +361,7 @@ def diff_readings(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
         a = _take(old, field, i_old)
         b = _take(new, field, i_new)
         numeric &= a.dtype.kind in "fiub" and b.dtype.kind in "fiub"
-        diff = ~_same(a, b)
+        diff = ~same_values(a, b)
         if diff.any():
             parts.append((field, np.flatnonzero(diff), a[diff], b[diff]))
     rows = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, dtype=np.int64)

@@ -23,6 +23,7 @@ import pandas as pd
 
 from .._attrs import for_attrs
 from .._concurrency import progress_bar, run_jobs
+from ..columns import DEFAULT_FIELDS, INFO_COLUMNS, RAW_FIELD
 from ..errors import BadRequest, CacheMiss, FetchFailed, UnexpectedResponse, WalteroError
 from ..selection import DeviceSelection, device_ids
 from ..timeargs import check_tz, time_range, to_utc
@@ -33,7 +34,6 @@ from .paging import cursor_pages, offset_pages, split_range
 
 __all__ = ["changes", "daily_consumption", "devices", "fields", "organizations", "telemetry"]
 
-DEFAULT_FIELDS = frames.DEFAULT_FIELDS
 _ERRORS = ("raise", "warn")
 
 
@@ -372,7 +372,7 @@ def telemetry(
     given: dict[str, float] = {}
     if isinstance(devices, pd.DataFrame) and "multiplier" in devices.columns:
         given = {str(d): m for d, m in devices["multiplier"].dropna().astype(float).items()}
-    need_multiplier = frames.RAW_FIELD in field_list
+    need_multiplier = RAW_FIELD in field_list
     jobs: list[tuple[Hashable, Callable[[], Any]]] = []
     for d in ids:
         if need_multiplier and d not in given:
@@ -430,17 +430,17 @@ def _device_info(devices: Any, details: dict[str, Any]) -> pd.DataFrame | None:
     """
     parts = []
     if isinstance(devices, pd.DataFrame):
-        have = [c for c in frames.INFO_COLUMNS if c in devices.columns]
+        have = [c for c in INFO_COLUMNS if c in devices.columns]
         parts.append(devices.loc[devices.index.isin(list(details)), have])
     fetched = [d for d in details.values() if isinstance(d, dict)]
     if fetched:
-        parts.append(frames.parse_devices(fetched, details=True).loc[:, list(frames.INFO_COLUMNS)])
+        parts.append(frames.parse_devices(fetched, details=True).loc[:, list(INFO_COLUMNS)])
     if not parts:
         return None
     info = parts[0]
     for more in parts[1:]:
         info = info.combine_first(more)
-    return for_attrs(info.reindex(columns=[c for c in frames.INFO_COLUMNS if c in info.columns]))
+    return for_attrs(info.reindex(columns=[c for c in INFO_COLUMNS if c in info.columns]))
 
 
 # ---------------------------------------------------------------- Part 3

@@ -27,8 +27,17 @@ import numpy as np
 import pandas as pd
 
 from .._attrs import for_attrs
+from ..columns import (
+    CHANGE_COLUMNS,
+    DEFAULT_FIELDS,
+    DETAIL_COLUMNS,
+    DEVICE_COLUMNS,
+    RAW_FIELD,
+    TEXT_FIELDS,
+)
 from ..contract import Answer, Tenant, Verdict, differs, ok, probe, unknown
 from ..errors import UnexpectedResponse
+from ..timeargs import to_utc
 from . import endpoints as ep
 
 __all__ = [
@@ -45,13 +54,6 @@ __all__ = [
 
 TS_DTYPE = "datetime64[us, UTC]"
 STR_DTYPE = pd.StringDtype(na_value=np.nan)  # pandas' default ``str`` dtype
-RAW_FIELD = "meter.value.raw"
-DEFAULT_FIELDS = ("meter.value.raw", "meter.value.processed", "battery.voltage", "connection.rssi")
-# Fields whose values are text: their column stays ``str`` when no value came back (an
-# empty result keeps its dtypes); any other field without values is float64.
-TEXT_FIELDS = frozenset({"meta.firmware"})
-#: Device details a readings frame carries in ``attrs["devices"]`` for the helpers.
-INFO_COLUMNS = ("meter_type", "unit", "multiplier", "register_digits")
 
 # Part 1 resolution → length of its UTC calendar period (the API's ``date`` is its first day)
 RESOLUTIONS: dict[str, pd.DateOffset] = {
@@ -61,8 +63,6 @@ RESOLUTIONS: dict[str, pd.DateOffset] = {
     "year": pd.DateOffset(years=1),
 }
 
-DEVICE_COLUMNS = ("name", "external_id", "serial_number", "meter_type")
-DETAIL_COLUMNS = ("unit", "multiplier", "register_digits", "variant")
 _DEVICE_NUMERIC = {"multiplier", "register_digits"}
 
 
@@ -133,15 +133,9 @@ def _own_type_values(values: Sequence[Any]) -> np.ndarray:
     return out
 
 
-def _utc(value: Any) -> pd.Timestamp:
-    """Return a timestamp as UTC; naive means UTC here (callers validated with ``timeargs``)."""
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
-def _ceil_us(value: Any) -> int:
+def _ceil_us(value: Any, name: str) -> int:
     """Epoch microseconds of ``ceil_us(value)``: ``t_us >= that`` ⇔ ``t >= value``."""
-    ts = _utc(value)
+    ts = to_utc(value, name=name)
     if ts.unit == "ns":
         return -(-ts.value // 1000)
     # coarser units are whole µs; ``.value`` (ns) would overflow past 2262
@@ -301,7 +295,7 @@ def parse_daily_consumption(
     rows = _require_dicts(
         _require_list(rows, "device-daily-consumption"), "device-daily-consumption"
     )
-    start, end = _utc(start), _utc(end)
+    start, end = to_utc(start, name="start"), to_utc(end, name="end")
     ids = _column(rows, "deviceId")
     if any(not isinstance(i, str) for i in ids):
         raise UnexpectedResponse("device-daily-consumption: a row without a string 'deviceId'")
@@ -497,9 +491,9 @@ def parse_telemetry(
 
     keep = np.ones(len(ts), dtype=bool)
     if start is not None:
-        keep &= ts >= _ceil_us(start)
+        keep &= ts >= _ceil_us(start, "start")
     if end is not None:
-        keep &= ts < _ceil_us(end)
+        keep &= ts < _ceil_us(end, "end")
     pos = np.flatnonzero(keep)
     order = pos[np.lexsort((rank[pos], ts[pos]))]
     ts_s, rank_s = ts[order], rank[order]
@@ -542,15 +536,6 @@ def parse_telemetry(
 
 
 # ---------------------------------------------------------------- Part 3 changelog
-CHANGE_COLUMNS = {
-    "change_id": "id",
-    "device_id": "deviceId",
-    "field": "field",
-    "timestamp": "timestamp",
-    "previous_value": "previousValue",
-    "new_value": "newValue",
-    "actor": "actor",
-}
 
 
 def parse_changes(rows: Iterable[Mapping[str, Any]], *, until: Any = None) -> pd.DataFrame:
@@ -578,7 +563,7 @@ def parse_changes(rows: Iterable[Mapping[str, Any]], *, until: Any = None) -> pd
     df = pd.DataFrame(data, index=changed_at)
     df = df[~df["change_id"].duplicated(keep="first").to_numpy()]
     if until is not None:
-        df = df[cast(pd.DatetimeIndex, df.index).asi8 < _ceil_us(until)]
+        df = df[cast(pd.DatetimeIndex, df.index).asi8 < _ceil_us(until, "until")]
     stamps = cast(pd.DatetimeIndex, df.index).asi8
     order = np.lexsort((df["change_id"].to_numpy(dtype=object), stamps))
     return df.iloc[order]

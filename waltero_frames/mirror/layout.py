@@ -20,21 +20,13 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from ..api.parse import TEXT_FIELDS
+from ..columns import FIELD_CATALOG, RAW_FIELD, TEXT_FIELDS
 
-__all__ = ["CATALOG", "FIRST_FIELDS", "RAW", "columns", "to_long", "to_wide"]
+__all__ = ["CATALOG", "RAW", "columns", "to_long", "to_wide"]
 
-RAW = "meter.value.raw"
-#: Column order of the field columns: these first, then the others by name.
-FIRST_FIELDS = ("meter.value.raw", "meter.value.processed", "battery.voltage", "connection.rssi")
-#: Every field of the contract's ``/fields`` groups (section 4), in column order.
-CATALOG = (
-    *FIRST_FIELDS,
-    "battery.level",
-    "connection.snr",
-    "meta.firmware",
-    "meta.temperature",
-)
+RAW = RAW_FIELD
+#: Every field of the contract's ``/fields`` groups, in column order.
+CATALOG = FIELD_CATALOG
 
 
 def columns(fields: Sequence[str] | None, declared: Sequence[str] = ()) -> list[str]:

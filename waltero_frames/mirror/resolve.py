@@ -3,6 +3,8 @@
 Rows of a page (at most a few hundred, in (``changed_at``, ``change_id``) order) are
 resolved one after the other, because each change is judged against the value the
 previous change of the same reading left; the lookups and writes are set-based SQL.
+"Held the same value" is ``analysis.audit.same_values``, the rule ``wf.apply_changes``
+uses too (numbers within 1e-9 relative, text exactly, missing equals missing).
 """
 
 from __future__ import annotations
@@ -10,18 +12,12 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+import numpy as np
+
+from ..analysis.audit import same_values
 from .schema import VALUE_SETTING
 
 __all__ = ["resolve"]
-
-
-def _equal(a: Any, b: Any) -> bool:
-    """Value equality where missing equals missing (None and NaN alike)."""
-    a_na = a is None or (isinstance(a, float) and a != a)
-    b_na = b is None or (isinstance(b, float) and b != b)
-    if a_na or b_na:
-        return a_na and b_na
-    return bool(a == b)
 
 
 def resolve(
@@ -53,6 +49,7 @@ def resolve(
         last[(d, f, t)] = max(last.get((d, f, t), (a, i)), (a, i))
     outcome: list[str] = []
     before: list[Any] = []
+    judged: list[int] = []  # rows that set their reading: outcome by the same-value rule
     writes: dict[tuple, Any] = {}
     for k in rows:
         key = (int(page["device"][k]), int(page["field"][k]), int(page["ts"][k]))
@@ -65,13 +62,19 @@ def resolve(
         elif key in last and this <= last[key]:
             outcome.append("superseded")
         else:
-            prev, new = page["previous_value"][k], page["new_value"][k]
-            outcome.append(
-                "applied" if _equal(prev, value) else "current" if _equal(new, value)
-                else "conflict"
-            )  # fmt: skip
-            current[key] = writes[key] = new
+            judged.append(len(outcome))
+            outcome.append("conflict")
+            current[key] = writes[key] = page["new_value"][k]
             last[key] = this
+    if judged:
+        # judged against the value just before each change (``before``), all at once
+        at = [rows[j] for j in judged]
+        held = np.array([before[j] for j in judged], dtype=object)
+        prev = np.array([page["previous_value"][k] for k in at], dtype=object)
+        new = np.array([page["new_value"][k] for k in at], dtype=object)
+        was_prev, was_new = same_values(prev, held), same_values(new, held)
+        for j, p, n in zip(judged, was_prev, was_new, strict=True):
+            outcome[j] = "applied" if p else "current" if n else "conflict"
     put = [(org, *key, v) for key, v in writes.items() if v is not None]
     con.executemany(
         "INSERT INTO readings(org, device, field, ts, value) VALUES (?, ?, ?, ?, ?) "

@@ -32,6 +32,7 @@ from typing import Any, Literal, overload
 import numpy as np
 import pandas as pd
 
+from ..columns import ALL_DEVICE_COLUMNS
 from ..errors import SyncError
 from .resolve import resolve
 from .schema import MIGRATIONS, OUTCOMES, SCHEMA, SCHEMA_VERSION
@@ -205,21 +206,7 @@ class Store:
         Columns missing from ``devices`` keep their stored value; a ``fields`` column holds
         sequences of supported field names.
         """
-        cols = [
-            c
-            for c in (
-                "name",
-                "external_id",
-                "serial_number",
-                "meter_type",
-                "unit",
-                "multiplier",
-                "register_digits",
-                "variant",
-                "fields",
-            )  # fmt: skip
-            if c in devices.columns
-        ]
+        cols = [c for c in (*ALL_DEVICE_COLUMNS, "fields") if c in devices.columns]
         frame = devices[cols].copy()
         if "fields" in frame:
             frame["fields"] = [
@@ -261,9 +248,9 @@ class Store:
         coverage columns of ``device_state``.
         """
         df = self.frame(
-            "SELECT d.device_id, d.device, d.name, d.external_id, d.serial_number, "
-            "d.meter_type, d.unit, d.multiplier, d.register_digits, d.variant, d.fields, "
-            "s.cov_start, s.cov_end, s.last_ts "
+            "SELECT d.device_id, d.device, "
+            + "".join(f"d.{c}, " for c in ALL_DEVICE_COLUMNS)
+            + "d.fields, s.cov_start, s.cov_end, s.last_ts "
             "FROM devices d LEFT JOIN device_state s USING (device) WHERE d.org=? "
             "ORDER BY d.device",
             (org,),

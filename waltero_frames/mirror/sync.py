@@ -40,6 +40,7 @@ from .._concurrency import progress_bar, run_jobs
 from ..api import endpoints as ep
 from ..api import parse as frames
 from ..api.paging import MAX_WINDOW, split_range
+from ..columns import ALL_DEVICE_COLUMNS, INFO_COLUMNS
 from ..errors import BadRequest
 from ..selection import DeviceSelection, device_ids
 from ..timeargs import TimeLike, to_utc
@@ -52,8 +53,6 @@ __all__ = ["Mirror", "SyncReport"]
 
 #: The API refuses telemetry ranges over 31 days.
 WINDOW_MS = int(MAX_WINDOW / pd.Timedelta(milliseconds=1))
-DETAIL_COLUMNS = ["name", "external_id", "serial_number", "meter_type", "unit", "multiplier",
-                  "register_digits", "variant"]  # fmt: skip
 #: Default range of a first sync without ``start``.
 DEFAULT_SPAN = pd.Timedelta(days=365)
 #: The contract's maximum replication lag of the changelog.
@@ -142,7 +141,7 @@ class SyncReport:
 
 def _device_info(held: pd.DataFrame) -> pd.DataFrame:
     """Return a readings frame's ``attrs["devices"]``: the helpers' details by device_id."""
-    info = held[list(frames.INFO_COLUMNS)].copy()
+    info = held[list(INFO_COLUMNS)].copy()
     info.index.name = "device_id"
     info["register_digits"] = info["register_digits"].astype("float64")
     return for_attrs(info)
@@ -493,7 +492,7 @@ class Mirror:
             known = clock.now()
             frame = fetch.telemetry(
                 client,
-                devices.loc[[device_id], DETAIL_COLUMNS],
+                devices.loc[[device_id], list(ALL_DEVICE_COLUMNS)],
                 _ms_to_ts(lo),
                 _ms_to_ts(hi),
                 fields=fields_of[device_id],

@@ -47,7 +47,8 @@ from ..analysis._frames import (
     per_device,
     per_device_str,
 )
-from ..api.parse import INFO_COLUMNS, STR_DTYPE, TEXT_FIELDS
+from ..api.parse import STR_DTYPE
+from ..columns import INFO_COLUMNS, TEXT_FIELDS
 from ..selection import device_ids
 from ..timeargs import check_tz, to_utc
 
