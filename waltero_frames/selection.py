@@ -28,7 +28,9 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
-__all__ = ["DeviceSelection", "check_id", "device_ids"]
+from .columns import DEFAULT_FIELDS
+
+__all__ = ["DeviceSelection", "check_id", "device_ids", "field_names"]
 
 #: What a ``devices=`` argument may be (see the module docstring).
 DeviceSelection: TypeAlias = (
@@ -100,3 +102,40 @@ def device_ids(devices: DeviceSelection, *, uuid: bool = False) -> list[str]:
         )
     ids = [check_id(d, "device") for d in raw] if uuid else [str(d) for d in raw]
     return list(dict.fromkeys(ids))
+
+
+def field_names(fields: str | Sequence[str] | None) -> list[str]:
+    """Return the field names a ``fields=`` argument means, once each, in order.
+
+    Parameters
+    ----------
+    fields : str, sequence of str or None
+        One field name or several; ``None`` means ``wf.telemetry``'s default fields
+        (``columns.DEFAULT_FIELDS``).
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    ValueError
+        An empty list, or a name that is not a field name (empty, with a comma, a space
+        or an unprintable character).
+
+    Examples
+    --------
+    >>> field_names("battery.voltage")
+    ['battery.voltage']
+    """
+    if fields is None:
+        return list(DEFAULT_FIELDS)
+    if isinstance(fields, str):
+        fields = [fields]
+    fields = list(fields)
+    if not fields:
+        raise ValueError("fields=[]: ask for at least one field (or None for the default)")
+    for f in fields:
+        if not isinstance(f, str) or not f or "," in f or not f.isprintable() or " " in f:
+            raise ValueError(f"field {f!r} is not a field name such as 'meter.value.raw'")
+    return list(dict.fromkeys(fields))

@@ -1,9 +1,9 @@
 """Pure helpers on the package's frames (no network), vectorized over all devices.
 
 Analysis layer: frame → frame, above ``api`` in the data flow but independent of it.
-May import ``timeargs``, ``errors`` and ``_attrs``; never ``transport``, ``mirror``,
-``study``, ``scale``, ``notebook`` or ``sim`` (today ``audit`` takes the changelog's
-column names from ``api.parse``, the one exception).
+May import ``timeargs``, ``errors``, ``selection``, ``columns`` and ``_attrs``; never
+``api``, ``transport``, ``mirror``, ``study``, ``scale``, ``notebook`` or ``sim``.
+``mirror`` and ``notebook`` import it, never the reverse.
 
 - :mod:`.consumption` — ``readings_to_consumption``: register readings → deltas.
 - :mod:`.resample` — ``resample_consumption``: deltas → local calendar periods.

@@ -23,9 +23,9 @@ import pandas as pd
 
 from .._attrs import for_attrs
 from .._concurrency import progress_bar, run_jobs
-from ..columns import DEFAULT_FIELDS, INFO_COLUMNS, RAW_FIELD
+from ..columns import INFO_COLUMNS, RAW_FIELD
 from ..errors import BadRequest, CacheMiss, FetchFailed, UnexpectedResponse, WalteroError
-from ..selection import DeviceSelection, device_ids
+from ..selection import DeviceSelection, device_ids, field_names
 from ..timeargs import check_tz, time_range, to_utc
 from ..transport.client import Client
 from . import endpoints as ep
@@ -275,20 +275,6 @@ def daily_consumption(
 
 
 # ---------------------------------------------------------------- Part 2
-def _check_fields(fields: Any) -> list[str]:
-    if fields is None:
-        return list(DEFAULT_FIELDS)
-    if isinstance(fields, str):
-        fields = [fields]
-    fields = list(fields)
-    if not fields:
-        raise ValueError("fields=[]: ask for at least one field (or None for the default)")
-    for f in fields:
-        if not isinstance(f, str) or not f or "," in f or not f.isprintable() or " " in f:
-            raise ValueError(f"field {f!r} is not a field name such as 'meter.value.raw'")
-    return list(dict.fromkeys(fields))
-
-
 def _telemetry_window(
     client: Client, device_id: str, w0: pd.Timestamp, w1: pd.Timestamp, fields: list[str]
 ) -> Any:
@@ -365,7 +351,7 @@ def telemetry(
     client = _check_client(client)
     ids = device_ids(devices, uuid=True)
     start_utc, end_utc = time_range(start, end, tz)
-    field_list = _check_fields(fields)
+    field_list = field_names(fields)
     errors = _check_errors(errors)
     windows = split_range(start_utc, end_utc)
 

@@ -24,6 +24,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from ..transport.client import Client
+from .sync import Mirror
+
 __all__ = ["main", "register", "run"]
 
 _BEARER = re.compile(r"(?i)(bearer\s+|token[\"'=:\s]+)[A-Za-z0-9._~+/=-]+")
@@ -60,9 +63,6 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run one mirror sync from parsed arguments; return the exit status."""
-    from ..transport.client import Client
-    from .sync import Mirror
-
     try:
         with (
             Client(progress=False, max_workers=args.max_workers) as client,

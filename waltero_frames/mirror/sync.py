@@ -15,74 +15,49 @@ The algorithm (documented with the schema in ``docs/mirror.md``):
    is known to hold every reading) to ``end`` — fetched concurrently across devices (in
    order within a device); each window is committed with the coverage it adds. A Part 1
    probe skips devices without new meter readings; a top-up pass leaves the devices with
-   one common frontier.
+   one common frontier. Planned and fetched by :mod:`.backfill`.
 4. Changes since ``watermark - lookback`` (the lookback covers the replication lag), page
    by page, deduped by change id; each page is applied with the watermark it reaches in
    one transaction.
+
+This module orchestrates the steps and reads the mirror back; the SQL lives in the store
+(:mod:`.store`), the window planning and fetching in :mod:`.backfill`.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._attrs import for_attrs
-from .._concurrency import progress_bar, run_jobs
 from ..api import endpoints as ep
+from ..api import fetch
 from ..api import parse as frames
-from ..api.paging import MAX_WINDOW, split_range
-from ..columns import ALL_DEVICE_COLUMNS, INFO_COLUMNS
-from ..errors import BadRequest
-from ..selection import DeviceSelection, device_ids
+from ..columns import INFO_COLUMNS
+from ..scale.dataset import Dataset, bucket_of, write_frame
+from ..selection import DeviceSelection, device_ids, field_names
 from ..timeargs import TimeLike, to_utc
+from ..transport.client import Client
+from .backfill import fetch_windows, plan_windows
 from .changelog import change_pages
-from .layout import columns, to_long, to_wide
+from .db import from_ms, instant_ms
+from .layout import columns, to_wide
 from .schema import VALUE_SETTING
 from .store import Store
 
 __all__ = ["Mirror", "SyncReport"]
 
-#: The API refuses telemetry ranges over 31 days.
-WINDOW_MS = int(MAX_WINDOW / pd.Timedelta(milliseconds=1))
 #: Default range of a first sync without ``start``.
 DEFAULT_SPAN = pd.Timedelta(days=365)
 #: The contract's maximum replication lag of the changelog.
 REPLICATION_LAG = pd.Timedelta(minutes=5)
-
-
-class _ServerClock:
-    """A lower bound of the server's clock: every reading time and ``changedAt`` seen.
-
-    A reading exists on the server once its time has passed, so a window fetched after
-    the server's clock is known to have passed ``t`` holds every reading up to ``t``.
-    """
-
-    def __init__(self, store: Store, org: int) -> None:
-        self._lock = threading.Lock()
-        self._now = store.scalar(
-            "SELECT max(x) FROM (SELECT max(last_ts) AS x FROM device_state WHERE org=? "
-            "UNION ALL SELECT watermark FROM sync_state WHERE org=?)",
-            (org, org),
-        )
-
-    def now(self) -> int | None:
-        with self._lock:
-            return self._now
-
-    def saw(self, t: int | None) -> None:
-        if t is None:
-            return
-        with self._lock:
-            self._now = t if self._now is None else max(self._now, t)
 
 
 @dataclass(frozen=True)
@@ -147,19 +122,6 @@ def _device_info(held: pd.DataFrame) -> pd.DataFrame:
     return for_attrs(info)
 
 
-@overload
-def _ms_to_ts(ms: int) -> pd.Timestamp: ...
-@overload
-def _ms_to_ts(ms: None) -> None: ...
-def _ms_to_ts(ms: int | None) -> pd.Timestamp | None:
-    return None if ms is None else pd.Timestamp(int(ms), unit="ms", tz="UTC")
-
-
-def _ts_to_ms(ts: pd.Timestamp) -> int:
-    """Epoch ms of an instant (floor; callers ceil first where the bound is inclusive)."""
-    return int(pd.Timestamp(ts).value // 1_000_000)
-
-
 def _lookback(value: Any) -> pd.Timedelta:
     try:
         td = pd.Timedelta(value)
@@ -168,18 +130,6 @@ def _lookback(value: Any) -> pd.Timedelta:
     if td is pd.NaT or td < pd.Timedelta(0):
         raise ValueError(f"lookback={value!r} must be a non-negative duration")
     return td
-
-
-def _windows(lo: int, hi: int, *, backwards: bool = False) -> list[tuple[int, int]]:
-    """Cut ``[lo, hi)`` (epoch ms) into windows of at most 31 days, in fetch order.
-
-    The windows before a coverage are fetched from the coverage backwards, so each one touches
-    what is already held.
-    """
-    if hi <= lo:
-        return []
-    out = [(_ts_to_ms(a), _ts_to_ms(b)) for a, b in split_range(_ms_to_ts(lo), _ms_to_ts(hi))]
-    return out[::-1] if backwards else out
 
 
 class Mirror:
@@ -274,8 +224,6 @@ class Mirror:
             API errors once the client's retries are exhausted; everything committed
             before stays, the next sync resumes.
         """
-        from ..transport.client import Client
-
         if not isinstance(client, Client):
             raise ValueError(f"client={client!r}: expected a waltero_frames.Client")
         ep.check_id(org, "org")
@@ -295,12 +243,12 @@ class Mirror:
         if start is not None:
             start_ts = to_utc(start, tz, name="start")
         elif state is not None:
-            start_ts = _ms_to_ts(state["start"])
+            start_ts = from_ms(state["start"])
         else:
             start_ts = end_ts - DEFAULT_SPAN
         if end_ts <= start_ts:
             raise ValueError(f"end={end!r} must be after start={start!r} (end is exclusive)")
-        start_ms, end_ms = _ts_to_ms(start_ts.ceil("ms")), _ts_to_ms(end_ts.ceil("ms"))
+        start_ms, end_ms = instant_ms(start_ts.ceil("ms")), instant_ms(end_ts.ceil("ms"))
 
         t0 = time.perf_counter()
         org_code = self.store.org_code(org)
@@ -321,9 +269,10 @@ class Mirror:
                 since = state["watermark"] if state["watermark"] is not None else state["start"]
                 self._read_changes(client, org, org_code, since, run, baseline=True)
                 self.store.set_phase(org_code, "ready")
-            self._fetch_readings(
-                client, org, org_code, devices, start_ms, end_ms, run, probe, max_workers, totals
+            todo = plan_windows(
+                self.store, client, org, org_code, devices, start_ms, end_ms, probe=probe
             )
+            fetch_windows(self.store, client, org_code, todo, end_ms, run, max_workers, totals)
             state = self.store.sync_state(org_code)
             assert state is not None
             base = state["watermark"] if state["watermark"] is not None else state["start"]
@@ -357,7 +306,7 @@ class Mirror:
             readings_added=totals["added"],
             changes_applied=applied,
             conflicts=conflicts,
-            watermark=_ms_to_ts(watermark),
+            watermark=from_ms(watermark),
             outcomes={k: v for k, v in outcomes.items() if v},
             windows=totals["windows"],
             devices=len(devices),
@@ -373,8 +322,6 @@ class Mirror:
         From ``wf.organizations``: one request, asked until known. An organization the login does not
         list keeps none.
         """
-        from ..api import fetch
-
         orgs = fetch.organizations(client)
         if org in orgs.index:
             zone = orgs.at[org, "timezone"]
@@ -386,8 +333,6 @@ class Mirror:
 
         Returns the stored devices that the API lists now (index ``device_id``).
         """
-        from ..api import fetch
-
         listed = fetch.devices(client, org)
         self.store.upsert_devices(org_code, listed)
         known = self.store.devices(org_code)
@@ -409,150 +354,17 @@ class Mirror:
 
         The concurrent fetch of all of them on a first sync, one request per new device later.
         """
-        from ..api import fetch
-
         if len(device_ids) * 2 > n_listed:
             details = fetch.devices(client, org, details=True)
             return details.loc[details.index.isin(device_ids)].copy()
         return frames.parse_devices([ep.device(client, d) for d in device_ids], details=True)
-
-    # -- step 3: telemetry ----------------------------------------------------------------
-    def _fetch_readings(
-        self,
-        client: Any,
-        org: str,
-        org_code: int,
-        devices: pd.DataFrame,
-        start_ms: int,
-        end_ms: int,
-        run: int,
-        probe: bool,
-        max_workers: int | None,
-        totals: dict[str, int],
-    ) -> None:
-        """Step 3: backwards windows to ``start``, forwards from each device's coverage end."""
-        from ..api import fetch
-
-        store = self.store
-        for code in devices["device"][devices["cov_start"].isna()]:
-            store.ensure_coverage(org_code, int(code), start_ms)
-        devices = store.devices(org_code).loc[devices.index]
-        devices = devices[[bool(f) for f in devices["fields"]]]
-        clock = _ServerClock(store, org_code)
-        ids: list[str] = devices.index.tolist()
-        cov_start = dict(zip(ids, devices["cov_start"].astype("int64").tolist(), strict=True))
-        cov_end = dict(zip(ids, devices["cov_end"].astype("int64").tolist(), strict=True))
-        code_of = dict(zip(ids, devices["device"].astype("int64").tolist(), strict=True))
-        fields_of = dict(zip(ids, [list(f) for f in devices["fields"]], strict=True))
-        back = {d: _windows(start_ms, cov_start[d], backwards=True) for d in ids}
-        # Forward fetches start where each device is known complete (see docs/mirror.md).
-        ahead = {d: cov_end[d] for d in ids if cov_end[d] < end_ms}
-        synced = [d for d in ahead if cov_end[d] > cov_start[d]]
-        if probe and synced:
-            # Part 1 requests (resolution=year) tell which devices have any meter reading in
-            # a range: one per distinct frontier shared by several devices (a sync leaves
-            # one frontier for all, see the top-up below), so no held reading is in range.
-            groups: dict[int, list[str]] = {}
-            for d in synced:
-                groups.setdefault(ahead[d], []).append(d)
-            for lo, members in groups.items():
-                if len(members) < 2:
-                    continue
-                try:
-                    daily = fetch.daily_consumption(
-                        client, org, _ms_to_ts(lo), _ms_to_ts(end_ms), resolution="year"
-                    )
-                except BadRequest:
-                    continue  # e.g. a range the server finds too long: fetch them all
-                with_news = set(daily["device_id"].astype(str))
-                for d in members:
-                    if d not in with_news:
-                        del ahead[d]
-        todo = [d for d in ids if back[d] or d in ahead]
-        if not todo:
-            return
-
-        names = sorted({f for d in todo for f in fields_of[d]})
-        field_code = dict(zip(names, store.field_codes(names).tolist(), strict=True))
-        stop = threading.Event()
-        lock = threading.Lock()
-        planned = sum(len(back[d]) for d in todo) + sum(
-            len(_windows(ahead[d], end_ms)) for d in todo if d in ahead
-        )
-        bar = progress_bar(planned, "mirror sync", "window", client.progress)
-
-        def one_window(device_id: str, lo: int, hi: int) -> int:
-            """Fetch and commit ``[lo, hi)``; return the end it is certified complete to.
-
-            Only what the server's clock was known to have passed *before* the request
-            certifies: one response need not be one snapshot across its fields (the
-            simulator reads each field at its own instant), so its own newest reading
-            proves nothing about the other fields.
-            """
-            known = clock.now()
-            frame = fetch.telemetry(
-                client,
-                devices.loc[[device_id], list(ALL_DEVICE_COLUMNS)],
-                _ms_to_ts(lo),
-                _ms_to_ts(hi),
-                fields=fields_of[device_id],
-            )
-            f, t, v = to_long(frame, field_code)
-            certified = lo if known is None else max(lo, min(hi, known + 1))
-            n, n_values = store.commit_window_counts(
-                org_code, code_of[device_id], lo, hi, f, t, v,
-                certified_end=certified, run=run,
-            )  # fmt: skip
-            clock.saw(int(t.max()) if len(t) else None)
-            with lock:
-                totals["added"] += n
-                totals["values"] += n_values
-                totals["windows"] += 1
-                bar.update()
-            return certified
-
-        def advance(device_id: str, lo: int, target: int) -> None:
-            """Fetch forward windows from the frontier ``lo`` towards ``target``.
-
-            Each starts where the device is certified complete; stops when nothing more certifies.
-            """
-            while lo < target and not stop.is_set():
-                certified = one_window(device_id, lo, min(lo + WINDOW_MS, target))
-                if certified <= lo:
-                    return  # server clock not known past lo yet: the top-up continues
-                lo = certified
-
-        def work(device_id: str) -> None:
-            for lo, hi in back[device_id]:
-                if stop.is_set():
-                    return
-                one_window(device_id, lo, hi)
-            if device_id in ahead:
-                advance(device_id, ahead[device_id], end_ms)
-
-        workers = max_workers or int(getattr(client, "max_workers", 8) or 8)
-        try:
-            run_jobs([(d, partial(work, d)) for d in todo], workers, stop=stop)
-            # Top-up: devices fetched before the server's clock was known to pass ``E`` (the
-            # latest reading or changedAt seen) are certified only up to what was known at
-            # their request. Windows from their frontier to ``E`` give every fetched device
-            # the same frontier, so the next sync probes them all with one request.
-            known = clock.now()
-            if known is not None:
-                target = min(end_ms, known + 1)
-                held = store.devices(org_code)["cov_end"]
-                frontier = {d: int(held[d]) for d in ahead if int(held[d]) < target}
-                jobs = [(d, partial(advance, d, lo, target)) for d, lo in frontier.items()]
-                run_jobs(jobs, workers, stop=stop)
-        finally:
-            bar.close()
 
     # -- steps 2 and 4: changes -----------------------------------------------------------
     def _read_changes(
         self, client: Any, org: str, org_code: int, since_ms: int, run: int, *, baseline: bool
     ) -> dict[str, int]:
         totals: dict[str, int] = {}
-        for page in change_pages(client, org, _ms_to_ts(since_ms)):
+        for page in change_pages(client, org, from_ms(since_ms)):
             got = self.store.apply_changes(org_code, page, run=run, baseline=baseline)
             for k, v in got.items():
                 totals[k] = totals.get(k, 0) + v
@@ -617,10 +429,8 @@ class Mirror:
         >>> df = mirror.readings(wf.sim.DEMO_ORG, "2026-11-01", "2026-11-02")  # doctest: +SKIP
         >>> wf.flag_anomalies(df)        # night window in attrs["tz"]          # doctest: +SKIP
         """
-        from ..api.fetch import _check_fields
-
         ep.check_id(org, "org")
-        field_list = None if fields is None else _check_fields(fields)
+        field_list = None if fields is None else field_names(fields)
         lo = None if start is None else to_utc(start, tz, name="start")
         hi = None if end is None else to_utc(end, tz, name="end")
         if lo is not None and hi is not None and hi <= lo:
@@ -638,8 +448,8 @@ class Mirror:
         long = (
             self.store.read_readings(
                 org_code,
-                None if lo is None else _ts_to_ms(lo.ceil("ms")),
-                None if hi is None else _ts_to_ms(hi.ceil("ms")),
+                None if lo is None else instant_ms(lo.ceil("ms")),
+                None if hi is None else instant_ms(hi.ceil("ms")),
                 None if devices is None else chosen["device"].astype(int).tolist(),
             )
             if org_code is not None and ids
@@ -671,27 +481,11 @@ class Mirror:
         ``actor``; index ``changed_at``.
         """
         org_code = self.store.org_code(org, create=False)
-        df = self.store.frame(
-            "SELECT c.change_id, d.device_id, f.name AS field, c.ts, c.previous_value, "
-            "c.new_value, c.mirror_value, c.outcome, c.actor, c.changed_at FROM changes c "
-            "JOIN devices d USING (device) JOIN fields f USING (field) WHERE c.org=? "
-            "ORDER BY c.changed_at, c.change_id",
-            (-1 if org_code is None else org_code,),
-        )
-        df["timestamp"] = pd.to_datetime(df.pop("ts").astype("int64"), unit="ms", utc=True)
-        at = pd.to_datetime(df.pop("changed_at").astype("int64"), unit="ms", utc=True)
-        return df.set_index(pd.DatetimeIndex(at, name="changed_at"))
+        return self.store.changes_frame(-1 if org_code is None else org_code)
 
     def runs(self) -> pd.DataFrame:
         """Return the log of sync runs (``status`` running/ok/failed, counts, error)."""
-        df = self.store.frame(
-            "SELECT r.run, o.org_id, r.started_at, r.finished_at, r.status, r.start, r.end, "
-            "r.readings_added, r.values_added, r.changes_applied, r.conflicts, r.watermark, r.error "
-            "FROM sync_runs r JOIN orgs o USING (org) ORDER BY r.run"
-        )
-        for col in ("started_at", "finished_at", "start", "end", "watermark"):
-            df[col] = pd.to_datetime(df[col], unit="ms", utc=True)
-        return df.set_index("run")
+        return self.store.runs_frame()
 
     # ---------------------------------------------------------------------------- export
     def export_parquet(self, directory: str | Path, org: str | None = None) -> Path:
@@ -730,13 +524,7 @@ class Mirror:
         >>> mirror.export_parquet("readings/", org)                         # doctest: +SKIP
         >>> wf.scan_readings("readings/", org=org)                          # doctest: +SKIP
         """
-        from ..scale.dataset import Dataset, bucket_of, write_frame
-
-        orgs = (
-            [org]
-            if org is not None
-            else [o for (o,) in self.store.query("SELECT org_id FROM orgs ORDER BY org")]
-        )
+        orgs = [org] if org is not None else self.store.org_ids()
         found = {o: self.store.org_code(o, create=False) for o in orgs}
         missing = [o for o, c in found.items() if c is None]
         if missing:

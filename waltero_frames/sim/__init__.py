@@ -8,6 +8,10 @@ Layer: the simulator, beside the client: ``world`` (data and ground truth) under
 >>> with wf.sim.running(seed=0) as sim:                      # doctest: +SKIP
 ...     client = wf.Client(sim.base_url, sim.username, sim.password)
 
+Layer: beside the client, sharing no code with it (it imports nothing of the package
+outside ``sim/``): ``world/`` (deterministic data and ground truth) → ``app/`` (the HTTP
+app) → ``server``, ``cli``, ``pytest_plugin``.
+
 Start it from a shell with ``waltero-sim serve``; in pytest use the ``waltero_sim``
 fixture (registered as a pytest plugin). Needs the ``sim`` extra (FastAPI, uvicorn,
 PyJWT, orjson).
