@@ -10,8 +10,10 @@ way pandas treats scalar attrs; against anything else they behave like pandas ob
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, overload
 
+import numpy as np
 import pandas as pd
 
 
@@ -70,10 +72,6 @@ def jsonable(value: Any) -> Any:
     Timestamps become ISO-8601 strings, Series dicts, DataFrames lists of records,
     numpy scalars Python numbers; dicts, lists and tuples are converted recursively.
     """
-    import datetime as dt
-
-    import numpy as np
-
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..study.source import ENV_VARS, bundled_sim, tenant_configured
+from ..transport.client import Client
 
 __all__ = ["ENV_VARS", "connect", "tenant_configured"]
 
@@ -36,8 +37,6 @@ def connect(**client_kwargs: Any) -> tuple[Any, Any]:
     --------
     >>> client, sim = connect(progress=False)   # doctest: +SKIP
     """
-    from .. import Client
-
     if tenant_configured():
         return Client(**client_kwargs), None
     sim = bundled_sim()
