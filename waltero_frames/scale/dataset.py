@@ -479,7 +479,7 @@ def scan_readings(
         One partition per (organization, bucket) holding selected devices: each holds
         whole devices, rows time-sorted (ties by ``device_id``), so the helpers
         (``wf.readings_to_consumption`` …) run on it partition by partition. Each
-        partition (and the frame's ``attrs``) carries ``org_id``, ``tz``, ``devices``
+        partition's ``attrs`` (and the Dask frame's meta) carry ``org_id``, ``tz``, ``devices``
         (meter_type, unit, multiplier, register_digits by device_id), ``fields``,
         ``start``, ``end`` and ``source``.
 

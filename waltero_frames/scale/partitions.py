@@ -71,7 +71,7 @@ def check_device_whole(ddf: Any, what: str) -> None:
         return
     import dask
 
-    parts = dask.compute(*[dask.delayed(_unique_ids)(p) for p in ddf.to_delayed()])
+    parts = dask.compute(*[dask.delayed(_unique_ids)(p) for p in ddf[[DEVICE]].to_delayed()])
     seen: dict[str, int] = {}
     for k, ids in enumerate(parts):
         for d in ids:
@@ -96,6 +96,7 @@ def _apply(
             f"mixed time zones in one call: a partition has tz={part.attrs['tz']!r}, the "
             f"frame tz={zone!r}; scan one organization (one zone) at a time"
         )
+    part = part.copy(deep=False)  # partitions may feed several tasks: leave theirs as is
     part.attrs = {**attrs, **part.attrs}
     return func(part, *args, **kwargs)
 
