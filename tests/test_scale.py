@@ -207,11 +207,20 @@ def test_without_the_extra_the_error_says_what_to_install(tmp_path, monkeypatch)
         wf.scan_readings(tmp_path)
 
 
+@pytest.mark.timeout(600)
 def test_local_cluster_two_worker_processes(telemetry, dataset):
     distributed = pytest.importorskip("distributed")
+    import dask
+
     ddf = wf.scan_readings(dataset, start="2026-03-25", end="2026-04-02")
     whole = ddf.compute(scheduler="threads")
+    slow_machine = {  # two fresh worker processes start slowly on a loaded shared box
+        "distributed.comm.timeouts.connect": "180s",
+        "distributed.comm.timeouts.tcp": "180s",
+        "distributed.deploy.lost-worker-timeout": "180s",
+    }
     with (
+        dask.config.set(slow_machine),
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
