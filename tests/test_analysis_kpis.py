@@ -187,7 +187,7 @@ def test_schedule_on_a_25_hour_day_and_across_midnight():
         ({"schedule": OFFICE, "holidays": "DE-ZZ"}, "holidays='DE-ZZ'"),
         ({"schedule": OFFICE, "holidays": ["2026-05-01", "someday"]}, "'someday'"),
         ({"holidays": "DE"}, "needs schedule"),
-        ({"freq": "M"}, "freq must be one of"),
+        ({"freq": "M"}, "freq='M' is not a period"),
         ({"tz": "Mars/Olympus"}, "Mars/Olympus"),
     ],
 )

@@ -97,7 +97,7 @@ def test_period_range_across_dst_and_mid_week():
     assert first == pd.Timestamp("2026-03-22T23:00Z")  # Monday 23 March, CET
     assert last == pd.Timestamp("2026-04-05T22:00Z")  # Monday 6 April, CEST
     assert (last - first) == pd.Timedelta(days=14) - pd.Timedelta(hours=1)
-    with pytest.raises(ValueError, match="unknown resolution 'year'"):
+    with pytest.raises(ValueError, match="resolution='year': the explorer offers"):
         explorer.period_range(lo, hi, "year", "UTC")
 
 
@@ -296,7 +296,7 @@ def test_consumption_per_period_local_days_both_methods():
     )
     assert len(hourly) == 24 + 23 + 24
     np.testing.assert_allclose(hourly["consumption"], 0.04)
-    with pytest.raises(ValueError, match="unknown resolution 'fortnight'"):
+    with pytest.raises(ValueError, match="resolution='fortnight' is not a period"):
         explorer.consumption_per_period(
             register_readings(), device_frame(), resolution="fortnight", tz="UTC"
         )
@@ -415,7 +415,7 @@ def test_explorer_rejects_bad_arguments_before_any_request(waltero_sim):
     waltero_sim.reset()
     with pytest.raises(ValueError, match="end date 2026-05-18 is before start date 2026-05-20"):
         Explorer(client, start="2026-05-20", end="2026-05-18")
-    with pytest.raises(ValueError, match="unknown resolution 'fortnight'"):
+    with pytest.raises(ValueError, match="resolution='fortnight' is not a period"):
         Explorer(client, resolution="fortnight")
     with pytest.raises(ValueError, match="unknown method 'guess'"):
         Explorer(client, method="guess")

@@ -1,9 +1,22 @@
-"""Parsing and validation of the time arguments ``start``, ``end``, ``since`` and ``tz``.
+"""The time vocabulary of the public API: ``start``, ``end``, ``since``, ``tz``, periods.
 
 Every public function that takes times goes through here, so the rules are stated once:
-values may be ``str``, ``datetime.datetime``, ``datetime.date`` or ``pandas.Timestamp``;
-naive values are read in ``tz`` (default ``"UTC"``); aware values are converted; the
-result is a UTC ``pandas.Timestamp``. ``end`` is exclusive, ``end <= start`` is refused.
+
+- **Instants** (:data:`TimeLike`): ``str``, ``datetime.datetime``, ``datetime.date`` or
+  ``pandas.Timestamp``; naive values are read in ``tz`` (default ``"UTC"``); aware
+  values are converted; the result is a UTC ``pandas.Timestamp``. ``end`` is exclusive,
+  ``end <= start`` is refused.
+- **Time zone of a frame** (:func:`frame_tz`): a function that takes ``tz=`` and a frame
+  defaults to ``tz=None``, meaning the frame's ``attrs["tz"]`` when it has one (the
+  fetch functions and the mirror record the zone there), else ``"UTC"``; an explicit
+  argument wins.
+- **Periods** (:data:`Period`, :func:`check_period`): the calendar periods are named
+  ``"hour"``, ``"day"``, ``"week"`` (ISO, from Monday), ``"month"`` and ``"year"``,
+  local to ``tz``. The pandas codes used before are accepted as aliases
+  (:data:`PERIOD_ALIASES`: ``"h"``, ``"D"``, ``"W"``, ``"MS"``, ``"YS"``). Every function
+  with a period argument (``daily_consumption(resolution=)``,
+  ``resample_consumption(freq=)``, the explorer) normalises it with :func:`check_period`.
+
 Anything wrong raises ``ValueError`` naming the bad value, before any request is made.
 
 >>> start, end = time_range("2026-05-19", "2026-05-26", tz="Europe/Berlin")
@@ -17,13 +30,120 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from typing import Any, TypeAlias
+from collections.abc import Mapping
+from typing import Any, Literal, TypeAlias, get_args
 
 import pandas as pd
 
-__all__ = ["TimeLike", "api_timestamp", "check_tz", "time_range", "to_utc"]
+__all__ = [
+    "PERIODS",
+    "PERIOD_ALIASES",
+    "Period",
+    "TimeLike",
+    "TzLike",
+    "api_timestamp",
+    "check_period",
+    "check_tz",
+    "frame_tz",
+    "time_range",
+    "to_utc",
+]
 
+#: An instant argument: ``str``, ``datetime``, ``date`` or ``pandas.Timestamp``.
 TimeLike: TypeAlias = "str | dt.datetime | dt.date | pd.Timestamp"
+#: A time zone argument: an IANA name such as ``"Europe/Berlin"`` or a ``tzinfo``.
+TzLike: TypeAlias = "str | dt.tzinfo"
+
+#: The canonical period names (see the module docstring).
+Period: TypeAlias = Literal["hour", "day", "week", "month", "year"]
+PERIODS: tuple[Period, ...] = get_args(Period)
+#: Accepted older spellings (pandas codes of period starts) → canonical period name.
+PERIOD_ALIASES: Mapping[str, Period] = {
+    "h": "hour",
+    "D": "day",
+    "W": "week",
+    "MS": "month",
+    "YS": "year",
+}
+
+
+def check_period(value: Any, name: str = "period") -> Period:
+    """Return the canonical name of a period argument (:data:`Period`).
+
+    Parameters
+    ----------
+    value : str
+        A canonical name (``"hour"``, ``"day"``, ``"week"``, ``"month"``, ``"year"``) or
+        one of its aliases (:data:`PERIOD_ALIASES`: ``"h"``, ``"D"``, ``"W"``, ``"MS"``,
+        ``"YS"``).
+    name : str
+        Argument name used in the error message (``"freq"``, ``"resolution"`` …).
+
+    Returns
+    -------
+    str
+        The canonical name.
+
+    Raises
+    ------
+    ValueError
+        ``value`` is neither a period name nor an alias; the message names the value
+        and the accepted names.
+
+    Examples
+    --------
+    >>> check_period("D"), check_period("month"), check_period("YS", "freq")
+    ('day', 'month', 'year')
+    >>> check_period("fortnight", "freq")
+    Traceback (most recent call last):
+    ...
+    ValueError: freq='fortnight' is not a period: use one of 'hour', 'day', 'week', 'month', 'year' (aliases 'h', 'D', 'W', 'MS', 'YS')
+    """
+    if isinstance(value, str):
+        if value in PERIODS:
+            return value
+        if value in PERIOD_ALIASES:
+            return PERIOD_ALIASES[value]
+    names = ", ".join(repr(p) for p in PERIODS)
+    aliases = ", ".join(repr(a) for a in PERIOD_ALIASES)
+    raise ValueError(f"{name}={value!r} is not a period: use one of {names} (aliases {aliases})")
+
+
+def frame_tz(frame: Any, tz: Any = None) -> str | dt.tzinfo:
+    """Return the time zone a function uses for ``frame``: ``tz``, else the frame's, else UTC.
+
+    The one rule behind every ``tz=None`` default: an explicit ``tz`` wins; otherwise the
+    frame's ``attrs["tz"]`` (written by ``wf.telemetry``, ``wf.daily_consumption``, the
+    mirror and the analysis helpers); otherwise ``"UTC"``.
+
+    Parameters
+    ----------
+    frame : DataFrame or None
+        The frame the function works on (anything without ``attrs`` counts as none).
+    tz : str or tzinfo, optional
+        The caller's explicit time zone.
+
+    Returns
+    -------
+    str or tzinfo
+        A validated zone (see :func:`check_tz`).
+
+    Raises
+    ------
+    ValueError
+        The chosen zone is not a known IANA name or ``tzinfo``.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame()
+    >>> df.attrs["tz"] = "Europe/Berlin"
+    >>> frame_tz(df), frame_tz(df, "UTC"), frame_tz(pd.DataFrame())
+    ('Europe/Berlin', 'UTC', 'UTC')
+    """
+    if tz is None:
+        attrs = getattr(frame, "attrs", None)
+        tz = attrs.get("tz") if isinstance(attrs, Mapping) else None
+    return check_tz("UTC" if tz is None else tz)
 
 
 def check_tz(tz: Any) -> str | dt.tzinfo:

@@ -15,4 +15,12 @@ May import ``timeargs``, ``errors``, ``selection``, ``columns`` and ``_attrs``; 
 - :mod:`.units` — ``to_unit``: energy units and gas m3 → kWh; power units.
 - :mod:`._periodic` — readings placed in local periods and the wall-clock calendar.
 - :mod:`._frames` — the shared machinery (device codes, previous-reading links).
+
+The period names every helper takes (``freq=``) and the ``tz=None`` rule live in
+:mod:`waltero_frames.timeargs` (below the API layer, which needs them too) and are
+re-exported here: ``from waltero_frames.analysis import Period, check_period, frame_tz``.
 """
+
+from ..timeargs import PERIODS, Period, TzLike, check_period, frame_tz
+
+__all__ = ["PERIODS", "Period", "TzLike", "check_period", "frame_tz"]

@@ -21,29 +21,15 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from ..timeargs import check_tz
+from ..timeargs import Period, check_period, frame_tz
 from ._frames import DEVICE, device_codes, frame_times, local_wall_ns, to_ns
-from .resample import FREQS, _intervals, locate, period_boundaries, resample_consumption
+from .resample import _intervals, locate, period_boundaries, resample_consumption
 
 MINUTE_NS = 60 * 10**9
 HOUR_NS = 60 * MINUTE_NS
 DAY_NS = 24 * HOUR_NS
 MINUTES_PER_DAY = 1440
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
-def frame_tz(frame: pd.DataFrame | pd.Series, tz: Any) -> Any:
-    """Return the zone a helper works in: ``tz``, else ``attrs["tz"]``, else UTC."""
-    if tz is None:
-        tz = (getattr(frame, "attrs", None) or {}).get("tz")  # a frame or a series
-    return check_tz(tz or "UTC")
-
-
-def check_freq(freq: Any) -> str:
-    """``freq`` as one of resample_consumption's period names (ValueError otherwise)."""
-    if not isinstance(freq, str) or freq not in FREQS:
-        raise ValueError(f"freq must be one of {list(FREQS)}, got {freq!r}")
-    return freq
 
 
 def parse_hhmm(value: Any, what: str, *, end: bool = False) -> int:
@@ -155,7 +141,7 @@ class Placed:
     first: np.ndarray  # bool: the device's first reading (no delta)
     bounds: np.ndarray  # period starts (UTC ns)
     tz: Any
-    freq: str
+    freq: Period
     out_key: np.ndarray  # dense (period, device) key of each output row
     cons: np.ndarray  # the consumption column (float64, NaN on first readings)
 
@@ -197,9 +183,9 @@ class Placed:
         return local_wall_ns(self.ts[rows] if times is None else times, self.tz)
 
 
-def place(consumption: pd.DataFrame, freq: str, tz: Any, what: str = "consumption") -> Placed:
+def place(consumption: pd.DataFrame, freq: Period, tz: Any, what: str = "consumption") -> Placed:
     """Validate a ``readings_to_consumption`` frame and place its readings in periods."""
-    freq = check_freq(freq)
+    freq = check_period(freq, "freq")
     tz = frame_tz(consumption, tz)
     times = frame_times(consumption, what)
     for col in (DEVICE, "consumption"):

@@ -75,6 +75,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..timeargs import TzLike, check_tz, frame_tz
 from ._frames import (
     DEVICE,
     PROCESSED,
@@ -88,7 +89,6 @@ from ._frames import (
     usual_interval_ns,
 )
 from .consumption import compute_deltas
-from .resample import check_tz
 
 RULES = (
     "spike",
@@ -271,7 +271,7 @@ def flag_anomalies(
     readings: pd.DataFrame,
     *,
     meter_type: Any = None,
-    tz: Any = None,
+    tz: TzLike | None = None,
     multiplier: Any = None,
     register_digits: Any = None,
     **thresholds: Any,
@@ -412,9 +412,7 @@ def _register_rules(readings, flags, th, meter_type, tz, multiplier, register_di
     types = per_device_str(meter_type, "meter_type", readings, deltas.codes_all, devices)
     stuck_h = pd.Series(types).map(th["stuck_hours"]).fillna(th["stuck_hours"][""]).to_numpy(float)
     water = np.isin(types, WATER)
-    zone = (
-        check_tz(tz if tz is not None else readings.attrs.get("tz", "UTC")) if water.any() else None
-    )
+    zone = frame_tz(readings, tz) if water.any() else None
 
     for a, b in _blocks(links.starts, links.ends):
         idx = links.order[a:b]  # register rows of whole devices, (device, time) order

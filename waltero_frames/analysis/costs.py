@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..timeargs import Period, TzLike
 from ._frames import DEVICE, per_device_str
 from ._periodic import (
     DAY_NS,
@@ -214,7 +215,11 @@ def _device_groups(p: Placed, consumption: pd.DataFrame, t: Tariffs) -> tuple[np
 
 
 def costs(
-    consumption: pd.DataFrame, tariffs: pd.DataFrame, *, freq: str = "MS", tz: Any = None
+    consumption: pd.DataFrame,
+    tariffs: pd.DataFrame,
+    *,
+    freq: Period = "month",
+    tz: TzLike | None = None,
 ) -> pd.DataFrame:
     """Energy cost, standing charges and total per device and local period.
 
@@ -237,7 +242,7 @@ def costs(
         - ``standing_charge``: per local day (the same number on every time-of-use row
           of a validity; it is charged once);
         - ``currency``.
-    freq : {"h", "D", "W", "MS", "YS"}, default "MS"
+    freq : {"hour", "day", "week", "month", "year"}, default "month"
         The periods of :func:`resample_consumption`.
     tz : str, optional
         Zone of the periods, validities and windows; default ``attrs["tz"]``, else UTC.
@@ -314,7 +319,7 @@ def costs(
         t_last = np.full(p.n_dev, np.iinfo(np.int64).min)
         np.minimum.at(t_first, p.codes[p.first], p.ts[p.first])
         np.maximum.at(t_last, p.codes, p.ts)
-        days = period_boundaries(int(p.ts.min()), int(p.ts.max()), "D", p.tz)
+        days = period_boundaries(int(p.ts.min()), int(p.ts.max()), "day", p.tz)
         d0, d1 = locate(days, t_first), locate(days, t_last)
         n_days = d1 - d0 + 1
         dev = np.repeat(np.arange(p.n_dev), n_days)

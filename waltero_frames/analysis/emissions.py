@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from .._attrs import for_attrs
+from ..timeargs import Period, TzLike
 from ._frames import DEVICE, per_device_str
 from ._periodic import chunks, place
 from .units import ENERGY_UNITS, device_units, unit_array
@@ -69,7 +68,11 @@ def _per_unit(factor: float, table_unit: str, device_unit: str) -> float:
 
 
 def emissions(
-    consumption: pd.DataFrame, factors: pd.DataFrame, *, freq: str = "MS", tz: Any = None
+    consumption: pd.DataFrame,
+    factors: pd.DataFrame,
+    *,
+    freq: Period = "month",
+    tz: TzLike | None = None,
 ) -> pd.DataFrame:
     """Greenhouse-gas emissions (kg CO2e) per device and local period.
 
@@ -88,7 +91,7 @@ def emissions(
         ``basis`` (``"location"`` or ``"market"``; one basis per call). One row per meter
         type and year. ``data/emission-factors-example.csv`` is an example (not
         authoritative figures).
-    freq : {"h", "D", "W", "MS", "YS"}, default "MS"
+    freq : {"hour", "day", "week", "month", "year"}, default "month"
         The periods of :func:`resample_consumption`.
     tz : str, optional
         Zone of the periods and calendar years; default ``attrs["tz"]``, else UTC.

@@ -16,6 +16,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from ..timeargs import Period, TzLike
 from ._frames import DEVICE, usual_interval_ns
 from ._periodic import (
     HOUR_NS,
@@ -194,8 +195,8 @@ def _mean_power(p: Placed) -> np.ndarray:
 def load_kpis(
     consumption: pd.DataFrame,
     *,
-    freq: str = "MS",
-    tz: Any = None,
+    freq: Period = "month",
+    tz: TzLike | None = None,
     schedule: dict[str, list[tuple[str, str]]] | None = None,
     holidays: Any = None,
 ) -> pd.DataFrame:
@@ -208,7 +209,7 @@ def load_kpis(
         ``consumption``, ``interval``). Units come from ``attrs["devices"]`` (a telemetry
         frame of ``wf.devices(…, details=True)`` carries them) or a ``unit`` column;
         without them the unit columns are empty.
-    freq : {"h", "D", "W", "MS", "YS"}, default "MS"
+    freq : {"hour", "day", "week", "month", "year"}, default "month"
         The periods of :func:`resample_consumption` (same index, same rows).
     tz : str, optional
         Zone of the periods and of the schedule's wall clock; default ``attrs["tz"]``,

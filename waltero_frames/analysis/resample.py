@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from ..timeargs import check_tz  # the one tz validation (also used by fetch)
+from ..timeargs import Period, TzLike, check_period, frame_tz
 from ._frames import (
     DEVICE,
     device_codes,
@@ -19,16 +19,27 @@ from ._frames import (
     usual_interval_ns,
 )
 
-#: Supported period frequencies → the pandas alias that steps local wall-clock starts.
-FREQS = {"h": "h", "D": "D", "W": "W-MON", "MS": "MS", "YS": "YS"}
+#: Period name (:data:`~waltero_frames.timeargs.Period`) → the pandas alias that steps
+#: local wall-clock period starts.
+FREQS: dict[Period, str] = {"hour": "h", "day": "D", "week": "W-MON", "month": "MS", "year": "YS"}
+#: How far past the last instant the boundaries are generated (two periods).
+_AHEAD: dict[Period, pd.Timedelta | pd.DateOffset] = {
+    "hour": pd.Timedelta(hours=2),
+    "day": pd.Timedelta(days=2),
+    "week": pd.Timedelta(days=14),
+    "month": pd.DateOffset(months=2),
+    "year": pd.DateOffset(years=2),
+}
 METHODS = ("attribute", "interpolate")
 #: Default ``max_gap``: an interval between readings longer than this many times the
 #: device's usual (median) interval counts as uncovered.
 GAP_FACTOR = 3.0
 
 
-def period_boundaries(tmin_ns: int, tmax_ns: int, freq: str, tz: Any) -> np.ndarray:
-    """UTC instants (int64 ns, ascending) at which the local periods of ``freq`` start.
+def period_boundaries(tmin_ns: int, tmax_ns: int, freq: Period, tz: TzLike) -> np.ndarray:
+    """Return the UTC instants (int64 ns, ascending) at which the local periods start.
+
+    ``freq`` is a period name or alias (:func:`~waltero_frames.timeargs.check_period`).
 
     The first is at or before ``tmin_ns`` and the last after ``tmax_ns``. Periods are
     stepped on the local wall clock and then placed on the UTC time line: a local day is
@@ -37,29 +48,22 @@ def period_boundaries(tmin_ns: int, tmax_ns: int, freq: str, tz: Any) -> np.ndar
     does not exist (a DST change at midnight) starts the day at the first valid instant;
     an ambiguous one takes its first occurrence.
     """
-    alias = FREQS[freq]
+    period = check_period(freq, "freq")
     lo = pd.Timestamp(tmin_ns, unit="ns", tz="UTC").tz_convert(tz).tz_localize(None)
     hi = pd.Timestamp(tmax_ns, unit="ns", tz="UTC").tz_convert(tz).tz_localize(None)
-    if freq == "h":
+    if period == "hour":
         lo = lo.floor("h")
     else:
         lo = lo.normalize()
-        if freq == "W":
+        if period == "week":
             lo -= pd.Timedelta(days=lo.weekday())
-        elif freq == "MS":
+        elif period == "month":
             lo = lo.replace(day=1)
-        elif freq == "YS":
+        elif period == "year":
             lo = lo.replace(month=1, day=1)
-    ahead: dict[str, pd.Timedelta | pd.DateOffset] = {
-        "h": pd.Timedelta(hours=2),
-        "D": pd.Timedelta(days=2),
-        "W": pd.Timedelta(days=14),
-        "MS": pd.DateOffset(months=2),
-        "YS": pd.DateOffset(years=2),
-    }
-    hi += ahead[freq]
-    wall = pd.date_range(lo, hi, freq=alias).as_unit("ns")
-    if freq == "h":
+    hi += _AHEAD[period]
+    wall = pd.date_range(lo, hi, freq=FREQS[period]).as_unit("ns")
+    if period == "hour":
         parts = [
             wall.tz_localize(tz, ambiguous=np.full(len(wall), first), nonexistent="NaT")
             for first in (True, False)
@@ -193,11 +197,11 @@ def _max_gap(value: Any) -> pd.Timedelta:
 
 def resample_consumption(
     consumption: pd.DataFrame,
-    freq: str = "D",
+    freq: Period = "day",
     *,
-    tz: Any = "UTC",
-    method: str = "attribute",
-    max_gap: Any = None,
+    tz: TzLike | None = None,
+    method: Literal["attribute", "interpolate"] = "attribute",
+    max_gap: str | timedelta | None = None,
 ) -> pd.DataFrame:
     """Sum consumption per device into local calendar periods.
 
@@ -208,11 +212,16 @@ def resample_consumption(
         ``device_id``, ``consumption``, and ``interval`` when present — without it each
         reading is linked to its device's previous one here); any row order. NaN
         consumption (each device's first reading) counts as a reading that adds nothing.
-    freq : {"h", "D", "W", "MS", "YS"}
-        Local hours, days, ISO weeks (from Monday), months, years.
-    tz : str
-        IANA time zone whose calendar defines the periods (``"UTC"`` reproduces the API's
-        Part 1 periods). Days are 23 h / 25 h long on DST changes.
+    freq : {"hour", "day", "week", "month", "year"}, default "day"
+        Local hours, days, ISO weeks (from Monday), months, years
+        (:data:`~waltero_frames.timeargs.Period`; the aliases ``"h"``, ``"D"``, ``"W"``,
+        ``"MS"``, ``"YS"`` are accepted).
+    tz : str or tzinfo, optional
+        IANA time zone whose calendar defines the periods. Default: the frame's
+        ``attrs["tz"]`` (the zone the telemetry was fetched in, which
+        ``readings_to_consumption`` keeps), else ``"UTC"``; an explicit value wins.
+        ``"UTC"`` reproduces the API's Part 1 periods. Days are 23 h / 25 h long on DST
+        changes.
     method : {"attribute", "interpolate"}
         ``"attribute"``: each delta counts in the period containing its reading (the
         API's Part 1 rule); a period without readings has NaN consumption, as Part 1's
@@ -227,6 +236,8 @@ def resample_consumption(
     Returns
     -------
     DataFrame
+        ``attrs`` are the input's plus ``freq`` (the canonical period name), ``tz`` and
+        ``method``.
         Index ``period_start`` (UTC instant the local period starts; ascending, ties by
         device_id); columns ``device_id``, ``consumption`` (float64), ``n_readings``
         (int64: readings with a timestamp in the period) and ``coverage`` (float64 in
@@ -258,28 +269,30 @@ def resample_consumption(
     >>> import pandas as pd
     >>> ts = pd.DatetimeIndex(["2026-03-28T12:00Z", "2026-03-29T12:00Z"], name="timestamp")
     >>> c = pd.DataFrame({"device_id": "m1", "consumption": [float("nan"), 24.0]}, index=ts)
-    >>> d = resample_consumption(c, "D", tz="Europe/Berlin", method="interpolate")
+    >>> d = resample_consumption(c, "day", tz="Europe/Berlin", method="interpolate")
     >>> d["consumption"].round(3).tolist()   # 23-hour day on 2026-03-29
     [11.0, 13.0]
     """
-    if freq not in FREQS:
-        raise ValueError(f"freq must be one of {list(FREQS)}, got {freq!r}")
+    period_name = check_period(freq, "freq")
     if method not in METHODS:
         raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
-    tz = check_tz(tz)
+    zone = frame_tz(consumption, tz)
     gap_limit = None if max_gap is None else _max_gap(max_gap)
     times = frame_times(consumption, "consumption")
     for col in (DEVICE, "consumption"):
         if col not in consumption.columns:
             raise ValueError(f"consumption frame needs a {col!r} column")
     unit = times.unit
+    attrs = {**consumption.attrs, "freq": period_name, "tz": str(zone), "method": method}
     if len(consumption) == 0:
-        return _empty(consumption[DEVICE], unit)
+        empty = _empty(consumption[DEVICE], unit)
+        empty.attrs = attrs
+        return empty
     codes, devices = device_codes(consumption[DEVICE], "consumption")
     ts = to_ns(times)
     dt, first = _intervals(consumption, codes, ts, devices)
 
-    bounds = period_boundaries(int(ts.min()), int(ts.max()), freq, tz)
+    bounds = period_boundaries(int(ts.min()), int(ts.max()), period_name, zone)
     period = locate(bounds, ts)
     n_dev = len(devices)
     p_first = np.full(n_dev, np.iinfo(np.int64).max)
@@ -364,5 +377,5 @@ def resample_consumption(
         index=index,
         copy=False,
     )
-    out.attrs = {**consumption.attrs, "freq": freq, "tz": str(tz), "method": method}
+    out.attrs = attrs
     return out

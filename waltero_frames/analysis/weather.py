@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..timeargs import Period, TzLike, check_period, frame_tz
 from ._frames import DEVICE, device_codes, device_column, to_ns
-from ._periodic import frame_tz
-from .resample import FREQS, locate, period_boundaries
+from .resample import locate, period_boundaries
 
 __all__ = [
     "BASELINE_MODELS",
@@ -114,12 +114,12 @@ def _check_range(name: str, value: Any) -> tuple[float, float]:
     return lo, hi
 
 
-def _check_freq(freq: Any) -> str:
-    aliases = {"day": "D", "week": "W", "month": "MS", "year": "YS"}
-    freq = aliases.get(freq, freq) if isinstance(freq, str) else freq
-    if freq not in FREQS or freq == "h":
-        raise ValueError(f"freq={freq!r}: expected one of ['D', 'W', 'MS', 'YS']")
-    return freq
+def _check_freq(freq: Any) -> Period:
+    """Return the period of ``freq`` (days or longer: degree days are daily sums)."""
+    period = check_period(freq, "freq")
+    if period == "hour":
+        raise ValueError(f"freq={freq!r}: degree days need 'day', 'week', 'month' or 'year'")
+    return period
 
 
 def _temperature_series(temperature: Any) -> pd.Series:
@@ -159,7 +159,7 @@ def _temperature_series(temperature: Any) -> pd.Series:
     return out
 
 
-def daily_temperature(temperature: Any, tz: Any = None) -> pd.DataFrame:
+def daily_temperature(temperature: Any, tz: TzLike | None = None) -> pd.DataFrame:
     """Hourly (or any-frequency) temperature → one row per local day.
 
     Parameters
@@ -202,7 +202,7 @@ def daily_temperature(temperature: Any, tz: Any = None) -> pd.DataFrame:
         )
     ts = to_ns(_times(series))
     values = series.to_numpy()
-    bounds = period_boundaries(int(ts[0]), int(ts[-1]), "D", tz)
+    bounds = period_boundaries(int(ts[0]), int(ts[-1]), "day", tz)
     day = locate(bounds, ts)
     first, last = int(day[0]), int(day[-1])
     n_days = last - first + 1
@@ -256,8 +256,8 @@ def degree_days(
     *,
     base: float = 15.5,
     kind: str = "heating",
-    freq: str = "D",
-    tz: Any = None,
+    freq: Period = "day",
+    tz: TzLike | None = None,
     method: str = "mean",
 ) -> pd.DataFrame:
     """Heating or cooling degree days per local day, week, month or year.
@@ -271,9 +271,10 @@ def degree_days(
         Base temperature in °C (15.5 °C is the UK convention), within −30…40 °C.
     kind : {"heating", "cooling"}
         Heating: ``max(0, base − T)``; cooling: ``max(0, T − base)``.
-    freq : {"D", "W", "MS", "YS"}
-        Local days, ISO weeks (from Monday), months or years ("day", "week", "month",
-        "year" are accepted too).
+    freq : {"day", "week", "month", "year"}, default "day"
+        Local days, ISO weeks (from Monday), months or years
+        (:data:`~waltero_frames.timeargs.Period`; the aliases "D", "W", "MS", "YS" are
+        accepted too).
     tz : str, optional
         Zone of the local days. Default: ``temperature.attrs["tz"]``, else UTC.
     method : {"mean", "min_max"}
@@ -343,7 +344,7 @@ def degree_days(
         "kind": kind,
         "method": method,
     }
-    if freq == "D" or len(days) == 0:
+    if freq == "day" or len(days) == 0:
         out = pd.DataFrame(
             {"degree_days": dd, "mean_temperature": mean, "coverage": coverage}, index=days.index
         )
@@ -360,7 +361,7 @@ def degree_days(
     t_sum = np.bincount(period[has], weights=mean[has], minlength=n)
     n_has = np.bincount(period[has], minlength=n).astype(float)
     # every local day of each period, including days outside the data
-    day_bounds = period_boundaries(int(bounds[first]), int(bounds[last + 1]) - 1, "D", tz)
+    day_bounds = period_boundaries(int(bounds[first]), int(bounds[last + 1]) - 1, "day", tz)
     day_bounds = day_bounds[(day_bounds >= bounds[first]) & (day_bounds < bounds[last + 1])]
     n_all = np.bincount(locate(bounds, day_bounds) - first, minlength=n).astype(float)
     none = n_has == 0
@@ -398,11 +399,11 @@ def _daily_input(daily: Any) -> tuple[pd.DataFrame, Any]:
         raise ValueError("daily index has no time zone (naive): expected UTC period starts")
     tz = frame_tz(daily, None)
     freq = daily.attrs.get("freq")
-    if freq is not None and freq not in ("D", "day"):
-        raise ValueError(f"daily has freq={freq!r}: expected daily input (freq='D')")
+    if freq is not None and check_period(freq, "daily.attrs['freq']") != "day":
+        raise ValueError(f"daily has freq={freq!r}: expected daily input (freq='day')")
     if len(index):
         ns = pd.unique(to_ns(index.tz_convert("UTC")))  # each day once (hashing, no sort)
-        starts = period_boundaries(int(ns.min()), int(ns.max()), "D", tz)
+        starts = period_boundaries(int(ns.min()), int(ns.max()), "day", tz)
         off = ~np.isin(ns, starts)
         if off.any():
             bad = pd.Timestamp(int(ns[np.flatnonzero(off)[0]]), unit="ns", tz="UTC")
@@ -447,7 +448,7 @@ def _check_covers(temperature: Any, days_ns: np.ndarray, tz: Any, what: str) -> 
 
 
 def _next_day(day_ns: int, tz: Any) -> int:
-    bounds = period_boundaries(day_ns, day_ns, "D", tz)
+    bounds = period_boundaries(day_ns, day_ns, "day", tz)
     return int(bounds[np.searchsorted(bounds, day_ns, side="right")])
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Hashable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -26,7 +26,7 @@ from .._concurrency import progress_bar, run_jobs
 from ..columns import INFO_COLUMNS, RAW_FIELD
 from ..errors import BadRequest, CacheMiss, FetchFailed, UnexpectedResponse, WalteroError
 from ..selection import DeviceSelection, device_ids, field_names
-from ..timeargs import check_tz, time_range, to_utc
+from ..timeargs import Period, TimeLike, TzLike, check_period, check_tz, time_range, to_utc
 from ..transport.client import Client
 from . import endpoints as ep
 from . import parse as frames
@@ -44,10 +44,10 @@ def _check_client(client: Any) -> Client:
     return client
 
 
-def _check_errors(errors: Any) -> str:
-    if errors not in _ERRORS:
-        raise ValueError(f"errors={errors!r}: expected one of {_ERRORS}")
-    return errors
+def _check_errors(errors: Any) -> Literal["raise", "warn"]:
+    if errors == "raise" or errors == "warn":
+        return errors
+    raise ValueError(f"errors={errors!r}: expected one of {_ERRORS}")
 
 
 def _provenance(df: pd.DataFrame, client: Client, source: str, **extra: Any) -> pd.DataFrame:
@@ -131,7 +131,7 @@ def _device_detail(client: Client, device_id: str) -> dict[str, Any]:
 
 
 def devices(
-    client: Client, org: str, *, details: bool = False, errors: str = "raise"
+    client: Client, org: str, *, details: bool = False, errors: Literal["raise", "warn"] = "raise"
 ) -> pd.DataFrame:
     """Return the devices of an organization.
 
@@ -174,7 +174,9 @@ def devices(
     return _provenance(df, client, ep.DEVICE, org_id=org)
 
 
-def fields(client: Client, devices: DeviceSelection, *, errors: str = "raise") -> pd.DataFrame:
+def fields(
+    client: Client, devices: DeviceSelection, *, errors: Literal["raise", "warn"] = "raise"
+) -> pd.DataFrame:
     """Return the telemetry fields each device's sensor variant supports.
 
     Returns
@@ -202,11 +204,11 @@ def fields(client: Client, devices: DeviceSelection, *, errors: str = "raise") -
 def daily_consumption(
     client: Client,
     org: str,
-    start: Any,
-    end: Any,
-    resolution: str = "day",
+    start: TimeLike,
+    end: TimeLike,
+    resolution: Period = "day",
     *,
-    tz: Any = "UTC",
+    tz: TzLike = "UTC",
 ) -> pd.DataFrame:
     """Consumption per device and UTC calendar period (Part 1, pinned to ``/v3/``).
 
@@ -219,7 +221,9 @@ def daily_consumption(
         The range ``[start, end)``: ``end`` is exclusive; naive values are read in ``tz``.
         Only readings inside it count, so the first/last periods can be ``partial``.
     resolution : {"day", "week", "month", "year"}
-        UTC calendar periods (ISO weeks from Monday).
+        UTC calendar periods (ISO weeks from Monday); the period aliases ``"D"``,
+        ``"W"``, ``"MS"``, ``"YS"`` are accepted (:data:`~waltero_frames.timeargs.Period`).
+        The API has no hourly periods.
     tz : str, default "UTC"
         Zone for naive ``start``/``end``. The periods stay UTC periods (the API's).
 
@@ -234,7 +238,8 @@ def daily_consumption(
     Raises
     ------
     ValueError
-        Bad dates, ``end <= start``, unknown ``resolution`` or ``tz``, or a non-UUID ``org``.
+        Bad dates, ``end <= start``, unknown ``resolution`` (or ``"hour"``) or ``tz``, or a
+        non-UUID ``org``.
 
     Examples
     --------
@@ -246,8 +251,13 @@ def daily_consumption(
     """
     client = _check_client(client)
     org = ep.check_id(org, "org")
-    if resolution not in frames.RESOLUTIONS:
-        raise ValueError(f"resolution={resolution!r}: expected one of {list(frames.RESOLUTIONS)}")
+    period = check_period(resolution, "resolution")
+    if period not in frames.RESOLUTIONS:
+        raise ValueError(
+            f"resolution={resolution!r}: the API's Part 1 periods are "
+            f"{', '.join(map(repr, frames.RESOLUTIONS))}"
+        )
+    resolution = period
     start_utc, end_utc = time_range(start, end, tz)
     rows = ep.daily_consumption(client, org, start_utc, end_utc, resolution)
     external_ids: dict[str, Any] | None = None
@@ -297,12 +307,12 @@ def _reduced(device_id: str, payload: Any) -> Any:
 def telemetry(
     client: Client,
     devices: DeviceSelection,
-    start: Any,
-    end: Any,
+    start: TimeLike,
+    end: TimeLike,
     fields: Sequence[str] | None = None,
     *,
-    tz: Any = "UTC",
-    errors: str = "raise",
+    tz: TzLike = "UTC",
+    errors: Literal["raise", "warn"] = "raise",
 ) -> pd.DataFrame:
     """Raw telemetry of one or many devices, one row per (device, timestamp).
 
@@ -438,7 +448,7 @@ def _changed_at(row: Any) -> pd.Timestamp:
 
 
 def changes(
-    client: Client, org: str, since: Any, until: Any = None, *, tz: Any = "UTC"
+    client: Client, org: str, since: TimeLike, until: TimeLike | None = None, *, tz: TzLike = "UTC"
 ) -> pd.DataFrame:
     """Every change to stored readings made since ``since`` (the data-audit changelog).
 

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UnexpectedResponse, safe_url
-from ..timeargs import check_tz, time_range
+from ..timeargs import TimeLike, TzLike, check_tz, time_range
 from ..transport.client import Client, get_public_json
 
 __all__ = ["ARCHIVE", "DEFAULT_WEATHER_URL", "archive", "parse_archive", "temperature"]
@@ -131,12 +131,12 @@ def _windows(start: pd.Timestamp, end: pd.Timestamp) -> list[tuple[dt.date, dt.d
 def temperature(
     latitude: float,
     longitude: float,
-    start: Any,
-    end: Any,
+    start: TimeLike,
+    end: TimeLike,
     *,
     client: Client | None = None,
     base_url: str | None = None,
-    tz: Any = "UTC",
+    tz: TzLike = "UTC",
 ) -> pd.DataFrame:
     """Hourly outdoor temperature at a location, from a historical-weather archive.
 

@@ -43,7 +43,7 @@ from ..api import parse as frames
 from ..columns import INFO_COLUMNS
 from ..scale.dataset import Dataset, bucket_of, write_frame
 from ..selection import DeviceSelection, device_ids, field_names
-from ..timeargs import TimeLike, to_utc
+from ..timeargs import TimeLike, TzLike, to_utc
 from ..transport.client import Client
 from .backfill import fetch_windows, plan_windows
 from .changelog import change_pages
@@ -178,7 +178,7 @@ class Mirror:
         end: TimeLike | None = None,
         *,
         lookback: Any = "10min",
-        tz: str = "UTC",
+        tz: TzLike = "UTC",
         probe: bool = True,
         max_workers: int | None = None,
     ) -> SyncReport:
@@ -379,7 +379,7 @@ class Mirror:
         devices: DeviceSelection | None = None,
         *,
         fields: Sequence[str] | str | None = None,
-        tz: str = "UTC",
+        tz: TzLike = "UTC",
     ) -> pd.DataFrame:
         """Return the mirrored readings in the public ``telemetry`` layout.
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.units import VALUE_COLUMNS
-from ..timeargs import check_tz
+from ..timeargs import TzLike, frame_tz
 
 PROVENANCE = "Provenance"
 FORMATS = {"time": "yyyy-mm-dd hh:mm", "number": "#,##0.00", "share": "0.0%"}
@@ -126,7 +126,7 @@ def to_excel(
     frames: Mapping[str, pd.DataFrame],
     path: str | Path,
     *,
-    tz: Any = None,
+    tz: TzLike | None = None,
     provenance: Mapping[str, Any] | None = None,
 ) -> Path:
     r"""Write report tables to one Excel workbook, a sheet per frame plus ``Provenance``.
@@ -184,10 +184,7 @@ def to_excel(
             raise ValueError(
                 f"sheet name {name!r}: 1 to 31 characters, none of []:*?/\\, not {PROVENANCE!r}"
             )
-    if tz is None:
-        first = next(iter(frames.values()))
-        tz = first.attrs.get("tz") if isinstance(first, pd.DataFrame) else None
-    tz = check_tz(tz or "UTC")
+    tz = frame_tz(next(iter(frames.values()), None), tz)
     tables = {name: _sheet_table(frame, tz) for name, frame in frames.items()}
     path = Path(path)
     with pd.ExcelWriter(path, engine="openpyxl", datetime_format=FORMATS["time"]) as writer:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -23,13 +23,15 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from ..analysis.consumption import readings_to_consumption
-from ..analysis.resample import check_tz, period_boundaries, resample_consumption
+from ..analysis.resample import period_boundaries, resample_consumption
 from ..api.fetch import telemetry
+from ..timeargs import Period, TzLike, check_period, check_tz, frame_tz
 from .plots import _require
 
 __all__ = [
     "MAX_DAYS",
     "RESOLUTIONS",
+    "check_resolution",
     "consumption_per_period",
     "device_options",
     "fetch_readings",
@@ -40,8 +42,8 @@ __all__ = [
     "summary_table",
 ]
 
-#: Explorer resolution → ``resample_consumption`` frequency.
-RESOLUTIONS: dict[str, str] = {"hour": "h", "day": "D", "week": "W", "month": "MS"}
+#: The periods the explorer offers (:data:`~waltero_frames.timeargs.Period` names).
+RESOLUTIONS: tuple[Period, ...] = ("hour", "day", "week", "month")
 
 #: Longest range the explorer fetches at once (days).
 MAX_DAYS = 366
@@ -51,6 +53,29 @@ _PERIOD_DAYS = {"hour": 1 / 24, "day": 1.0, "week": 7.0, "month": 30.0}
 
 _REGISTER_FIELDS = ["meter.value.raw", "meter.value.processed"]
 _SEARCH_COLUMNS = ("name", "serial_number", "external_id")
+
+
+def check_resolution(resolution: Period) -> Period:
+    """Return the canonical name of an explorer resolution (one of :data:`RESOLUTIONS`).
+
+    Aliases are accepted as everywhere (:func:`~waltero_frames.timeargs.check_period`).
+
+    Raises
+    ------
+    ValueError
+        Not a period name, or a period the explorer does not offer (``"year"``).
+
+    Examples
+    --------
+    >>> check_resolution("D"), check_resolution("week")
+    ('day', 'week')
+    """
+    period = check_period(resolution, "resolution")
+    if period not in RESOLUTIONS:
+        raise ValueError(
+            f"resolution={resolution!r}: the explorer offers {', '.join(map(repr, RESOLUTIONS))}"
+        )
+    return period
 
 
 def search_devices(devices: pd.DataFrame, query: str | None) -> pd.DataFrame:
@@ -162,7 +187,7 @@ def local_range(
 
 
 def period_range(
-    start: pd.Timestamp, end: pd.Timestamp, resolution: str, tz: str
+    start: pd.Timestamp, end: pd.Timestamp, resolution: Period, tz: TzLike
 ) -> tuple[pd.Timestamp, pd.Timestamp]:
     """``[start, end)`` widened to whole local periods of ``resolution``.
 
@@ -188,9 +213,7 @@ def period_range(
     >>> period_range(lo, hi, "month", "Europe/Berlin")
     (Timestamp('2026-04-30 22:00:00+0000', tz='UTC'), Timestamp('2026-05-31 22:00:00+0000', tz='UTC'))
     """
-    if resolution not in RESOLUTIONS:
-        raise ValueError(f"unknown resolution {resolution!r}; use one of {list(RESOLUTIONS)}")
-
+    period = check_resolution(resolution)
     start, end = pd.Timestamp(start), pd.Timestamp(end)
     if end <= start:
         raise ValueError(f"end {end} is not after start {start}")
@@ -198,9 +221,7 @@ def period_range(
     # and placed on UTC instants, so a repeated (fall-back) hour is two periods and each
     # instant falls in the one whose UTC span holds it.
     last_ns = end.as_unit("ns").value - 1
-    bounds = period_boundaries(
-        start.as_unit("ns").value, last_ns, RESOLUTIONS[resolution], check_tz(tz)
-    )
+    bounds = period_boundaries(start.as_unit("ns").value, last_ns, period, check_tz(tz))
     first = bounds[np.searchsorted(bounds, start.as_unit("ns").value, side="right") - 1]
     last = bounds[np.searchsorted(bounds, last_ns, side="right")]
     return pd.Timestamp(first, unit="ns", tz="UTC"), pd.Timestamp(last, unit="ns", tz="UTC")
@@ -234,11 +255,11 @@ def consumption_per_period(
     readings: pd.DataFrame,
     devices: pd.DataFrame,
     *,
-    resolution: str,
-    tz: str,
+    resolution: Period,
+    tz: TzLike | None = None,
     start: pd.Timestamp | None = None,
     end: pd.Timestamp | None = None,
-    method: str = "interpolate",
+    method: Literal["interpolate", "attribute"] = "interpolate",
 ) -> pd.DataFrame:
     """Consumption per local period of each device (the explorer's numbers).
 
@@ -249,7 +270,9 @@ def consumption_per_period(
     devices : DataFrame
         ``wf.devices(..., details=True)``: multipliers and register sizes (rollovers).
     resolution : {"hour", "day", "week", "month"}
-        Local calendar periods in ``tz`` (weeks start on Monday).
+        Local calendar periods in ``tz`` (weeks start on Monday); aliases accepted.
+    tz : str or tzinfo, optional
+        Default: the readings' ``attrs["tz"]``, else ``"UTC"``.
     start, end : Timestamp, optional
         Keep only periods starting in ``[start, end)`` (the readings just outside the range
         only serve as the boundary values).
@@ -267,8 +290,7 @@ def consumption_per_period(
     ValueError
         An unknown ``resolution``.
     """
-    if resolution not in RESOLUTIONS:
-        raise ValueError(f"unknown resolution {resolution!r}; use one of {list(RESOLUTIONS)}")
+    period = check_resolution(resolution)
     details = devices.reindex(pd.unique(readings["device_id"]))
     kwargs: dict[str, Any] = {}
     if "multiplier" in details.columns:
@@ -276,7 +298,7 @@ def consumption_per_period(
     if "register_digits" in details.columns:
         kwargs["register_digits"] = details["register_digits"]
     consumption = readings_to_consumption(readings, **kwargs)
-    periods = resample_consumption(consumption, RESOLUTIONS[resolution], tz=tz, method=method)
+    periods = resample_consumption(consumption, period, tz=tz, method=method)
     keep = np.ones(len(periods), dtype=bool)
     if start is not None:
         keep &= periods.index >= start
@@ -285,7 +307,9 @@ def consumption_per_period(
     return periods[keep]
 
 
-def summary_table(periods: pd.DataFrame, devices: pd.DataFrame, *, tz: str) -> pd.DataFrame:
+def summary_table(
+    periods: pd.DataFrame, devices: pd.DataFrame, *, tz: TzLike | None = None
+) -> pd.DataFrame:
     """Return the explorer's table: one row per device and local period, plus a total per device.
 
     Returns
@@ -302,7 +326,7 @@ def summary_table(periods: pd.DataFrame, devices: pd.DataFrame, *, tz: str) -> p
     _require(periods, "resampled", "summary_table")
     label = {dev: lab for lab, dev in device_options(devices)}
     unit = devices["unit"] if "unit" in devices.columns else pd.Series(dtype=object)
-    local = cast(pd.DatetimeIndex, periods.index).tz_convert(tz)
+    local = cast(pd.DatetimeIndex, periods.index).tz_convert(frame_tz(periods, tz))
     body = pd.DataFrame(
         {
             "device": periods["device_id"].map(label).fillna(periods["device_id"]).to_numpy(),
@@ -332,8 +356,8 @@ def plot_periods(
     periods: pd.DataFrame,
     devices: pd.DataFrame,
     *,
-    resolution: str,
-    tz: str,
+    resolution: Period,
+    tz: TzLike | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Bars (≤ 62 periods) or steps of each device's consumption per local period.
@@ -346,8 +370,8 @@ def plot_periods(
     >>> plot_periods(periods, devs, resolution="day", tz="Europe/Berlin")  # doctest: +SKIP
     """
     _require(periods, "resampled", "plot_periods")
-    if resolution not in RESOLUTIONS:
-        raise ValueError(f"unknown resolution {resolution!r}; use one of {list(RESOLUTIONS)}")
+    resolution = check_resolution(resolution)
+    tz = frame_tz(periods, tz)
     ids = list(pd.unique(periods["device_id"]))
     units: list[str] = []
     if "unit" in devices.columns:

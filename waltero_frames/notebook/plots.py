@@ -23,7 +23,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from ..selection import DeviceSelection, device_ids
-from ..timeargs import to_utc
+from ..timeargs import TzLike, frame_tz, to_utc
 
 __all__ = [
     "FLAG_STYLES",
@@ -179,7 +179,7 @@ def _consumption_frame(consumption: pd.DataFrame, device: str | None, what: str)
 # --------------------------------------------------------------------------- carpet
 
 
-def carpet_matrix(consumption: pd.DataFrame, *, tz: str = "UTC") -> pd.DataFrame:
+def carpet_matrix(consumption: pd.DataFrame, *, tz: TzLike | None = None) -> pd.DataFrame:
     """Consumption summed per local day (rows) and local hour of day (columns 0–23).
 
     Parameters
@@ -188,8 +188,10 @@ def carpet_matrix(consumption: pd.DataFrame, *, tz: str = "UTC") -> pd.DataFrame
         UTC-indexed frame with ``device_id`` and ``consumption`` columns: the output of
         ``wf.readings_to_consumption`` (each delta sits at its reading's timestamp) or of
         ``wf.resample_consumption(..., "h")``. All its rows are summed.
-    tz : str
+    tz : str or tzinfo, optional
         IANA time zone of the local days and hours.
+        Default: the frame's ``attrs["tz"]`` (set by ``wf.telemetry`` and kept by the
+        analysis helpers), else ``"UTC"``; an explicit value wins.
 
     Returns
     -------
@@ -210,7 +212,7 @@ def carpet_matrix(consumption: pd.DataFrame, *, tz: str = "UTC") -> pd.DataFrame
         return pd.DataFrame(columns=range(24), dtype=float)
     # local wall-clock nanoseconds → (day, hour) cell codes; one bincount sums every cell
     index = cast(pd.DatetimeIndex, consumption.index)
-    local = index.tz_convert(tz).tz_localize(None).as_unit("ns").asi8[seen]
+    local = index.tz_convert(frame_tz(consumption, tz)).tz_localize(None).as_unit("ns").asi8[seen]
     day = local // _DAY_NS
     first = day.min()
     code = (day - first) * 24 + (local // _HOUR_NS) % 24
@@ -226,7 +228,7 @@ def carpet(
     consumption: pd.DataFrame,
     *,
     device: str | None = None,
-    tz: str = "UTC",
+    tz: TzLike | None = None,
     unit: str | None = None,
     devices: pd.DataFrame | None = None,
     ax: Axes | None = None,
@@ -242,9 +244,11 @@ def carpet(
         (UTC index, ``device_id``, ``consumption``).
     device : str, optional
         Plot this device only; by default all rows are summed (they must share a unit).
-    tz : str
+    tz : str or tzinfo, optional
         Time zone of the days and hours, usually the organization's. DST days are exact:
         the skipped spring-forward hour is blank, the repeated autumn hour holds both.
+        Default: the frame's ``attrs["tz"]`` (set by ``wf.telemetry`` and kept by the
+        analysis helpers), else ``"UTC"``; an explicit value wins.
     unit, devices : optional
         The unit of the colour scale, or a ``wf.devices(..., details=True)`` frame to
         look it up (and the device's name for the title).
@@ -263,6 +267,7 @@ def carpet(
     """
     what = "carpet"
     consumption = _consumption_frame(consumption, device, what)
+    tz = frame_tz(consumption, tz)
     u = _unit(consumption, unit, devices, consumption["device_id"], what)
     grid = carpet_matrix(consumption, tz=tz)
     ax = _new_axes(ax, (9.0, max(3.0, min(8.0, 0.06 * len(grid) + 2.0))))
@@ -299,7 +304,7 @@ def daily_bars(
     devices: DeviceSelection | None = None,
     unit: str | None = None,
     top: int = 8,
-    tz: str = "UTC",
+    tz: TzLike | None = None,
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
@@ -318,9 +323,10 @@ def daily_bars(
         The meters' display unit; the meters drawn must share one.
     top : int
         How many meters at most when ``devices`` is None.
-    tz : str
-        Time zone of the period labels: ``"UTC"`` for Part 1, the ``tz`` a
-        ``resample_consumption`` frame was cut in otherwise.
+    tz : str or tzinfo, optional
+        Time zone of the period labels. Default: the frame's ``attrs["tz"]`` (the zone a
+        ``resample_consumption`` frame was cut in), else ``"UTC"`` (Part 1 periods, whose
+        frames carry no zone); an explicit value wins.
 
     Returns
     -------
@@ -334,6 +340,7 @@ def daily_bars(
     """
     what = "daily_bars"
     _require(daily, "periods", what)
+    tz = frame_tz(daily, tz)
     if top < 1:
         raise ValueError(f"{what}: top must be >= 1, got {top}")
     ids = None if devices is None else device_ids(devices)
@@ -566,7 +573,7 @@ def completeness(
     devices: DeviceSelection | None = None,
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
-    tz: str = "UTC",
+    tz: TzLike | None = None,
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
@@ -577,9 +584,10 @@ def completeness(
     frame, devices, start, end
         As in :func:`completeness_matrix`. Devices are labelled with their name when the
         frame or the ``devices`` frame has one.
-    tz : str
-        Time zone of the day axis: the ``tz`` the frame was resampled in (Part 1 days are
-        UTC days).
+    tz : str or tzinfo, optional
+        Time zone of the day axis. Default: the frame's ``attrs["tz"]`` (the zone a
+        ``resample_consumption`` frame was cut in), else ``"UTC"`` (Part 1 days are UTC
+        days); an explicit value wins.
 
     Returns
     -------
@@ -592,6 +600,7 @@ def completeness(
     >>> wf.plots.completeness(daily, devices=wf.devices(client, org))           # doctest: +SKIP
     """
     grid = completeness_matrix(frame, devices=devices, start=start, end=end)
+    tz = frame_tz(frame, tz)
     ax = _new_axes(ax, (9.0, max(3.0, min(12.0, 0.17 * len(grid) + 1.5))))
     n_dev, n_per = grid.shape
     if n_per:
@@ -744,7 +753,7 @@ def energy_signature(
         _require(models, "models", what, time_index=False)
     frame = _select_device(daily, device, what)
     dev = str(frame["device_id"].iloc[0]) if len(frame) else str(device)
-    tz = daily.attrs.get("tz") or "UTC"
+    tz = frame_tz(daily)
     days = _times(frame).as_unit("ns").asi8
     temp = _day_temperatures(temperature, tz, days)
     y = frame["consumption"].to_numpy(dtype=float, na_value=np.nan)
@@ -788,7 +797,7 @@ def cusum(
     *,
     devices: DeviceSelection | None = None,
     unit: str | None = None,
-    tz: str | None = None,
+    tz: TzLike | None = None,
     mark: str | pd.Timestamp | None = None,
     ax: Axes | None = None,
     title: str | None = None,
@@ -829,7 +838,7 @@ def cusum(
     ids = (None if devices is None else device_ids(devices)) or device_ids(frame)
     sub = frame[frame["device_id"].astype(str).isin(ids)]
     u = _unit(sub, unit, devices if isinstance(devices, pd.DataFrame) else None, ids, what)
-    zone = tz or frame.attrs.get("tz") or "UTC"
+    zone = frame_tz(frame, tz)
     ax = _new_axes(ax)
     # pandas takes an Index as the grouping key; the stubs only list labels
     wide = sub.pivot_table(index=sub.index, columns="device_id", values="cusum", sort=True)  # type: ignore[arg-type]

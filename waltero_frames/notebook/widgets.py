@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from typing import Any
+from typing import Any, Literal
 
 import ipywidgets as w
 import pandas as pd
@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 
 from ..api.fetch import devices as fetch_devices
 from ..api.fetch import organizations
+from ..timeargs import Period
 from . import explorer
 
 __all__ = ["Explorer"]
@@ -75,14 +76,11 @@ class Explorer:
         org: str | None = None,
         start: dt.date | str | None = None,
         end: dt.date | str | None = None,
-        resolution: str = "day",
-        method: str = "interpolate",
+        resolution: Period = "day",
+        method: Literal["interpolate", "attribute"] = "interpolate",
         raise_errors: bool = False,
     ) -> None:
-        if resolution not in explorer.RESOLUTIONS:
-            raise ValueError(
-                f"unknown resolution {resolution!r}; use one of {list(explorer.RESOLUTIONS)}"
-            )
+        resolution = explorer.check_resolution(resolution)
         if method not in ("interpolate", "attribute"):
             raise ValueError(f"unknown method {method!r}; use 'interpolate' or 'attribute'")
         last = pd.Timestamp(end).date() if end is not None else dt.date.today() - dt.timedelta(1)

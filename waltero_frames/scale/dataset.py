@@ -50,7 +50,7 @@ from ..analysis._frames import (
 from ..api.parse import STR_DTYPE
 from ..columns import INFO_COLUMNS, TEXT_FIELDS
 from ..selection import device_ids
-from ..timeargs import check_tz, to_utc
+from ..timeargs import frame_tz, to_utc
 
 __all__ = ["Dataset", "bucket_of", "scan_readings", "write_readings"]
 
@@ -365,8 +365,7 @@ def write_readings(readings: pd.DataFrame, path: Any, *, buckets: int | None = N
     org_id = readings.attrs.get("org_id")
     if org_id is not None and not isinstance(org_id, str):
         raise ValueError(f"attrs['org_id']={org_id!r}: expected an organization id string")
-    tz = readings.attrs.get("tz") or "UTC"
-    tz = str(check_tz(tz))
+    tz = str(frame_tz(readings))
     ds = Dataset.open(path, create=int(readings[DEVICE].nunique()), buckets=buckets)
     frame = readings.copy(deep=False)
     frame.index = (

@@ -196,7 +196,6 @@ def truth_frames(
             continue
         p = parameters(s)
         when = p["measure_date"]
-        local = when if when is pd.NaT else when.tz_localize(tz[s.organization_id])
         rows.append(
             {
                 "device_id": s.device_id,
@@ -204,9 +203,9 @@ def truth_frames(
                 "meter_type": s.meter_type,
                 "unit": s.unit,
                 **p,
-                "measure_start": pd.Timestamp(local).tz_convert("UTC")
-                if when is not pd.NaT
-                else pd.NaT,
+                "measure_start": pd.NaT
+                if when is pd.NaT
+                else pd.Timestamp(when).tz_localize(tz[s.organization_id]).tz_convert("UTC"),
                 "noise_sd": NOISE_SD,
                 "first_reading": pd.Timestamp(s.start_ms, unit="ms", tz="UTC"),
             }
