@@ -38,11 +38,9 @@ orgs = wf.organizations(client)
 org = org or os.environ.get("WALTERO_ORG") or orgs.index[0]
 tz = orgs.loc[org, "timezone"]
 devices = wf.devices(client, org, details=True)
-# a name for every meter: some have an empty name, then their external id stands in
-devices["name"] = devices["name"].where(devices["name"].fillna("") != "", devices["external_id"])
 if device not in devices.index:  # another tenant: take its first meter
     device = devices.index[0]
-print(f"{orgs.loc[org, 'name']} ({tz}); device {devices.loc[device, 'name']!r}")
+print(f"{orgs.loc[org, 'name']} ({tz}); device {devices.loc[device, 'label']!r}")
 
 
 # %% [markdown]
@@ -78,7 +76,7 @@ check = few.groupby("device_id").agg(
     value=("value", "last"),
     processed=("meter.value.processed", "last"),
 )
-check = check.join(sample[["name", "unit", "multiplier"]])
+check = check.join(sample[["label", "unit", "multiplier"]])
 check["value - processed"] = (check["value"] - check["processed"]).abs()
 check
 
@@ -101,14 +99,14 @@ summary = hits.groupby("device_id").agg(
     last=("value", lambda s: s.index.max()),
     readings=("value", "size"),
 )
-summary.join(devices[["name", "multiplier"]])
+summary.join(devices[["label", "multiplier"]])
 
 # %%
 if len(hits):
     bad = hits["device_id"].iloc[0]
     one = raw[raw["device_id"] == bad]
     ratio = (one["meter.value.processed"] / one["meter.value.raw"]).rename("processed / raw")
-    ax = ratio.plot(figsize=(9, 3), title=f"processed / raw — {devices.loc[bad, 'name']}")
+    ax = ratio.plot(figsize=(9, 3), title=f"processed / raw — {devices.loc[bad, 'label']}")
     ax.set_ylabel("ratio [–]")
     ax.set_xlabel("time (UTC)")
     plt.show()
@@ -181,7 +179,7 @@ for ax, (first, last) in zip(axes, [spring, autumn], strict=True):
     c = wf.readings_to_consumption(r)
     c = c[c.index >= day0.tz_localize(tz)]
     wf.plots.carpet(
-        c, tz=tz, devices=devices, ax=ax, title=f"{devices.loc[elec, 'name']}: {first} … {last}"
+        c, tz=tz, devices=devices, ax=ax, title=f"{devices.loc[elec, 'label']}: {first} … {last}"
     )
     grids.append(wf.plots.carpet_matrix(c, tz=tz))
 plt.show()

@@ -35,8 +35,6 @@ orgs = wf.organizations(client)
 org = org or os.environ.get("WALTERO_ORG") or orgs.index[0]
 tz = orgs.loc[org, "timezone"]
 devices = wf.devices(client, org, details=True)
-# a name for every meter: some have an empty name, then their external id stands in
-devices["name"] = devices["name"].where(devices["name"].fillna("") != "", devices["external_id"])
 FLAGS = list(wf.plots.FLAG_STYLES)
 FIELDS = [
     "meter.value.raw",
@@ -70,7 +68,7 @@ per_flag
 # The same as episodes (one row per run of flagged readings, pecos-style):
 
 # %%
-events = anomaly_events(flags).join(devices[["name", "meter_type"]], on="device_id")
+events = anomaly_events(flags).join(devices[["label", "meter_type"]], on="device_id")
 events
 
 # %% [markdown]
@@ -85,7 +83,7 @@ water = devices[devices["meter_type"].isin(["water_cold", "water_hot"])]
 wreadings = wf.telemetry(client, water, *leak_window, fields=["meter.value.raw"], tz=tz)
 wflags = wf.flag_anomalies(wreadings)
 leaks = anomaly_events(wflags, rules=["night_flow"])
-leaks = leaks.join(devices[["name", "meter_type"]], on="device_id")
+leaks = leaks.join(devices[["label", "meter_type"]], on="device_id")
 leaks
 
 # %% [markdown]
@@ -109,7 +107,7 @@ flowing = pd.DataFrame(
         "median night minimum": mnf.median(axis=1),
         "flagged night_flow": mnf.index.isin(leaks["device_id"]),
     }
-).join(devices[["name", "unit", "multiplier"]])
+).join(devices[["label", "unit", "multiplier"]])
 suspects = flowing[flowing["nights never at zero"] >= min(7, nights)]
 suspects.sort_values("median night minimum")
 
@@ -119,7 +117,7 @@ for leaky in suspects.sort_values("median night minimum").index[:2]:
         wcons[wcons["device_id"] == leaky],
         tz=tz,
         devices=devices,
-        title=f"{devices.loc[leaky, 'name']}: never rests at night",
+        title=f"{devices.loc[leaky, 'label']}: never rests at night",
     )
     plt.show()
 
@@ -135,8 +133,8 @@ changes = wf.changes(client, org, since="2025-12-01")
 raw_changes = changes[changes["field"] == "meter.value.raw"].copy()
 raw_changes["jump"] = (raw_changes["previous_value"] - raw_changes["new_value"]).abs()
 raw_changes["delay"] = raw_changes.index - raw_changes["timestamp"]
-misreads = raw_changes.join(devices[["name"]], on="device_id")
-misreads.groupby(["device_id", "name", "actor"]).agg(
+misreads = raw_changes.join(devices[["label"]], on="device_id")
+misreads.groupby(["device_id", "label", "actor"]).agg(
     corrections=("change_id", "size"),
     first_reading=("timestamp", "min"),
     median_delay=("delay", "median"),
@@ -162,7 +160,7 @@ if len(misreads):
     )
     plt.show()
     print(
-        f"{devices.loc[dev, 'name']}: reading at {at} was {worst['previous_value']:.0f}, "
+        f"{devices.loc[dev, 'label']}: reading at {at} was {worst['previous_value']:.0f}, "
         f"corrected to {worst['new_value']:.0f} by {worst['actor']} "
         f"{worst['delay']} later"
     )
@@ -191,20 +189,20 @@ health = readings.groupby("device_id").agg(
     rssi_median=("connection.rssi", "median"),
 )
 health = health.join(flags.groupby("device_id")[["low_battery", "weak_signal"]].any())
-health = health.join(devices[["name", "variant"]])
+health = health.join(devices[["label", "variant"]])
 health[health["low_battery"] | health["weak_signal"]]
 
 # %%
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 3.8), layout="constrained")
 for dev in health.index[health["weak_signal"]]:
     s = readings.loc[readings["device_id"] == dev, "connection.rssi"].dropna()
-    ax1.plot(s.index, s.to_numpy(), lw=0.8, label=devices.loc[dev, "name"])
+    ax1.plot(s.index, s.to_numpy(), lw=0.8, label=devices.loc[dev, "label"])
 ax1.set(title="Radio: weak links", ylabel="connection.rssi [dBm]", xlabel="time (UTC)")
 for dev in health.index[health["low_battery"]]:
     s = readings.loc[readings["device_id"] == dev, "battery.level"].dropna()
     if s.empty:
         s = readings.loc[readings["device_id"] == dev, "battery.voltage"].dropna()
-    ax2.plot(s.index, s.to_numpy(), lw=0.8, label=devices.loc[dev, "name"])
+    ax2.plot(s.index, s.to_numpy(), lw=0.8, label=devices.loc[dev, "label"])
 ax2.set(title="Batteries: low", ylabel="battery.level [%] / voltage [V]", xlabel="time (UTC)")
 for ax in (ax1, ax2):
     if ax.lines:

@@ -58,8 +58,6 @@ org = org or os.environ.get("WALTERO_ORG") or orgs.index[0]
 tz = orgs.loc[org, "timezone"]
 name = orgs.loc[org, "name"]
 devices = wf.devices(client, org, details=True)
-# a name for every meter: some have an empty name, then their external id stands in
-devices["name"] = devices["name"].where(devices["name"].fillna("") != "", devices["external_id"])
 m0 = pd.Period(month, "M")
 this_start = m0.start_time.tz_localize(tz)  # local calendar month
 this_end = (m0 + 1).start_time.tz_localize(tz)
@@ -86,7 +84,7 @@ cons = wf.to_unit(
     calorific_value=gas_calorific_value,
     correction_factor=gas_correction_factor,
 )
-meta = devices[["name", "meter_type"]]
+meta = devices[["label", "meter_type"]]
 
 
 def month_of(frame: pd.DataFrame) -> pd.Series:
@@ -212,12 +210,12 @@ else:
 # ### Top consumers
 
 # %%
-per_meter = this.set_index("device_id")[["name", "meter_type", "consumption", "unit", "coverage"]]
+per_meter = this.set_index("device_id")[["label", "meter_type", "consumption", "unit", "coverage"]]
 per_meter["share of type %"] = (
     100 * per_meter["consumption"] / per_meter.groupby("meter_type")["consumption"].transform("sum")
 )
 top = per_meter.sort_values(["meter_type", "consumption"], ascending=[True, False])
-top.groupby("meter_type").head(3).set_index("name").rename_axis("meter").round(2)
+top.groupby("meter_type").head(3).set_index("label").rename_axis("meter").round(2)
 
 # %% [markdown]
 # ## Load: baseload, out-of-hours use and peaks
@@ -235,7 +233,7 @@ kpis_month = in_month(kpis, m0).set_index("device_id").join(meta)
 load = kpis_month[kpis_month["meter_type"] == "electricity"]
 load_table = pd.DataFrame(
     {
-        "meter": load["name"],
+        "meter": load["label"],
         "energy [kWh]": load["energy"],
         "baseload [kW]": load["baseload"],
         "out of hours %": 100 * load["out_of_hours_share"],
@@ -257,7 +255,7 @@ load_table.sort_values("out of hours %", ascending=False).head(top_n).round(2)
 heat_gas = kpis_month[kpis_month["meter_type"].isin(["heat", "gas"])]
 peaks = pd.DataFrame(
     {
-        "meter": heat_gas["name"],
+        "meter": heat_gas["label"],
         "type": heat_gas["meter_type"],
         "peak [kW]": heat_gas["peak_demand"],
         f"peak began ({zone})": local(heat_gas["peak_at"]),
@@ -331,7 +329,7 @@ cost_month = in_month(cost, m0).set_index("device_id")
 co2_month = in_month(co2, m0).set_index("device_id")
 top_cost = pd.DataFrame(
     {
-        "meter": cost_month["name"],
+        "meter": cost_month["label"],
         "type": cost_month["meter_type"],
         f"cost [{currency}]": cost_month["total"],
         "CO2 [kg]": co2_month["kg_co2e"],
@@ -346,7 +344,7 @@ print("emission factors used:", sources)
 missing_price = cost_month[cost_month["partial"]]
 if len(missing_price):
     print(f"{len(missing_price)} meters are not fully priced:")
-    display(missing_price[["name", "meter_type", "reason"]].set_index("name"))
+    display(missing_price[["label", "meter_type", "reason"]].set_index("label"))
 
 # %% [markdown]
 # ## Data completeness
@@ -369,7 +367,7 @@ print(
     f"{len(devices) - complete} of {len(devices)} meters miss data on some day;"
     f" overall coverage {cover['mean coverage'].mean():.1%}"
 )
-gaps = cover[cover["days under 50 %"] > 0].join(meta).set_index("name").rename_axis("meter")
+gaps = cover[cover["days under 50 %"] > 0].join(meta).set_index("label").rename_axis("meter")
 gaps if len(gaps) else print("every meter has data on every day of the month")
 
 # %% [markdown]
@@ -395,7 +393,7 @@ events = wf.anomaly_events(flags, rules=list(ACTION))
 events = events.join(meta, on="device_id")
 issues = pd.DataFrame(
     {
-        "meter": events["name"],
+        "meter": events["label"],
         "type": events["meter_type"],
         "issue": events["rule"].str.replace("_", " "),
         f"from ({zone})": local(events["start"]),
@@ -470,9 +468,9 @@ summary = [
 if elec_peak is not None:
     summary.append(
         f"- **Electricity peak**: {elec_peak['peak_demand']:,.1f} kW on "
-        f"{elec_peak['name']}, {local(pd.Series([elec_peak['peak_at']])).iloc[0]}; highest "
+        f"{elec_peak['label']}, {local(pd.Series([elec_peak['peak_at']])).iloc[0]}; highest "
         f"baseload {load['baseload'].max():,.1f} kW "
-        f"({load.loc[load['baseload'].idxmax(), 'name']})"
+        f"({load.loc[load['baseload'].idxmax(), 'label']})"
     )
 summary += [
     f"- **Data quality**: overall coverage {cover['mean coverage'].mean():.1%}; "

@@ -162,7 +162,7 @@ def test_devices_and_organizations_equal_truth(client, waltero_sim):
     np.testing.assert_array_equal(devs["multiplier"], truth["multiplier"].astype(float))
     np.testing.assert_array_equal(devs["register_digits"], truth["register_digits"].astype(float))
     plain = wf.devices(client, DEMO_ORG)
-    assert list(plain.columns) == ["name", "external_id", "serial_number", "meter_type"]
+    assert list(plain.columns) == ["name", "external_id", "serial_number", "meter_type", "label"]
     assert plain.index.tolist() == devs.index.tolist()
 
 

@@ -289,7 +289,7 @@ def test_devices_pages_dedupe_and_details():
     items = load("devices_page0.json")["data"] + load("devices_page1.json")["data"]
     df = parse_devices(items)
     assert df.index.name == "device_id" and df.index.tolist() == [D1, D2, D3]
-    assert list(df.columns) == ["name", "external_id", "serial_number", "meter_type"]
+    assert list(df.columns) == ["name", "external_id", "serial_number", "meter_type", "label"]
     assert df.loc[D3, "external_id"] is np.nan or pd.isna(df.loc[D3, "external_id"])
     assert (df.dtypes == "str").all()
     det = parse_devices([load("device_detail.json")["data"]], details=True)
@@ -302,6 +302,7 @@ def test_devices_pages_dedupe_and_details():
         "multiplier": 0.001,
         "register_digits": 8.0,
         "variant": "W-Sensor v2",
+        "label": "Kitchen cold water",
     }
     assert det.dtypes["multiplier"] == np.float64 and det.dtypes["register_digits"] == np.float64
     empty = parse_devices([], details=True)

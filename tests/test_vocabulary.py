@@ -176,3 +176,45 @@ def test_explorer_resolutions_are_period_names():
     assert explorer.period_range(lo, hi, "MS", "Europe/Berlin") == explorer.period_range(
         lo, hi, "month", "Europe/Berlin"
     )
+
+
+# ---------------------------------------------------------------- device labels
+def test_devices_have_a_display_label(client):
+    """name, else external id, else serial number; '' counts as missing."""
+    demo = wf.devices(client, DEMO_ORG)
+    assert demo.columns[-1] == "label" and str(demo["label"].dtype) == "str"
+    assert demo["label"].notna().all()
+    empty_name = "11111111-1111-1111-1111-111111111127"  # name '' and external id ''
+    assert demo.loc[empty_name, "name"] == "" and demo.loc[empty_name, "label"] == "ZR-10027"
+    ext = "11111111-1111-1111-1111-111111111119"  # name '', external id WS-1000019
+    assert demo.loc[ext, "label"] == "WS-1000019"
+    named = demo["name"].fillna("") != ""
+    assert (demo.loc[named, "label"] == demo.loc[named, "name"]).all()
+    south = wf.devices(client, SOUTH_ORG, details=True)
+    none = "22222222-2222-2222-2222-222222222207"  # no name, no external id
+    assert pd.isna(south.loc[none, "name"]) and south.loc[none, "label"] == "ZR-20007"
+    assert south.columns[-1] == "label"
+
+
+def test_empty_device_frames_keep_their_dtypes():
+    from waltero_frames.api import parse
+
+    for details in (False, True):
+        empty = parse.parse_devices([], details=details)
+        assert list(empty.columns)[-1] == "label"
+        assert str(empty["label"].dtype) == "str" and str(empty["name"].dtype) == "str"
+    labels = parse.device_labels(pd.DataFrame(index=pd.Index(["d1"], name="device_id")))
+    assert labels.tolist() == ["d1"]  # nothing else: the id
+
+
+def test_pickers_and_plots_use_the_label():
+    devs = pd.DataFrame(
+        {
+            "name": ["", None],
+            "external_id": ["", "E2"],
+            "serial_number": ["S1", "S2"],
+            "meter_type": ["heat", "heat"],
+        },
+        index=pd.Index(["d1", "d2"], name="device_id"),
+    )
+    assert explorer.device_options(devs) == [("S1 · S1 · heat", "d1"), ("E2 · S2 · heat", "d2")]

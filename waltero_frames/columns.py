@@ -20,6 +20,7 @@ __all__ = [
     "DEVICE_COLUMNS",
     "FIELD_CATALOG",
     "INFO_COLUMNS",
+    "LABEL_SOURCES",
     "RAW_FIELD",
     "TEXT_FIELDS",
 ]
@@ -47,6 +48,9 @@ DEVICE_COLUMNS = ("name", "external_id", "serial_number", "meter_type")
 DETAIL_COLUMNS = ("unit", "multiplier", "register_digits", "variant")
 #: Every ``wf.devices(details=True)`` column, in order (what the mirror stores per device).
 ALL_DEVICE_COLUMNS = DEVICE_COLUMNS + DETAIL_COLUMNS
+#: Where ``wf.devices``' display ``label`` (its computed last column) comes from, in order;
+#: a device with none of them is labelled with its id.
+LABEL_SOURCES = ("name", "external_id", "serial_number")
 #: What the helpers need per device, kept in a readings frame's ``attrs["devices"]``.
 INFO_COLUMNS = ("meter_type", "unit", "multiplier", "register_digits")
 

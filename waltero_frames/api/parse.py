@@ -32,17 +32,19 @@ from ..columns import (
     DEFAULT_FIELDS,
     DETAIL_COLUMNS,
     DEVICE_COLUMNS,
+    LABEL_SOURCES,
     RAW_FIELD,
     TEXT_FIELDS,
 )
 from ..contract import Answer, Tenant, Verdict, differs, ok, probe, unknown
 from ..errors import UnexpectedResponse
-from ..timeargs import to_utc
+from ..timeargs import Period, to_utc
 from . import endpoints as ep
 
 __all__ = [
     "DEFAULT_FIELDS",
     "RESOLUTIONS",
+    "device_labels",
     "parse_changes",
     "parse_daily_consumption",
     "parse_devices",
@@ -56,7 +58,7 @@ TS_DTYPE = "datetime64[us, UTC]"
 STR_DTYPE = pd.StringDtype(na_value=np.nan)  # pandas' default ``str`` dtype
 
 # Part 1 resolution → length of its UTC calendar period (the API's ``date`` is its first day)
-RESOLUTIONS: dict[str, pd.DateOffset] = {
+RESOLUTIONS: dict[Period, pd.DateOffset] = {
     "day": pd.DateOffset(days=1),
     "week": pd.DateOffset(weeks=1),
     "month": pd.DateOffset(months=1),
@@ -197,13 +199,14 @@ def parse_devices(items: Sequence[Mapping[str, Any]], *, details: bool = False) 
     """Device objects (list pages or ``/api/devices/{id}`` ``data``) → device frame.
 
     Index ``device_id``; columns ``name``, ``external_id``, ``serial_number``,
-    ``meter_type`` and, with ``details=True``, ``unit``, ``multiplier`` (float64),
-    ``register_digits`` (float64), ``variant``. Rows keep the API's order; an id seen
-    twice (offset paging over a changing list) keeps its first row.
+    ``meter_type``, with ``details=True`` ``unit``, ``multiplier`` (float64),
+    ``register_digits`` (float64), ``variant``, and last ``label`` (:func:`device_labels`).
+    Rows keep the API's order; an id seen twice (offset paging over a changing list)
+    keeps its first row.
 
-    >>> parse_devices([{"id": "d1", "name": "Hot", "external_id": "E1",
-    ...                 "serial_number": "S1", "meter_type": "water_hot"}]).loc["d1", "name"]
-    'Hot'
+    >>> parse_devices([{"id": "d1", "name": "", "external_id": "E1",
+    ...                 "serial_number": "S1", "meter_type": "water_hot"}]).loc["d1", "label"]
+    'E1'
     """
     items = _require_dicts(_require_list(list(items), "devices"), "devices")
     ids = _column(items, "id")
@@ -222,7 +225,44 @@ def parse_devices(items: Sequence[Mapping[str, Any]], *, details: bool = False) 
         if not isinstance(data[c], np.ndarray):
             raise UnexpectedResponse(f"devices: non-numeric {c!r}")
     df = pd.DataFrame(data, index=pd.Index(_strings(ids), name="device_id"))
-    return df[~df.index.duplicated(keep="first")]
+    df = df[~df.index.duplicated(keep="first")]
+    df["label"] = device_labels(df)
+    return df
+
+
+def device_labels(devices: pd.DataFrame) -> pd.Series:
+    """Return each device's display label: name, else external id, else serial number.
+
+    Empty or blank strings count as missing, like absent values; a device with none of
+    the three is labelled with its id, so every device has a label.
+
+    Parameters
+    ----------
+    devices : DataFrame
+        Index ``device_id``; any of the columns ``name``, ``external_id``,
+        ``serial_number``.
+
+    Returns
+    -------
+    Series
+        ``str`` labels on the same index (empty frames included).
+
+    Examples
+    --------
+    >>> devs = pd.DataFrame({"name": ["Hot", "", None], "external_id": ["E1", "E2", None],
+    ...                      "serial_number": ["S1", "S2", "S3"]},
+    ...                     index=pd.Index(["d1", "d2", "d3"], name="device_id"))
+    >>> device_labels(devs).tolist()
+    ['Hot', 'E2', 'S3']
+    """
+    ids = pd.Series(devices.index.astype(str), index=devices.index, dtype=STR_DTYPE)
+    label: pd.Series = pd.Series(np.nan, index=devices.index, dtype=STR_DTYPE)
+    for col in LABEL_SOURCES:
+        if col in devices.columns:
+            values = devices[col].astype(STR_DTYPE)
+            given = values.str.strip().str.len().fillna(0).to_numpy() > 0
+            label = label.where(label.notna().to_numpy() | ~given, values)
+    return label.fillna(ids).rename("label")
 
 
 def parse_fields(payloads: Iterable[tuple[str, Mapping[str, Sequence[str]]]]) -> pd.DataFrame:

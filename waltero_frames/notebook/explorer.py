@@ -25,6 +25,7 @@ from matplotlib.axes import Axes
 from ..analysis.consumption import readings_to_consumption
 from ..analysis.resample import period_boundaries, resample_consumption
 from ..api.fetch import telemetry
+from ..api.parse import device_labels
 from ..timeargs import Period, TzLike, check_period, check_tz, frame_tz
 from .plots import _require
 
@@ -112,9 +113,10 @@ def search_devices(devices: pd.DataFrame, query: str | None) -> pd.DataFrame:
 
 
 def device_options(devices: pd.DataFrame) -> list[tuple[str, str]]:
-    """``(label, device_id)`` pairs for a picker: ``"name · serial · meter type"``.
+    """``(label, device_id)`` pairs for a picker: ``"label · serial · meter type"``.
 
-    An empty name falls back to the external id, then to the id.
+    The device's ``label`` column (``wf.devices``: name, else external id, else serial
+    number), computed the same way when the frame has none.
 
     Examples
     --------
@@ -122,13 +124,8 @@ def device_options(devices: pd.DataFrame) -> list[tuple[str, str]]:
     ('Kitchen cold water · ZR-88172 · water_cold', '11111111-…')
     """
     ids = devices.index.astype(str)
-    name = pd.Series("", index=devices.index, dtype=object)
-    for col in ("name", "external_id"):
-        if col in devices.columns:
-            fill = devices[col].fillna("").astype(str)
-            name = name.where(name != "", fill)
-    name = name.where(name != "", pd.Series(ids, index=devices.index))
-    label = name
+    name = devices["label"] if "label" in devices.columns else device_labels(devices)
+    label = name.astype(object)
     for col in ("serial_number", "meter_type"):
         if col in devices.columns:
             label = label + " · " + devices[col].fillna("?").astype(str)

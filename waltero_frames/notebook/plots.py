@@ -151,11 +151,11 @@ def _select_device(frame: pd.DataFrame, device: str | None, what: str) -> pd.Dat
 
 
 def _label(frame: pd.DataFrame, devices: pd.DataFrame | None, device_id: str) -> str:
-    """Return a short human label for a device: its name, else its serial, else its id."""
+    """Return a short human label for a device: its ``label`` (``wf.devices``) or name, else serial, else id."""
     for source in (frame, devices):
         if not isinstance(source, pd.DataFrame):
             continue
-        for col in ("device_name", "name", "serial_number"):
+        for col in ("device_name", "label", "name", "serial_number"):
             if col not in source.columns:
                 continue
             if source is frame:
