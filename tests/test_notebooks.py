@@ -42,6 +42,7 @@ def failure(nb, error) -> str:
 
 
 DEMO_STUDY = ROOT / "data" / "studies" / "energy-report-demo"
+STUDIES = [DEMO_STUDY, ROOT / "data" / "studies" / "weather-review"]  # committed studies
 
 
 def folder_bytes(path: Path) -> dict[str, bytes]:
@@ -62,25 +63,27 @@ def assert_no_secrets(study: Path, password: str) -> None:
         assert b"Bearer" not in raw and b"eyJ" not in raw  # no JWT (base64 of '{"')
 
 
-def test_committed_study_holds_no_secrets_and_is_small():
-    assert_no_secrets(DEMO_STUDY, "waltero-demo")
-    assert sum(len(b) for b in folder_bytes(DEMO_STUDY).values()) <= 2_000_000
+@pytest.mark.parametrize("study", STUDIES, ids=[p.name for p in STUDIES])
+def test_committed_study_holds_no_secrets_and_is_small(study):
+    assert_no_secrets(study, "waltero-demo")
+    assert sum(len(b) for b in folder_bytes(study).values()) <= 2_000_000
 
 
 def output_text(nb) -> str:
     return json.dumps([o for c in nb.cells for o in c.get("outputs", [])], ensure_ascii=False)
 
 
-def test_all_five_notebooks_are_there():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05"]
+def test_all_six_notebooks_are_there():
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_headless(path, tenant_env):
-    before = folder_bytes(DEMO_STUDY)
+    before = [folder_bytes(study) for study in STUDIES]
     nb, error = report.execute(path, timeout=300)
     assert error is None, failure(nb, error)
-    assert folder_bytes(DEMO_STUDY) == before  # a replay never rewrites the committed study
+    # a replay never rewrites a committed study
+    assert [folder_bytes(study) for study in STUDIES] == before
     outputs = [o for c in nb.cells for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     text = json.dumps(outputs)
