@@ -103,8 +103,8 @@ def run(quick: bool = False) -> list[dict]:
     import waltero_frames as wf
     from waltero_frames.analysis.weather import _grid
 
-    n_devices = 100 if quick else 1000
-    sample = 2 if quick else 12
+    n_devices = 50 if quick else 1000
+    sample = 1 if quick else 12
     temp, daily, mean_t, y = make_inputs(n_devices)
     size = f"{n_devices} devices x 730 days"
     models = wf.fit_baseline(daily, temp, resolution=None)  # the grid, as the loop searches
