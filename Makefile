@@ -14,12 +14,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[all]'
 	@touch $@
 
-## The main job: verify the committed demo study (its answers against the checksum, then
-## notebook 5 replayed offline against it), start the bundled simulator (unless WALTERO_*
+## The main job: verify the committed studies (their answers against the checksum, then
+## notebooks 5 and 6 replayed offline against them), start the bundled simulator (unless WALTERO_*
 ## point at a tenant), execute every notebook and write HTML reports to reports/.
 DEMO_STUDY := data/studies/energy-report-demo
 report: $(STAMP)
 	$(VENV)/bin/waltero-frames study verify $(DEMO_STUDY) notebooks/05-energy-report.py
+	$(VENV)/bin/waltero-frames study verify data/studies/weather-review notebooks/06-weather-review.py
 	$(PY) -m tools.report
 
 ## The test suite (what CI runs): lint (incl. docstrings), type check, then every test but

@@ -30,11 +30,13 @@
 # %% tags=["parameters"]
 org = "00000000-0000-0000-0000-000000000001"  # the demo organization (Berlin)
 site = (52.52, 13.41)  # latitude, longitude (data/demo-organization.md)
-start, end = "2024-10-01", "2026-12-01"  # the history to read, [start, end)
+start = "2024-10-01"  # the history to read: [start, end)
+end = "2026-12-01"
 baseline_end = "2025-10-01"  # the baseline year: [start, baseline_end)
 season = ("2026-10-01", "2026-12-01")  # this heating season so far
 study_path = "../data/studies/weather-review"  # the study folder (answers + numbers)
 study_mode = "auto"  # "auto": replay the study when it exists, else record it
+workbook = None  # path of the Excel workbook to write (make report: reports/<name>.xlsx)
 
 # %%
 import matplotlib.pyplot as plt
@@ -188,6 +190,20 @@ print(
 # %%
 study.check("models", models[cols[3:]])
 study.check("seasons", by_type)
+
+# %%
+if workbook:
+    wf.to_excel(
+        {
+            "Baselines": table[cols].reset_index(),
+            "Seasons by type": by_type.reset_index(),
+            "Seasons by meter": seasons.reset_index(),
+            "Degree days": hdd.reset_index(),
+        },
+        workbook,
+        provenance={"organization": org, "site": f"{site}", "study": study_path},
+    )
+    print("workbook:", workbook)
 
 # %% tags=["summary"]
 from IPython.display import Markdown, display
