@@ -59,7 +59,7 @@ def test_record_info_verify_and_a_tampered_copy(tenant, tmp_path, capsys):
     assert main(["study", "info", str(study)]) == 0
     manifest = json.loads(capsys.readouterr().out)
     assert manifest["name"] == "three" and manifest["params"] == {"n": 3}
-    assert manifest["results"] == {"devices": "frame 3 x 4", "name_lengths": "dict of 3"}
+    assert manifest["results"] == {"devices": "frame 3 x 5", "name_lengths": "dict of 3"}
     assert main(["study", "info", "--json", str(study)]) == 0
     assert json.loads(capsys.readouterr().out) == wf.Study(study).manifest
 
