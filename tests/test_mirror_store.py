@@ -62,7 +62,7 @@ def seeded(store):
     n = store.commit_window(
         org, int(dev), 0, 1000, np.full(3, raw), np.array([0, 100, 200]), [10, 20, 30]
     )
-    assert n == 3
+    assert n.readings == 3
     store.init_sync_state(org, 0)
     return store, org, int(dev), int(raw)
 
@@ -92,13 +92,13 @@ def test_window_commit_counts_new_rows_and_extends_coverage(seeded):
     n = store.commit_window(
         org, dev, 150, 2000, np.full(3, raw), np.array([200, 300, 1500]), [30, 40, 50]
     )
-    assert n == 2
+    assert n == (2, 2)
     assert values(store, org) == {0: 10, 100: 20, 200: 30, 300: 40, 1500: 50}
     state = store.devices(org).loc["d1"]
     assert (state["cov_start"], state["cov_end"], state["last_ts"]) == (0, 2000, 1500)
     # backwards window before the coverage
     n = store.commit_window(org, dev, -500, 0, np.full(1, raw), np.array([-400]), [5])
-    assert n == 1
+    assert n == (1, 1)
     state = store.devices(org).loc["d1"]
     assert (state["cov_start"], state["cov_end"]) == (-500, 2000)
     assert store.scalar("SELECT count(*) FROM windows") == 3

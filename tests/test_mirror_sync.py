@@ -551,12 +551,12 @@ def test_window_counts_readings_as_rows_and_values_apart(tmp_path):
     # raw at 0, 100, 200; battery at 0 and 300: 4 (device, timestamp) rows, 5 values
     f = np.array([raw, raw, raw, bat, bat])
     t = np.array([0, 100, 200, 0, 300])
-    assert store.commit_window_counts(org, int(dev), 0, 1000, f, t, [1, 2, 3, 3.6, 3.5]) == (4, 5)
+    assert store.commit_window(org, int(dev), 0, 1000, f, t, [1, 2, 3, 3.6, 3.5]) == (4, 5)
     # battery at 100 (row held) and 400 (new row), raw at 400 and re-fetched raw at 200
     f = np.array([bat, bat, raw, raw])
     t = np.array([100, 400, 400, 200])
-    assert store.commit_window_counts(org, int(dev), 0, 1000, f, t, [3.5, 3.4, 4, 3]) == (1, 3)
-    assert store.commit_window(org, int(dev), 0, 1000, f, t, [3.5, 3.4, 4, 3]) == 0
+    assert store.commit_window(org, int(dev), 0, 1000, f, t, [3.5, 3.4, 4, 3]) == (1, 3)
+    assert store.commit_window(org, int(dev), 0, 1000, f, t, [3.5, 3.4, 4, 3]).readings == 0
     rows = store.query("SELECT n_readings, n_added, n_values_added FROM windows")
     assert rows == [(3, 0, 0)]  # the last commit of [0, 1000) replaced the log row
     store.close()

@@ -50,6 +50,8 @@ UTC = pd.Timestamp
         ("2026-10-26", "Europe/Berlin", "2026-10-25T23:00Z"),
         # a zone whose DST change skips midnight: a date means the first instant that exists
         (dt.date(2026, 3, 8), "America/Havana", "2026-03-08T05:00Z"),
+        # ... and one whose midnight happens twice (01:00 CDT -> 00:00 CST): the first one
+        (dt.date(2026, 11, 1), "America/Havana", "2026-11-01T04:00Z"),
     ],
 )
 def test_to_utc_accepts(value, tz, expected):

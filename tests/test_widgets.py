@@ -58,6 +58,9 @@ def test_local_range_covers_whole_local_days_dst_included():
     assert hi - lo == pd.Timedelta(hours=25)
     lo, hi = explorer.local_range("2026-05-18", "2026-05-24", "UTC")
     assert (lo, hi) == (pd.Timestamp("2026-05-18T00:00Z"), pd.Timestamp("2026-05-25T00:00Z"))
+    # Havana's clocks go back at 01:00 to midnight: the day starts at the first midnight
+    lo, hi = explorer.local_range("2026-11-01", "2026-11-01", "America/Havana")
+    assert (lo, hi) == (pd.Timestamp("2026-11-01T04:00Z"), pd.Timestamp("2026-11-02T05:00Z"))
 
 
 @pytest.mark.parametrize(

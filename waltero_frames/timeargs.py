@@ -220,7 +220,11 @@ def to_utc(value: Any, tz: Any = "UTC", *, name: str = "time") -> pd.Timestamp:
     if ts.tzinfo is None:
         try:
             # A date means the start of the local day, even where midnight is skipped.
-            ts = ts.tz_localize(zone, nonexistent="shift_forward" if is_date else "raise")
+            ts = (
+                ts.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
+                if is_date  # the first instant of the day, even where midnight repeats
+                else ts.tz_localize(zone, nonexistent="raise")
+            )
         except (ValueError, TypeError) as exc:  # Nonexistent/AmbiguousTimeError subclass these
             raise ValueError(
                 f"{name}={value!r} does not name one instant in {zone!s} (DST change): "

@@ -189,7 +189,7 @@ def fetch_windows(
         )
         f, t, v = to_long(frame, field_code)
         certified = lo if known is None else max(lo, min(hi, known + 1))
-        n, n_values = store.commit_window_counts(
+        n, n_values = store.commit_window(
             org_code, code_of[device_id], lo, hi, f, t, v,
             certified_end=certified, run=run,
         )  # fmt: skip

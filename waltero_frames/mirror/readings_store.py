@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,14 @@ import pandas as pd
 from ..errors import SyncError
 from .db import StoreBase, now_ms, py_values
 
-__all__ = ["ReadingsStore"]
+__all__ = ["Committed", "ReadingsStore"]
+
+
+class Committed(NamedTuple):
+    """What one committed window added: readings (device-timestamp rows) and field values."""
+
+    readings: int
+    values: int
 
 
 class ReadingsStore(StoreBase):
@@ -82,7 +89,7 @@ class ReadingsStore(StoreBase):
         *,
         certified_end: int | None = None,
         run: int | None = None,
-    ) -> int:
+    ) -> Committed:
         """Store one fetched device-window ``[start, end)`` and extend the device's coverage.
 
         The readings, the coverage and the ``windows`` log row are one transaction.
@@ -96,37 +103,16 @@ class ReadingsStore(StoreBase):
 
         Returns
         -------
-        int
-            Readings ((device, timestamp) rows, any field) that were not in the mirror
-            before; :meth:`commit_window_counts` also gives the field values added.
+        Committed
+            ``(readings, values)``: readings ((device, timestamp) rows, any field) that were
+            not in the mirror before, and field values added. A window that brings the
+            battery value of a timestamp whose meter value was held adds a value, not a
+            reading.
 
         Raises
         ------
         SyncError
             The window neither starts inside the coverage nor ends at its start (a gap).
-        """
-        return self.commit_window_counts(
-            org, device, start, end, field, ts, value, certified_end=certified_end, run=run
-        )[0]
-
-    def commit_window_counts(
-        self,
-        org: int,
-        device: int,
-        start: int,
-        end: int,
-        field: np.ndarray,
-        ts: np.ndarray,
-        value: Any,
-        *,
-        certified_end: int | None = None,
-        run: int | None = None,
-    ) -> tuple[int, int]:
-        """:meth:`commit_window`, returning ``(readings added, field values added)``.
-
-        A reading is one (device, timestamp) row, whatever fields it holds: a window that
-        brings the battery value of a timestamp whose meter value was held adds a value,
-        not a reading.
         """
         certified = end if certified_end is None else min(int(certified_end), end)
         fields_in = sorted({int(f) for f in np.unique(field)}) if len(field) else []
@@ -180,7 +166,7 @@ class ReadingsStore(StoreBase):
                 "n_values_added, done_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (device, start, end, run, len(stamps), rows_added, after - before, now_ms()),
             )
-        return rows_added, after - before
+        return Committed(rows_added, after - before)
 
     def read_readings(
         self,

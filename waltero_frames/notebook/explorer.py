@@ -26,7 +26,7 @@ from ..analysis.consumption import readings_to_consumption
 from ..analysis.resample import period_boundaries, resample_consumption
 from ..api.fetch import telemetry
 from ..api.parse import device_labels
-from ..timeargs import Period, TzLike, check_period, check_tz, frame_tz
+from ..timeargs import Period, TzLike, check_period, check_tz, frame_tz, to_utc
 from .plots import _require
 
 __all__ = [
@@ -173,14 +173,8 @@ def local_range(
     days = (last - first).days + 1
     if days > MAX_DAYS:
         raise ValueError(f"range of {days} days is longer than {MAX_DAYS}; pick a shorter one")
-    try:
-        lo = first.tz_localize(tz, ambiguous=False, nonexistent="shift_forward")
-        hi = (last + pd.Timedelta(days=1)).tz_localize(
-            tz, ambiguous=False, nonexistent="shift_forward"
-        )
-    except Exception as exc:  # pytz/zoneinfo raise different types for a bad zone
-        raise ValueError(f"unknown time zone {tz!r}") from exc
-    return lo.tz_convert("UTC"), hi.tz_convert("UTC")
+    one_day = dt.timedelta(days=1)
+    return to_utc(first.date(), tz, name="start"), to_utc(last.date() + one_day, tz, name="end")
 
 
 def period_range(

@@ -327,24 +327,25 @@ class Study:
         Clients handed out are closed. Replay: nothing is written. Calling it again is
         harmless.
         """
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            atexit.unregister(self._at_exit)
-            self._close_sessions()
-            if self.mode == "record":
-                self._commit()
+        self._finish(keep=True)
 
     def abort(self) -> None:
         """Drop a recording in progress: the folder keeps the study it held before."""
+        self._finish(keep=False)
+
+    def _finish(self, *, keep: bool) -> None:
+        """Close once: clients closed; a recording committed (``keep``) or dropped."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             atexit.unregister(self._at_exit)
             self._close_sessions()
-            if self.mode == "record":
+            if self.mode != "record":
+                return
+            if keep:
+                self._commit()
+            else:
                 (self.path / self._answers_name).unlink(missing_ok=True)
 
     def __enter__(self) -> Study:

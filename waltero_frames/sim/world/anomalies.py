@@ -249,12 +249,22 @@ def base_changes(specs: list[DeviceSpec], readings: dict, rng: np.random.Generat
     return BaseChanges(out, index, len(frame) + 1)
 
 
+def _inside(ts: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Return the reading times (int ms) in ``[a, b)``."""
+    return ts[(ts >= a) & (ts < b)]
+
+
 def anomaly_frame(specs: list[DeviceSpec], readings: dict) -> pd.DataFrame:
     """Where each injected anomaly landed: device_id, kind, start, end, detail."""
     rows = []
 
     def add(dev, kind, start, end, detail):
         rows.append((dev, kind, int(start), int(end), detail))
+
+    def span(dev, ts, kind, a, b, detail):
+        """Add an episode over the readings in ``[a, b)``; ``{n}`` in ``detail`` counts them."""
+        inside = _inside(ts, a, b)
+        add(dev, kind, inside[0], inside[-1], detail.format(n=inside.size))
 
     corrected = {(o, n): c for o, n, _, c in MISREADS}
     for spec in specs:
@@ -267,14 +277,8 @@ def anomaly_frame(specs: list[DeviceSpec], readings: dict) -> pd.DataFrame:
             add(dev, "spike", when, when, f"raw +{offset} digit misread; {how or 'uncorrected'}")
         if "misread_episode" in an:
             a, b, offset = an["misread_episode"]
-            inside = ts[(ts >= a) & (ts < b)]
-            add(
-                dev,
-                "spike",
-                inside[0],
-                inside[-1],
-                f"{inside.size} readings raw +{offset}; bulk system re-recognition at {BULK[4]}",
-            )
+            note = f"{{n}} readings raw +{offset}; bulk system re-recognition at {BULK[4]}"
+            span(dev, ts, "spike", a, b, note)
         for i in np.flatnonzero(rollovers(raw, spec.register_digits)).tolist():
             add(
                 dev,
@@ -290,26 +294,18 @@ def anomaly_frame(specs: list[DeviceSpec], readings: dict) -> pd.DataFrame:
             add(dev, "gap", first, last, f"no readings for {(b - a) / HOUR_MS:g} h")
         if "stuck" in an:
             a, b = an["stuck"]
-            inside = ts[(ts >= a) & (ts <= b)]
-            add(dev, "stuck", inside[0], inside[-1], "register does not move")
+            span(dev, ts, "stuck", a, b + 1, "register does not move")
         if "night_flow" in an:
             a, b, flow = an["night_flow"]
-            inside = ts[(ts >= a) & (ts < b)]
-            add(dev, "night_flow", inside[0], inside[-1], f"leak: continuous {flow} {spec.unit}/h")
+            span(dev, ts, "night_flow", a, b, f"leak: continuous {flow} {spec.unit}/h")
         if "swap" in an:
             when, new_raw = an["swap"]
             i = int(np.searchsorted(ts, when))
             add(dev, "negative", when, when, f"meter swap: raw {raw[i - 1]} -> {raw[i]}")
         if "multiplier_mismatch" in an:
             a, b, wrong = an["multiplier_mismatch"]
-            inside = ts[(ts >= a) & (ts < b)]
-            add(
-                dev,
-                "multiplier_mismatch",
-                inside[0],
-                inside[-1],
-                f"processed = raw x {wrong:g} instead of x {spec.multiplier:g}",
-            )
+            note = f"processed = raw x {wrong:g} instead of x {spec.multiplier:g}"
+            span(dev, ts, "multiplier_mismatch", a, b, note)
         if "battery_decline" in an:
             bts, level = r.series["battery.level"]
             low = bts[level < 20]

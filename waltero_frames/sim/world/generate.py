@@ -265,6 +265,16 @@ def _device_id(org_index: int, n: int) -> str:
     return f"{d * 8}-{d * 4}-{d * 4}-{d * 4}-{d * 10}{n:02d}"
 
 
+def _identity(org_index: int, org_id: str, n: int) -> dict[str, str]:
+    """Return the ids of device ``n`` of an organization: UUID, external id, serial number."""
+    return {
+        "device_id": _device_id(org_index, n),
+        "organization_id": org_id,
+        "external_id": f"WS-{org_index + 1}{n:06d}",
+        "serial_number": f"ZR-{org_index + 1}{n:04d}",
+    }
+
+
 def _apartment_specs(org_index: int, org_id: str, n_apts: int, first: int) -> list[DeviceSpec]:
     """Four meters per apartment (cold water, hot water, heat, electricity)."""
     specs: list[DeviceSpec] = []
@@ -286,11 +296,8 @@ def _apartment_specs(org_index: int, org_id: str, n_apts: int, first: int) -> li
             variant = "W-Sensor v1" if n % 3 == 2 else "W-Sensor v2"
             specs.append(
                 DeviceSpec(
-                    device_id=_device_id(org_index, n),
-                    organization_id=org_id,
+                    **_identity(org_index, org_id, n),
                     name=f"{label} {what}",
-                    external_id=f"WS-{org_index + 1}{n:06d}",
-                    serial_number=f"ZR-{org_index + 1}{n:04d}",
                     meter_type=meter_type,
                     unit=unit,
                     multiplier=mult,
@@ -323,11 +330,8 @@ def _building_specs(org_index: int, org_id: str, first: int) -> list[DeviceSpec]
         n = first + k
         specs.append(
             DeviceSpec(
-                device_id=_device_id(org_index, n),
-                organization_id=org_id,
+                **_identity(org_index, org_id, n),
                 name=name,
-                external_id=f"WS-{org_index + 1}{n:06d}",
-                serial_number=f"ZR-{org_index + 1}{n:04d}",
                 meter_type=mt,
                 unit=unit,
                 multiplier=mult,
