@@ -8,6 +8,7 @@ lags). Everything is vectorized per device: no Python loop runs per reading.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -265,7 +266,14 @@ def _device_id(org_index: int, n: int) -> str:
     return f"{d * 8}-{d * 4}-{d * 4}-{d * 4}-{d * 10}{n:02d}"
 
 
-def _identity(org_index: int, org_id: str, n: int) -> dict[str, str]:
+class _Ids(TypedDict):
+    device_id: str
+    organization_id: str
+    external_id: str
+    serial_number: str
+
+
+def _identity(org_index: int, org_id: str, n: int) -> _Ids:
     """Return the ids of device ``n`` of an organization: UUID, external id, serial number."""
     return {
         "device_id": _device_id(org_index, n),
