@@ -27,7 +27,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from bench.harness import best_time, result, rss_probe
+from bench.harness import best_time, interleaved, result, rss_probe, versus
 
 TZ = "Europe/Berlin"
 RAW, PROC = "meter.value.raw", "meter.value.processed"
@@ -176,34 +176,31 @@ def run(quick: bool) -> list[dict]:
     # np.repeat/np.tile, a scalar per device frame or Categorical.astype(object) give them
     plain = readings.assign(device_id=readings["device_id"].astype(object))
     check_same(ours(plain, devices), per_device(plain, devices))
-    # interleaved, best of each: all see the same machine load
-    t_ours = t_naive = t_floor = t_ours_obj = t_naive_obj = float("inf")
-    for _ in range(3):
-        t_ours = min(t_ours, best_time(lambda: ours(readings, devices), repeat=2))
-        t_naive = min(t_naive, best_time(lambda: per_device(readings, devices), repeat=1))
-        t_floor = min(t_floor, best_time(lambda: floor(readings, devices), repeat=1))
-        t_ours_obj = min(t_ours_obj, best_time(lambda: ours(plain, devices), repeat=2))
-        t_naive_obj = min(t_naive_obj, best_time(lambda: per_device(plain, devices), repeat=1))
+    t = interleaved(
+        3,
+        ours=(lambda: ours(readings, devices), 2),
+        naive=(lambda: per_device(readings, devices), 1),
+        floor=(lambda: floor(readings, devices), 1),
+        ours_obj=(lambda: ours(plain, devices), 2),
+        naive_obj=(lambda: per_device(plain, devices), 1),
+    )
     out = [
-        result(
+        versus(
             "consumption+resample_D vs per-device groupby.apply",
-            ratio=t_naive / t_ours,
             target=">= 5",
             size=size,
-            ours_s=round(t_ours, 3),
-            per_device_s=round(t_naive, 3),
-            floor_s=round(t_floor, 3),
-            ours_over_floor=round(t_ours / t_floor, 1),
+            ours=t["ours"],
+            naive=t["naive"],
+            floor_s=t["floor"],
             periods=rows,
         ),
-        result(
+        versus(
             "consumption+resample_D, object device ids, vs per-device groupby.apply",
-            ratio=t_naive_obj / t_ours_obj,
             target=">= 3",
             size=size,
-            ours_s=round(t_ours_obj, 3),
-            per_device_s=round(t_naive_obj, 3),
-            ours_over_categorical=round(t_ours_obj / t_ours, 2),
+            ours=t["ours_obj"],
+            naive=t["naive_obj"],
+            ours_over_categorical=round(t["ours_obj"] / t["ours"], 2),
         ),
     ]
     import waltero_frames as wf

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.harness import best_time, result, rss_probe
+from bench.harness import interleaved, result, rss_probe, versus
 
 TZ = "Europe/Berlin"
 OFFICE = {d: [("08:00", "18:00")] for d in ("Mon", "Tue", "Wed", "Thu", "Fri")}
@@ -135,21 +135,20 @@ def run(quick: bool) -> list[dict]:
     span = "1 year" if days == 365 else f"{days} days"
     size = f"{n} devices x {span} of 15-min data = {len(cons) / 1e6:.1f} M rows"
     rows = check_same(ours(cons), per_device(cons))
-    t_ours = t_naive = t_floor = float("inf")
-    for _ in range(1 if quick else 2):  # interleaved, best of each: same machine load
-        t_ours = min(t_ours, best_time(lambda: ours(cons), repeat=1))
-        t_naive = min(t_naive, best_time(lambda: per_device(cons), repeat=1))
-        t_floor = min(t_floor, best_time(lambda: floor(cons), repeat=1))
+    t = interleaved(  # best of each: same machine load
+        1 if quick else 2,
+        ours=(lambda: ours(cons), 1),
+        naive=(lambda: per_device(cons), 1),
+        floor=(lambda: floor(cons), 1),
+    )
     out = [
-        result(
+        versus(
             "load_kpis vs per-device groupby.apply",
-            ratio=t_naive / t_ours,
             target=">= 5",
             size=size,
-            ours_s=round(t_ours, 3),
-            per_device_s=round(t_naive, 3),
-            floor_s=round(t_floor, 3),
-            ours_over_floor=round(t_ours / t_floor, 1),
+            ours=t["ours"],
+            naive=t["naive"],
+            floor_s=t["floor"],
             periods=rows,
         )
     ]

@@ -24,6 +24,38 @@ def best_time(fn: Callable[[], Any], repeat: int = 3) -> float:
     return best
 
 
+def interleaved(rounds: int, **steps: tuple[Callable[[], Any], int]) -> dict[str, float]:
+    """Best wall time of each step over ``rounds`` interleaved rounds (seconds).
+
+    ``steps`` maps a name to ``(fn, repeat)``; each round times every step once (best of
+    ``repeat`` calls), so ours, the naive way and the floor all see the same machine load.
+    """
+    best = dict.fromkeys(steps, float("inf"))
+    for _ in range(rounds):
+        for name, (fn, repeat) in steps.items():
+            best[name] = min(best[name], best_time(fn, repeat))
+    return best
+
+
+def versus(name: str, *, target: str, size: str, ours: float, naive: float, **figures: Any) -> dict:
+    """A record "ours vs the naive way": ratio naive / ours, both times in the figures.
+
+    A ``floor_s`` figure also gives ``ours_over_floor``.
+    """
+    if "floor_s" in figures:
+        figures["ours_over_floor"] = round(ours / figures["floor_s"], 1)
+        figures["floor_s"] = round(figures["floor_s"], 3)
+    return result(
+        name,
+        ratio=naive / ours,
+        target=target,
+        size=size,
+        ours_s=round(ours, 3),
+        per_device_s=round(naive, 3),
+        **figures,
+    )
+
+
 def peak_rss_mb() -> float:
     """Peak resident set size of this process so far, in MiB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
