@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-all
 
-.PHONY: report test test-slow lint bench bench-quick clean install tools
+.PHONY: report test test-slow lint bench bench-quick bench-tools clean install tools
 
 install: $(STAMP)
 
@@ -44,8 +44,13 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-bench: $(STAMP)
+## wrk drives the simulator's throughput benchmark (else a slower Python client is the limit).
+bench: $(STAMP) bench-tools
 	$(PY) -m bench.run
+
+bench-tools:
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq wrk >/dev/null; } || echo "wrk not installed: bench_sim uses Python clients"
 
 bench-quick: $(STAMP)
 	$(PY) -m bench.run --quick

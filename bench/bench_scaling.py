@@ -305,7 +305,7 @@ def _record(pipeline: str, sizes: list[dict], mem: list[tuple[float, dict]]) -> 
 
 def run(quick: bool) -> list[dict]:
     rows = []
-    rounds = 3 if quick else 4
+    rounds = 1 if quick else 4  # quick: a smoke run, the figures mean nothing
     for pipeline in ("parse", "consumption+resample_D", "flag_anomalies"):
         sizes = _measure(pipeline, quick, rounds=rounds)
         # peak memory of the step in a fresh process: every size in a full run
@@ -316,7 +316,7 @@ def run(quick: bool) -> list[dict]:
             got = peak_memory(pipeline, n_devices, days)
             mem.append((got["step_peak_growth_mb"] / (s["readings"] / 1e6), got))
         rows.append(_record(pipeline, sizes, mem))
-    rows.append(_record("fetch", _measure_fetch(quick, rounds=2 if quick else 3), []))
+    rows.append(_record("fetch", _measure_fetch(quick, rounds=1 if quick else 3), []))
     return rows
 
 

@@ -207,7 +207,7 @@ def telemetry_in_process(repeat: int) -> dict:
 def run(quick: bool) -> list[dict]:
     from waltero_frames.sim import running
 
-    seconds = 2.0 if quick else 8.0
+    seconds = 1.0 if quick else 8.0
     rows = []
     floor_proc, floor_port = _spawn(_FLOOR)
     naive_proc, naive_port = _spawn(_NAIVE)

@@ -62,6 +62,21 @@ def test_offline_replay_is_equal_with_zero_requests(waltero_sim, live, monkeypat
     assert replay["tel"].attrs["offline"] is True and frames["tel"].attrs["offline"] is False
 
 
+def test_offline_fetches_run_in_the_callers_thread(waltero_sim, live):
+    """Offline answers are local reads: no thread pool (threads only contend for the GIL)."""
+    import threading
+
+    path, frames, _ = live
+    seen: set[str] = set()
+    with wf.Client(waltero_sim.base_url, cache=path, offline=True) as offline:
+        offline._session.hooks["response"].append(
+            lambda r, *a, **k: seen.add(threading.current_thread().name)
+        )
+        tel = wf.telemetry(offline, frames["devs"].iloc[:4], *RANGE, tz="Europe/Berlin")
+    pd.testing.assert_frame_equal(tel, frames["tel"])
+    assert seen == {threading.current_thread().name}
+
+
 def test_offline_miss_names_the_call(waltero_sim, live):
     path, frames, _ = live
     offline = wf.Client(waltero_sim.base_url, cache=path, offline=True)

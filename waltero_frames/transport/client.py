@@ -131,7 +131,9 @@ class Client:
     timeout : float, default 30.0
         Seconds per request (connect and read).
     max_workers : int, default 8
-        Threads for multi-device and multi-window fetches.
+        Threads for multi-device and multi-window fetches. An offline client runs them one
+        after the other: its answers are local reads, so threads would only contend for
+        the interpreter.
     progress : None or bool
         ``None`` shows a progress bar on multi-request fetches; ``False`` never does.
     retry : RetryPolicy, optional
