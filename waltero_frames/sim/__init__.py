@@ -1,16 +1,13 @@
 """The bundled Waltero API simulator: a real HTTP server on 127.0.0.1 over a deterministic World.
 
-Layer: the simulator, beside the client: ``world`` (data and ground truth) under ``app``
-(HTTP). It imports nothing from the client's packages and they import nothing from it
-(only tests, notebooks and the study's recording use both).
+Layer: beside the client, sharing no code with it (it imports nothing of the package
+outside ``sim/``, and the client's packages import nothing from it; only tests, notebooks
+and the study's recording use both): ``world/`` (deterministic data and ground truth) →
+``config`` → ``app/`` (the HTTP app) → ``server``, ``cli``, ``pytest_plugin``.
 
 >>> import waltero_frames as wf
 >>> with wf.sim.running(seed=0) as sim:                      # doctest: +SKIP
 ...     client = wf.Client(sim.base_url, sim.username, sim.password)
-
-Layer: beside the client, sharing no code with it (it imports nothing of the package
-outside ``sim/``): ``world/`` (deterministic data and ground truth) → ``app/`` (the HTTP
-app) → ``server``, ``cli``, ``pytest_plugin``.
 
 Start it from a shell with ``waltero-sim serve``; in pytest use the ``waltero_sim``
 fixture (registered as a pytest plugin). Needs the ``sim`` extra (FastAPI, uvicorn,

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
+from .world.model import _ts
 
 #: Contract assumptions the simulator can break (the ``deviations`` knob), each as a real
 #: tenant might: name → what the simulator then does.
@@ -193,12 +193,5 @@ def _non_negative(name: str, value: Any) -> None:
 
 
 def _iso_instant(value: Any) -> str:
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"clock is not an ISO-8601 instant: {value!r}") from exc
-    if ts is pd.NaT:
-        raise ValueError(f"clock is not an ISO-8601 instant: {value!r}")
-    if ts.tzinfo is None:
-        raise ValueError(f"clock must carry a UTC offset, got {value!r}")
-    return ts.tz_convert("UTC").isoformat().replace("+00:00", "Z")
+    ts = _ts(value, "clock", naive_utc=False)
+    return ts.isoformat().replace("+00:00", "Z")

@@ -85,14 +85,16 @@ def _bound_ms(value, what: str) -> int:
     return -(-_ts(value, what).value // 1_000_000)
 
 
-def _ts(value, what: str) -> pd.Timestamp:
-    """Return an instant as a UTC Timestamp; naive values are read as UTC."""
+def _ts(value, what: str, *, naive_utc: bool = True) -> pd.Timestamp:
+    """Return an instant as a UTC Timestamp; naive values are read as UTC (else refused)."""
     try:
         ts = pd.Timestamp(value)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{what}={value!r} is not a valid instant") from exc
     if ts is pd.NaT:
         raise ValueError(f"{what}={value!r} is not a valid instant")
+    if ts.tzinfo is None and not naive_utc:
+        raise ValueError(f"{what}={value!r} must carry a UTC offset")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
