@@ -61,6 +61,8 @@ def execute(
                 cwd=str(path.resolve().parent),
                 progress_bar=False,
                 execution_timeout=timeout,
+                # a cell past its timeout is interrupted: its traceback shows where it hung
+                interrupt_on_timeout=True,
                 # ipykernel warns on every start that loopback ZMQ is unencrypted: noise here
                 extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
