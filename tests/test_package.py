@@ -37,8 +37,7 @@ def test_headless_notebooks_run_on_an_ipykernel_below_7():
     """The ``notebooks`` extra keeps ipykernel below 7, and the installed kernel honours it.
 
     With ipykernel 7 a headless cell now and then waits for a reply its kernel never sends
-    (under CPU load, notebook 02 hung in 2 of 93 runs with 7.4.0 until the cell timeout
-    interrupted it, and in none of 150 with 6.31.0); ``make test``, ``make report`` and
+    (the measurement is in docs/study.md); ``make test``, ``make report`` and
     ``study record|verify`` all execute notebooks this way.
     """
     from importlib.metadata import requires, version
